@@ -1,0 +1,383 @@
+//! Rate budgets: one per provider account, shared by every call that touches the account.
+//!
+//! A [`RateBudget`] is keyed by [`BudgetKey`] (provider, account). Every job, check, token
+//! request or response action of any source that names the key draws a permit from it with
+//! [`RateBudget::acquire`]. It is built on `governor` (GCRA) running on tokio's clock, and
+//! adapts to what the provider says ([`RateLimitHint`]):
+//!
+//! - throttled (429) or `remaining` at or below the calls reserved for other applications →
+//!   the whole budget pauses until the provider's reset (or retry-after);
+//! - otherwise the remaining calls are spread evenly until the reset, so a budget that other
+//!   applications are draining slows down instead of running dry.
+
+use std::fmt;
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+use crate::clock::Clock;
+use crate::source::RateLimitHint;
+
+/// Extra wait after a provider's announced reset: epoch-second resets are coarse and the
+/// provider's window may roll over a little after ours.
+const RESET_MARGIN: Duration = Duration::from_secs(1);
+
+/// Which provider account a call counts against, e.g. (`okta`, `contoso.okta.com`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BudgetKey {
+    /// Provider name, e.g. `okta`.
+    pub provider: String,
+    /// Account within the provider (org, tenant), e.g. `contoso.okta.com`.
+    pub account: String,
+}
+
+impl BudgetKey {
+    /// A key from provider and account.
+    pub fn new(provider: impl Into<String>, account: impl Into<String>) -> Self {
+        BudgetKey {
+            provider: provider.into(),
+            account: account.into(),
+        }
+    }
+}
+
+impl fmt::Display for BudgetKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.provider, self.account)
+    }
+}
+
+/// How many calls an account allows, and which share of them this platform may use.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BudgetSpec {
+    /// The account the calls count against.
+    pub key: BudgetKey,
+    /// Calls the provider allows per `per` (learned again from `X-Rate-Limit-Limit`-style hints).
+    pub limit: u32,
+    /// The provider's window.
+    pub per: Duration,
+    /// Share of `limit` this platform may use, in (0, 1]; the rest is left for other
+    /// applications of the same account.
+    pub share: f64,
+}
+
+impl BudgetSpec {
+    /// `limit` calls per `per`, all of them usable.
+    pub fn new(key: BudgetKey, limit: u32, per: Duration) -> Self {
+        BudgetSpec {
+            key,
+            limit,
+            per,
+            share: 1.0,
+        }
+    }
+
+    /// Use at most `share` of the limit (0 < share ≤ 1).
+    pub fn share(mut self, share: f64) -> Self {
+        self.share = share;
+        self
+    }
+
+    /// Calls per window this platform may make: `limit × share`, at least one.
+    pub fn allowed(&self) -> u32 {
+        ((self.limit as f64 * self.share).floor() as u32).max(1)
+    }
+
+    /// Calls per second this platform may make.
+    pub fn calls_per_second(&self) -> f64 {
+        self.allowed() as f64 / self.per.as_secs_f64()
+    }
+
+    /// Why the spec is unusable, if it is.
+    pub fn problem(&self) -> Option<String> {
+        if self.limit == 0 {
+            Some(format!("budget {} has a limit of 0 calls", self.key))
+        } else if self.per.is_zero() {
+            Some(format!("budget {} has a zero-length window", self.key))
+        } else if !(self.share > 0.0 && self.share <= 1.0) {
+            Some(format!(
+                "budget {} has share {}: it must be in (0, 1]",
+                self.key, self.share
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// governor's clock trait over tokio's clock, so budgets honour a paused test clock.
+#[derive(Clone, Debug)]
+struct TokioClock {
+    origin: Instant,
+}
+
+impl governor::clock::Clock for TokioClock {
+    type Instant = Duration;
+
+    fn now(&self) -> Duration {
+        Instant::now().saturating_duration_since(self.origin)
+    }
+}
+
+type Limiter = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
+
+struct BudgetState {
+    spec: BudgetSpec,
+    limiter: Arc<Limiter>,
+    /// No call at all before this instant (provider throttled us or our share is used up).
+    paused_until: Option<Instant>,
+    /// The next call no earlier than this (remaining calls spread until the reset).
+    not_before: Option<Instant>,
+}
+
+/// A snapshot of a budget for stats and health.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BudgetStatus {
+    /// The account.
+    pub key: BudgetKey,
+    /// Calls per window this platform may make now.
+    pub allowed: u32,
+    /// The provider's window.
+    pub per: Duration,
+    /// Calls granted so far.
+    pub calls: u64,
+    /// Throttling responses (429) seen so far.
+    pub throttled: u64,
+    /// Remaining calls in the provider's window, as last reported.
+    pub remaining: Option<u32>,
+    /// Paused until this instant, if paused.
+    pub paused_until: Option<Instant>,
+}
+
+/// The shared rate budget of one provider account. See the module docs.
+pub struct RateBudget {
+    key: BudgetKey,
+    clock: Clock,
+    origin: Instant,
+    state: Mutex<BudgetState>,
+    calls: AtomicU64,
+    throttled: AtomicU64,
+    remaining: Mutex<Option<u32>>,
+}
+
+impl fmt::Debug for RateBudget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateBudget")
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl RateBudget {
+    /// A budget for `spec`, on the platform's clock.
+    pub fn new(spec: BudgetSpec, clock: Clock) -> Self {
+        let origin = clock.now();
+        let limiter = Arc::new(limiter_for(&spec, origin));
+        RateBudget {
+            key: spec.key.clone(),
+            clock,
+            origin,
+            state: Mutex::new(BudgetState {
+                spec,
+                limiter,
+                paused_until: None,
+                not_before: None,
+            }),
+            calls: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
+            remaining: Mutex::new(None),
+        }
+    }
+
+    /// The account this budget belongs to.
+    pub fn key(&self) -> &BudgetKey {
+        &self.key
+    }
+
+    /// Wait until one call is allowed, and count it. Every outbound call draws one permit.
+    pub async fn acquire(&self) {
+        loop {
+            let now = self.clock.now();
+            let (hold, limiter) = {
+                let state = lock(&self.state);
+                let hold = [state.paused_until, state.not_before]
+                    .into_iter()
+                    .flatten()
+                    .filter(|t| *t > now)
+                    .max();
+                (hold, state.limiter.clone())
+            };
+            if let Some(until) = hold {
+                tokio::time::sleep_until(until).await;
+                continue;
+            }
+            match limiter.check() {
+                Ok(()) => {
+                    self.calls.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(now.saturating_duration_since(self.origin));
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+    }
+
+    /// Adapt to what the provider said about its rate limit in a response.
+    pub fn observe(&self, hint: &RateLimitHint) {
+        let now = self.clock.now();
+        if hint.throttled {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        if hint.remaining.is_some() {
+            *lock(&self.remaining) = hint.remaining;
+        }
+        let mut state = lock(&self.state);
+        if let Some(limit) = hint.limit.filter(|l| *l > 0 && *l != state.spec.limit) {
+            state.spec.limit = limit;
+            state.limiter = Arc::new(limiter_for(&state.spec, self.origin));
+        }
+        let reserve = state.spec.limit.saturating_sub(state.spec.allowed());
+        let reset_at = hint
+            .reset
+            .map(|reset| self.clock.instant_at(reset) + RESET_MARGIN);
+        let retry_at = hint.retry_after.map(|after| now + after);
+        let exhausted = hint.remaining.is_some_and(|r| r <= reserve);
+        if hint.throttled || exhausted {
+            let until = match reset_at.into_iter().chain(retry_at).max() {
+                Some(until) => until,
+                None => now + state.spec.per,
+            };
+            state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
+            tracing::debug!(budget = %self.key, wait_ms = (until - now).as_millis() as u64, "rate budget paused");
+        } else if let (Some(remaining), Some(reset_at)) = (hint.remaining, reset_at) {
+            let available = remaining - reserve;
+            let spacing = reset_at.saturating_duration_since(now) / available.max(1);
+            state.not_before = Some(now + spacing);
+        }
+    }
+
+    /// Until when every call on this budget waits, if it is paused now.
+    pub fn paused_until(&self) -> Option<Instant> {
+        let now = self.clock.now();
+        lock(&self.state).paused_until.filter(|t| *t > now)
+    }
+
+    /// Calls per second this platform may make on the account.
+    pub fn calls_per_second(&self) -> f64 {
+        lock(&self.state).spec.calls_per_second()
+    }
+
+    /// A snapshot for stats and health.
+    pub fn status(&self) -> BudgetStatus {
+        let paused_until = self.paused_until();
+        let state = lock(&self.state);
+        BudgetStatus {
+            key: self.key.clone(),
+            allowed: state.spec.allowed(),
+            per: state.spec.per,
+            calls: self.calls.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+            remaining: *lock(&self.remaining),
+            paused_until,
+        }
+    }
+}
+
+/// Evenly spaced permits (burst of one): at most `allowed + 1` calls in any provider window,
+/// whatever the window's phase.
+fn limiter_for(spec: &BudgetSpec, origin: Instant) -> Limiter {
+    let period = spec.per / spec.allowed();
+    let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
+        .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
+        .allow_burst(NonZeroU32::MIN);
+    RateLimiter::direct_with_clock(quota, TokioClock { origin })
+}
+
+/// Lock a mutex, recovering the data if a panicking thread poisoned it (the state stays
+/// consistent: every critical section here is a few assignments).
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(limit: u32) -> BudgetSpec {
+        BudgetSpec::new(BudgetKey::new("p", "a"), limit, Duration::from_secs(60))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn permits_are_spaced_by_the_allowed_rate() {
+        let budget = RateBudget::new(spec(20).share(0.5), Clock::new());
+        let start = Instant::now();
+        for _ in 0..4 {
+            budget.acquire().await;
+        }
+        // 10 calls/min → one every 6 s; the first is immediate.
+        assert_eq!(Instant::now() - start, Duration::from_secs(18));
+        assert_eq!(budget.status().calls, 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttle_hint_pauses_until_reset() {
+        let clock = Clock::new();
+        let budget = RateBudget::new(spec(600), clock);
+        budget.acquire().await;
+        let start = Instant::now();
+        budget.observe(&RateLimitHint {
+            throttled: true,
+            reset: Some(clock.now_utc() + chrono::Duration::seconds(30)),
+            ..RateLimitHint::default()
+        });
+        assert!(budget.paused_until().is_some());
+        budget.acquire().await;
+        assert!(Instant::now() - start >= Duration::from_secs(30));
+        assert_eq!(budget.status().throttled, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn remaining_at_the_reserve_pauses_and_low_remaining_slows() {
+        let clock = Clock::new();
+        let budget = RateBudget::new(spec(100).share(0.5), clock);
+        // 50 reserved for others: 60 remaining leaves us 10 calls for the next 50 s → 5 s apart.
+        budget.observe(&RateLimitHint {
+            remaining: Some(60),
+            reset: Some(clock.now_utc() + chrono::Duration::seconds(49)),
+            ..RateLimitHint::default()
+        });
+        let start = Instant::now();
+        budget.acquire().await;
+        assert_eq!(Instant::now() - start, Duration::from_secs(5));
+        budget.observe(&RateLimitHint {
+            remaining: Some(50),
+            reset: Some(clock.now_utc() + chrono::Duration::seconds(20)),
+            ..RateLimitHint::default()
+        });
+        let paused = Instant::now();
+        budget.acquire().await;
+        assert_eq!(Instant::now() - paused, Duration::from_secs(21));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn learned_limit_replaces_the_configured_one() {
+        let budget = RateBudget::new(spec(600), Clock::new());
+        budget.observe(&RateLimitHint {
+            limit: Some(60),
+            ..RateLimitHint::default()
+        });
+        assert_eq!(budget.status().allowed, 60);
+        assert!((budget.calls_per_second() - 1.0).abs() < 1e-9);
+    }
+}

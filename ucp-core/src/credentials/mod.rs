@@ -1,0 +1,207 @@
+//! Credentials, stored once and used by every connector and product sink that needs them.
+//!
+//! A credential is addressed by a [`CredentialRef`] (tenant + name). Connectors never see the
+//! raw [`CredentialStore`]: their context hands them a [`TenantCredentials`] view that refuses
+//! any reference of another tenant. All secret material is held in `secrecy` types, so it
+//! never reaches `Debug`, logs, errors or health messages.
+
+mod memory;
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryCredentials;
+
+/// Where a credential lives: its tenant and its name within the tenant.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CredentialRef {
+    /// The tenant that owns the credential.
+    pub tenant: String,
+    /// The credential's name within the tenant, e.g. `okta-contoso`.
+    pub name: String,
+}
+
+impl CredentialRef {
+    /// A reference from tenant and name.
+    pub fn new(tenant: impl Into<String>, name: impl Into<String>) -> Self {
+        CredentialRef {
+            tenant: tenant.into(),
+            name: name.into(),
+        }
+    }
+}
+
+impl fmt::Display for CredentialRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.tenant, self.name)
+    }
+}
+
+/// Signing algorithm of a private-key JWT client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum JwtAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+}
+
+/// One credential. Every secret field is a [`SecretString`].
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Credential {
+    /// A static API token (Okta `SSWS`).
+    ApiToken {
+        /// The token.
+        token: SecretString,
+    },
+    /// An OAuth 2.0 client with a client secret (Entra ID app registration).
+    ClientSecret {
+        /// The token endpoint, e.g. `https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token`.
+        token_url: String,
+        /// The client (application) id.
+        client_id: String,
+        /// The client secret.
+        secret: SecretString,
+    },
+    /// An OAuth 2.0 client that signs a JWT assertion with its private key (Okta service
+    /// apps, Entra certificate credentials).
+    PrivateKeyJwt {
+        /// The token endpoint.
+        token_url: String,
+        /// The client id.
+        client_id: String,
+        /// PEM-encoded private key.
+        private_key_pem: SecretString,
+        /// Key id (`kid`) registered with the provider.
+        key_id: Option<String>,
+        /// Signing algorithm.
+        algorithm: JwtAlgorithm,
+    },
+    /// A shared-access key (Event Hubs SAS policy).
+    SharedAccessKey {
+        /// The policy name (`skn`).
+        key_name: String,
+        /// The key.
+        key: SecretString,
+    },
+    /// User and password.
+    Basic {
+        /// The user.
+        user: String,
+        /// The password.
+        password: SecretString,
+    },
+}
+
+impl Credential {
+    /// The kind's name, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Credential::ApiToken { .. } => "api token",
+            Credential::ClientSecret { .. } => "client secret",
+            Credential::PrivateKeyJwt { .. } => "private-key JWT client",
+            Credential::SharedAccessKey { .. } => "shared-access key",
+            Credential::Basic { .. } => "basic",
+        }
+    }
+}
+
+/// Why a credential could not be had. Never contains secret material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CredentialError {
+    /// No credential under that reference.
+    #[error("credential {0} not found: put it in the credential store")]
+    NotFound(CredentialRef),
+    /// A connector of one tenant asked for another tenant's credential.
+    #[error("tenant '{requester}' may not use credential {reference}: credentials are scoped to their tenant")]
+    CrossTenant {
+        /// The tenant that asked.
+        requester: String,
+        /// What it asked for.
+        reference: CredentialRef,
+    },
+    /// The credential exists but is not of the kind the connector needs.
+    #[error("credential {reference} is a {found}, but {expected} is needed")]
+    WrongKind {
+        /// The credential.
+        reference: CredentialRef,
+        /// What the connector needs.
+        expected: &'static str,
+        /// What is stored.
+        found: &'static str,
+    },
+    /// The store itself failed (I/O, decryption).
+    #[error("credential store failed: {0}")]
+    Store(String),
+}
+
+/// Stores credentials. Lists references, never values.
+#[async_trait]
+pub trait CredentialStore: Send + Sync + 'static {
+    /// The credential under `reference`.
+    async fn get(&self, reference: &CredentialRef) -> Result<Credential, CredentialError>;
+    /// Store (or replace: rotation) the credential under `reference`.
+    async fn put(
+        &self,
+        reference: CredentialRef,
+        credential: Credential,
+    ) -> Result<(), CredentialError>;
+    /// Remove the credential; true if it existed.
+    async fn remove(&self, reference: &CredentialRef) -> Result<bool, CredentialError>;
+    /// References of one tenant's credentials, or of all when `tenant` is `None`.
+    async fn list(&self, tenant: Option<&str>) -> Result<Vec<CredentialRef>, CredentialError>;
+}
+
+/// A connector's view of the store: only its own tenant's credentials.
+#[derive(Clone)]
+pub struct TenantCredentials {
+    tenant: Arc<str>,
+    store: Arc<dyn CredentialStore>,
+}
+
+impl fmt::Debug for TenantCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantCredentials")
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TenantCredentials {
+    /// The view of `tenant` onto `store`.
+    pub fn new(tenant: impl AsRef<str>, store: Arc<dyn CredentialStore>) -> Self {
+        TenantCredentials {
+            tenant: Arc::from(tenant.as_ref()),
+            store,
+        }
+    }
+
+    /// The tenant.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The credential named `name` in this tenant.
+    pub async fn get_named(&self, name: &str) -> Result<Credential, CredentialError> {
+        self.store
+            .get(&CredentialRef::new(self.tenant.as_ref(), name))
+            .await
+    }
+
+    /// The credential under `reference`, refused unless it belongs to this tenant.
+    pub async fn get(&self, reference: &CredentialRef) -> Result<Credential, CredentialError> {
+        if reference.tenant != *self.tenant {
+            return Err(CredentialError::CrossTenant {
+                requester: self.tenant.to_string(),
+                reference: reference.clone(),
+            });
+        }
+        self.store.get(reference).await
+    }
+}

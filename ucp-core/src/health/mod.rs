@@ -1,0 +1,263 @@
+//! Health: every connector and product subscription reports status and messages into one
+//! place through a [`HealthReporter`].
+//!
+//! The engine keeps one [`StatusTracker`] per component and reports a [`HealthEvent`] only
+//! when the status changes (once per transition, never on every call).
+
+mod memory;
+
+use std::fmt;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryHealth;
+
+/// Status of a connector instance or a product subscription.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Status {
+    /// Registered, not yet collected or delivered.
+    Starting,
+    /// Working.
+    Ok,
+    /// Working with a problem that needs watching (retries, throttling, stretched intervals,
+    /// full queues, dropped or dead-lettered records, staleness).
+    Warning,
+    /// Not working until a person acts (auth failure, permanent error).
+    Error,
+    /// Stopped by shutdown or unsubscribe.
+    Stopped,
+}
+
+impl Status {
+    /// Severity for "worst of" roll-ups: Error > Warning > Starting > Ok > Stopped.
+    pub fn severity(self) -> u8 {
+        match self {
+            Status::Stopped => 0,
+            Status::Ok => 1,
+            Status::Starting => 2,
+            Status::Warning => 3,
+            Status::Error => 4,
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self {
+            Status::Starting => "Starting",
+            Status::Ok => "Ok",
+            Status::Warning => "Warning",
+            Status::Error => "Error",
+            Status::Stopped => "Stopped",
+        };
+        f.write_str(name)
+    }
+}
+
+/// What a health event is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum HealthKind {
+    /// Collecting from the provider.
+    Collection,
+    /// Delivering to a product.
+    Delivery,
+    /// Credentials and tokens.
+    Auth,
+    /// Rate budgets and interval stretching.
+    Budget,
+    /// Configuration.
+    Config,
+    /// Start, stop, subscribe, unsubscribe.
+    Lifecycle,
+}
+
+/// Which component an event concerns.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Component {
+    /// Tenant of the connector.
+    pub tenant: String,
+    /// Connector (source instance) name.
+    pub connector: String,
+    /// Product (sink name), for a subscription; `None` for the connector's collection.
+    pub product: Option<String>,
+    /// Stream (table) name, if the event concerns one.
+    pub stream: Option<String>,
+}
+
+impl fmt::Display for Component {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.connector)?;
+        if let Some(stream) = &self.stream {
+            write!(f, "/{stream}")?;
+        }
+        if let Some(product) = &self.product {
+            write!(f, " → {product}")?;
+        }
+        Ok(())
+    }
+}
+
+/// One status transition with the message that explains it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthEvent {
+    /// When.
+    pub time: DateTime<Utc>,
+    /// What it concerns.
+    pub component: Component,
+    /// The new status.
+    pub status: Status,
+    /// The status before.
+    pub previous: Status,
+    /// What area.
+    pub kind: HealthKind,
+    /// What failed and what to do (never a secret).
+    pub message: String,
+}
+
+/// Records (and bytes) that moved through one stream, or reached one product, at one time.
+/// The engine reports one sample per collected page and per delivered batch.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeSample {
+    /// When.
+    pub time: DateTime<Utc>,
+    /// Which stream (and, for deliveries, which product).
+    pub component: Component,
+    /// Records.
+    pub records: u64,
+    /// Payload bytes.
+    pub bytes: u64,
+}
+
+/// Receives health events. Implementations must not block for long: the engine awaits them.
+#[async_trait]
+pub trait HealthReporter: Send + Sync + 'static {
+    /// Record one status transition.
+    async fn report(&self, event: HealthEvent);
+
+    /// Record a volume sample. Called on the hot path: keep it cheap (the default ignores it).
+    fn record_volume(&self, sample: VolumeSample) {
+        let _ = sample;
+    }
+}
+
+/// Emits an event only when a component's status changes.
+///
+/// Problems take effect at once; going back to `Ok` after a problem needs `recover_after`
+/// successes in a row, so a flapping provider does not flood the health table.
+#[derive(Clone, Debug)]
+pub struct StatusTracker {
+    component: Component,
+    status: Status,
+    kind: HealthKind,
+    successes: u32,
+    recover_after: u32,
+}
+
+impl StatusTracker {
+    /// A tracker starting in [`Status::Starting`].
+    pub fn new(component: Component, recover_after: u32) -> Self {
+        StatusTracker {
+            component,
+            status: Status::Starting,
+            kind: HealthKind::Lifecycle,
+            successes: 0,
+            recover_after: recover_after.max(1),
+        }
+    }
+
+    /// Current status.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// The component tracked.
+    pub fn component(&self) -> &Component {
+        &self.component
+    }
+
+    /// Record an outcome; returns the event to report if the status changed.
+    pub fn observe(
+        &mut self,
+        status: Status,
+        kind: HealthKind,
+        message: impl FnOnce() -> String,
+        now: DateTime<Utc>,
+    ) -> Option<HealthEvent> {
+        let next = match status {
+            Status::Ok if matches!(self.status, Status::Warning | Status::Error) => {
+                self.successes += 1;
+                if self.successes < self.recover_after {
+                    return None;
+                }
+                Status::Ok
+            }
+            other => {
+                self.successes = 0;
+                other
+            }
+        };
+        if next == self.status {
+            return None;
+        }
+        let previous = std::mem::replace(&mut self.status, next);
+        self.kind = kind;
+        Some(HealthEvent {
+            time: now,
+            component: self.component.clone(),
+            status: next,
+            previous,
+            kind,
+            message: message(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tracker() -> StatusTracker {
+        StatusTracker::new(
+            Component {
+                tenant: "t".into(),
+                connector: "c".into(),
+                product: None,
+                stream: None,
+            },
+            2,
+        )
+    }
+
+    #[test]
+    fn emits_once_per_transition_and_recovers_after_n_successes() {
+        let now = Utc::now();
+        let mut t = tracker();
+        let ok = |t: &mut StatusTracker| {
+            t.observe(Status::Ok, HealthKind::Collection, || "ok".into(), now)
+        };
+        assert_eq!(ok(&mut t).map(|e| e.status), Some(Status::Ok));
+        assert!(ok(&mut t).is_none());
+        let warn = t.observe(
+            Status::Warning,
+            HealthKind::Collection,
+            || "retrying".into(),
+            now,
+        );
+        assert_eq!(
+            warn.map(|e| (e.previous, e.status)),
+            Some((Status::Ok, Status::Warning))
+        );
+        assert!(t
+            .observe(
+                Status::Warning,
+                HealthKind::Collection,
+                || "again".into(),
+                now
+            )
+            .is_none());
+        assert!(ok(&mut t).is_none(), "one success is not enough");
+        assert_eq!(ok(&mut t).map(|e| e.status), Some(Status::Ok));
+    }
+}

@@ -1,0 +1,41 @@
+//! # ucp-core
+//!
+//! The heart of the Unified Connectors Platform: a partner implements a [`Source`] (one page
+//! of one stream from a provider) and a [`Sink`] (deliver a batch to one product); the
+//! [`Platform`] collects each stream once for every subscribed product, keeps every call
+//! inside the provider account's shared [`RateBudget`], fans each batch out to every product
+//! through its own bounded queue, and checkpoints progress so nothing is skipped or lost.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod budget;
+pub mod checkpoint;
+pub mod clock;
+pub mod credentials;
+pub mod dead_letter;
+pub mod error;
+pub mod filter;
+pub mod health;
+pub mod record;
+pub mod sink;
+pub mod source;
+
+pub use budget::{BudgetKey, BudgetSpec, RateBudget};
+pub use checkpoint::{CheckpointError, CheckpointStore, FileCheckpoints, MemoryCheckpoints};
+pub use clock::Clock;
+pub use credentials::{
+    Credential, CredentialError, CredentialRef, CredentialStore, MemoryCredentials,
+};
+pub use dead_letter::{DeadLetter, DeadLetterStore, MemoryDeadLetters};
+pub use error::{CollectError, ConfigError, DeliveryError, ErrorClass, PlatformError};
+pub use filter::Filter;
+pub use health::{
+    Component, HealthEvent, HealthKind, HealthReporter, MemoryHealth, Status, VolumeSample,
+};
+pub use record::{Batch, Cursor, Record, RecordId, StreamKey};
+pub use sink::{Delivery, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo};
+pub use source::{
+    CollectRequest, Page, RateLimitHint, Source, SourceCapabilities, SourceContext, SourceError,
+    SourceInfo, StreamInfo,
+};

@@ -1,0 +1,289 @@
+//! The provider side of a connector: [`Source`] fetches one page of one stream.
+//!
+//! A source never sleeps, loops or retries on its own: the scheduler owns time. That is what
+//! lets the platform collect each stream once for every product, keep every call inside the
+//! provider's rate budget, and checkpoint every connector the same way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::budget::{BudgetSpec, RateBudget};
+use crate::clock::Clock;
+use crate::credentials::{Credential, CredentialError, CredentialStore, TenantCredentials};
+use crate::error::ErrorClass;
+use crate::filter::Filter;
+use crate::record::{Cursor, Record};
+
+/// What a source offers, returned by [`Source::describe`]. Must not change while running.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceInfo {
+    /// Provider name, e.g. `okta`.
+    pub provider: String,
+    /// The streams this instance can collect.
+    pub streams: Vec<StreamInfo>,
+    /// What the source can do beyond the basics.
+    pub capabilities: SourceCapabilities,
+    /// The rate budget every call of this instance draws from.
+    pub budget: BudgetSpec,
+}
+
+impl SourceInfo {
+    /// The stream called `name`, if offered.
+    pub fn stream(&self, name: &str) -> Option<&StreamInfo> {
+        self.streams.iter().find(|s| s.name == name)
+    }
+}
+
+/// One stream a source offers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamInfo {
+    /// Stream name, e.g. `system_log`.
+    pub name: String,
+    /// One line for people.
+    pub description: String,
+}
+
+impl StreamInfo {
+    /// A stream from its name and description.
+    pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
+        StreamInfo {
+            name: name.into(),
+            description: description.into(),
+        }
+    }
+}
+
+/// Optional abilities of a source (a flat struct, so adding one breaks nobody).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SourceCapabilities {
+    /// The source applies [`CollectRequest::filter`] at the provider (it may return a superset:
+    /// each product's own filter still runs before delivery).
+    pub server_side_filter: bool,
+}
+
+impl SourceCapabilities {
+    /// Capabilities with server-side filtering on or off.
+    pub fn with_server_side_filter(mut self, on: bool) -> Self {
+        self.server_side_filter = on;
+        self
+    }
+}
+
+/// Everything a source call may use: its instance name and tenant, the shared rate budget,
+/// the credential store and the platform clock.
+#[derive(Clone)]
+pub struct SourceContext {
+    instance: Arc<str>,
+    tenant: Arc<str>,
+    budget: Arc<RateBudget>,
+    credentials: TenantCredentials,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for SourceContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SourceContext")
+            .field("instance", &self.instance)
+            .field("tenant", &self.tenant)
+            .field("budget", self.budget.key())
+            .finish()
+    }
+}
+
+impl SourceContext {
+    /// A context; the platform builds these, tests and conformance suites may too.
+    pub fn new(
+        instance: impl AsRef<str>,
+        tenant: impl AsRef<str>,
+        budget: Arc<RateBudget>,
+        credentials: Arc<dyn CredentialStore>,
+        clock: Clock,
+    ) -> Self {
+        SourceContext {
+            instance: Arc::from(instance.as_ref()),
+            tenant: Arc::from(tenant.as_ref()),
+            budget,
+            credentials: TenantCredentials::new(tenant.as_ref(), credentials),
+            clock,
+        }
+    }
+
+    /// The source instance's name (for messages).
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The tenant the instance belongs to.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The shared rate budget. The scheduler draws one permit before each `check` and
+    /// `collect`; draw one yourself for any further call (a second request, a token refresh).
+    pub fn budget(&self) -> &Arc<RateBudget> {
+        &self.budget
+    }
+
+    /// The platform's clock.
+    pub fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    /// This tenant's credentials (other tenants' are refused).
+    pub fn credentials(&self) -> &TenantCredentials {
+        &self.credentials
+    }
+
+    /// Resolve a credential of this instance's tenant by name.
+    pub async fn credential(&self, name: &str) -> Result<Credential, CredentialError> {
+        self.credentials.get_named(name).await
+    }
+}
+
+/// Ask for the page of `stream` that follows `cursor`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CollectRequest {
+    /// Stream name.
+    pub stream: String,
+    /// Where to continue.
+    pub cursor: Cursor,
+    /// The job's server-side filter (the union of its subscribers'), when the source
+    /// declared [`SourceCapabilities::server_side_filter`].
+    pub filter: Option<Filter>,
+}
+
+/// One page of records.
+#[derive(Clone, Debug, Default)]
+pub struct Page {
+    /// Records in the provider's order.
+    pub records: Vec<Record>,
+    /// The cursor after this page.
+    pub next: Cursor,
+    /// True when the provider has more pages right now; the scheduler follows them within the
+    /// budget. False ends the round until the next interval.
+    pub more: bool,
+    /// What the response said about the rate limit.
+    pub hint: Option<RateLimitHint>,
+}
+
+/// Rate-limit facts read from a provider's response.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RateLimitHint {
+    /// Calls allowed per window (`X-Rate-Limit-Limit`).
+    pub limit: Option<u32>,
+    /// Calls left in the window (`X-Rate-Limit-Remaining`).
+    pub remaining: Option<u32>,
+    /// When the window resets (`X-Rate-Limit-Reset`).
+    pub reset: Option<DateTime<Utc>>,
+    /// `Retry-After`.
+    pub retry_after: Option<Duration>,
+    /// The provider refused the call for rate (HTTP 429).
+    pub throttled: bool,
+}
+
+/// Why a source call failed. Each variant tells the scheduler what to do.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SourceError {
+    /// The provider refused the credential (401/403). Permanent until the credential changes.
+    #[error("authentication failed: {message}")]
+    Auth {
+        /// What the provider said, without secrets.
+        message: String,
+    },
+    /// The connector's configuration is wrong (bad filter, unknown stream, missing credential).
+    #[error("configuration error: {message}")]
+    Config {
+        /// What is wrong.
+        message: String,
+    },
+    /// The provider throttled the call; the budget pauses per the hint.
+    #[error("rate limited: {message}")]
+    RateLimited {
+        /// What the provider said.
+        message: String,
+        /// Reset / retry-after facts.
+        hint: RateLimitHint,
+    },
+    /// A temporary failure (5xx, timeout, connection reset): retried with backoff.
+    #[error("temporary failure: {message}")]
+    Retryable {
+        /// What happened.
+        message: String,
+        /// The provider's `Retry-After`, if any.
+        retry_after: Option<Duration>,
+    },
+    /// The response could not be understood; the cursor does not advance.
+    #[error("malformed response: {message}")]
+    Malformed {
+        /// Which page and what was wrong with it.
+        message: String,
+    },
+    /// Any other failure that retrying will not fix.
+    #[error("permanent failure: {message}")]
+    Permanent {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl SourceError {
+    /// Retryable, rate-limited or permanent.
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            SourceError::RateLimited { .. } => ErrorClass::RateLimited,
+            SourceError::Retryable { .. } | SourceError::Malformed { .. } => ErrorClass::Retryable,
+            SourceError::Auth { .. }
+            | SourceError::Config { .. }
+            | SourceError::Permanent { .. } => ErrorClass::Permanent,
+        }
+    }
+
+    /// What a person should do about it.
+    pub fn action(&self) -> &'static str {
+        match self {
+            SourceError::Auth { .. } => {
+                "check the connector's credential and its permissions at the provider; a new secret put in the credential store takes effect at the next call"
+            }
+            SourceError::Config { .. } => "fix the connector's configuration",
+            SourceError::RateLimited { .. } => {
+                "none needed: calls wait for the provider's reset; lower other applications' use of the account if it persists"
+            }
+            SourceError::Retryable { .. } => {
+                "none needed: the platform retries; check the provider's status if it persists"
+            }
+            SourceError::Malformed { .. } => {
+                "the cursor was not advanced and the page will be fetched again; report it to the connector's author if it persists"
+            }
+            SourceError::Permanent { .. } => "fix the cause reported by the provider",
+        }
+    }
+}
+
+impl From<CredentialError> for SourceError {
+    fn from(error: CredentialError) -> Self {
+        SourceError::Config {
+            message: error.to_string(),
+        }
+    }
+}
+
+/// A provider connector. Implement it once; the platform schedules, rate-limits,
+/// checkpoints and fans out for every product.
+///
+/// See `examples/custom_connector.rs` for a complete one.
+#[async_trait]
+pub trait Source: Send + Sync + 'static {
+    /// Provider, streams, capabilities and rate budget. Called at build time.
+    fn describe(&self) -> SourceInfo;
+
+    /// Test the connection and credential with one cheap call.
+    async fn check(&self, cx: &SourceContext) -> Result<(), SourceError>;
+
+    /// Fetch the page after `req.cursor`. One call, no sleeping, no retrying.
+    async fn collect(&self, cx: &SourceContext, req: CollectRequest) -> Result<Page, SourceError>;
+}

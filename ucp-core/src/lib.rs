@@ -14,10 +14,17 @@ pub mod checkpoint;
 pub mod clock;
 pub mod credentials;
 pub mod dead_letter;
+pub mod dedup;
+mod delivery;
 pub mod error;
 pub mod filter;
 pub mod health;
+mod job;
+pub mod plan;
+pub mod platform;
+pub mod stats;
 pub mod record;
+mod reporting;
 pub mod sink;
 pub mod source;
 
@@ -39,3 +46,7 @@ pub use source::{
     CollectRequest, Page, RateLimitHint, Source, SourceCapabilities, SourceContext, SourceError,
     SourceInfo, StreamInfo,
 };
+pub use dedup::DedupWindow;
+pub use plan::{JobPlan, Plan, QueueConfig, RetryPolicy, Subscription, SubscriptionId, WhenFull};
+pub use platform::{CheckOutcome, Platform, PlatformBuilder, RunningPlatform};
+pub use stats::{JobStats, PlatformStats, SubscriptionStats};

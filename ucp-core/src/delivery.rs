@@ -53,7 +53,11 @@ pub(crate) struct Ack {
 }
 
 impl Ack {
-    pub(crate) fn new(page: Arc<PendingPage>, released: Arc<AtomicBool>, notify: mpsc::UnboundedSender<()>) -> Self {
+    pub(crate) fn new(
+        page: Arc<PendingPage>,
+        released: Arc<AtomicBool>,
+        notify: mpsc::UnboundedSender<()>,
+    ) -> Self {
         page.remaining.fetch_add(1, Ordering::AcqRel);
         Ack {
             page,
@@ -136,8 +140,10 @@ impl DeliveryTask {
         let (delivered, rejected_ids) = match outcome {
             Outcome::Delivered { rejected } => (batch.len() - rejected, rejected),
             Outcome::DeadLettered { reason } => {
-                self.dead_letter(batch.records.iter().cloned(), &batch.stream, |_| reason.clone())
-                    .await;
+                self.dead_letter(batch.records.iter().cloned(), &batch.stream, |_| {
+                    reason.clone()
+                })
+                .await;
                 (0, batch.len())
             }
         };
@@ -145,14 +151,23 @@ impl DeliveryTask {
             add(&self.counters.batches_delivered, 1);
             add(&self.counters.records_delivered, delivered as u64);
             let bytes: usize = batch.records.iter().map(|r| r.payload.len()).sum();
-            self.health.volume(&self.component, delivered as u64, bytes as u64);
+            self.health
+                .volume(&self.component, delivered as u64, bytes as u64);
         }
         if rejected_ids == 0 {
-            self.health.observe(tracker, Status::Ok, HealthKind::Delivery, || format!("{} is delivering", self.id)).await;
+            self.health
+                .observe(tracker, Status::Ok, HealthKind::Delivery, || {
+                    format!("{} is delivering", self.id)
+                })
+                .await;
         }
     }
 
-    async fn deliver_with_retries(&self, batch: &Arc<Batch>, tracker: &mut StatusTracker) -> Outcome {
+    async fn deliver_with_retries(
+        &self,
+        batch: &Arc<Batch>,
+        tracker: &mut StatusTracker,
+    ) -> Outcome {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -172,9 +187,14 @@ impl DeliveryTask {
                     SinkError::Auth { .. } => Status::Error,
                     _ => Status::Warning,
                 };
-                self.health.observe(tracker, status, HealthKind::Delivery, || {
-                    format!("{failure}; the batch of {} records was dead-lettered", batch.len())
-                }).await;
+                self.health
+                    .observe(tracker, status, HealthKind::Delivery, || {
+                        format!(
+                            "{failure}; the batch of {} records was dead-lettered",
+                            batch.len()
+                        )
+                    })
+                    .await;
                 return Outcome::DeadLettered {
                     reason: failure.to_string(),
                 };
@@ -188,9 +208,14 @@ impl DeliveryTask {
                 };
             }
             add(&self.counters.retried, 1);
-            self.health.observe(tracker, Status::Warning, HealthKind::Delivery, || {
-                format!("{failure}; retrying (attempt {attempt} of {})", self.retry.max_attempts)
-            }).await;
+            self.health
+                .observe(tracker, Status::Warning, HealthKind::Delivery, || {
+                    format!(
+                        "{failure}; retrying (attempt {attempt} of {})",
+                        self.retry.max_attempts
+                    )
+                })
+                .await;
             let wait = failure
                 .error
                 .retry_after()
@@ -215,7 +240,12 @@ impl DeliveryTask {
         }
     }
 
-    async fn handle_rejections(&self, batch: &Batch, delivery: Delivery, tracker: &mut StatusTracker) -> Outcome {
+    async fn handle_rejections(
+        &self,
+        batch: &Batch,
+        delivery: Delivery,
+        tracker: &mut StatusTracker,
+    ) -> Outcome {
         if delivery.rejected.is_empty() {
             return Outcome::Delivered { rejected: 0 };
         }

@@ -185,13 +185,22 @@ impl Job {
 
     async fn report_stretch(&self, state: &mut State) {
         let message = self.config.borrow().stretch_message.clone();
-        let status = if message.is_some() { Status::Warning } else { Status::Ok };
+        let status = if message.is_some() {
+            Status::Warning
+        } else {
+            Status::Ok
+        };
         if message.is_none() && state.budget_status.status() == Status::Starting {
             return;
         }
         self.health
             .observe(&mut state.budget_status, status, HealthKind::Budget, || {
-                message.unwrap_or_else(|| format!("{}: the rate budget serves the requested interval again", self.key))
+                message.unwrap_or_else(|| {
+                    format!(
+                        "{}: the rate budget serves the requested interval again",
+                        self.key
+                    )
+                })
             })
             .await;
     }
@@ -217,9 +226,12 @@ impl Job {
                         return RoundEnd::Stopped;
                     }
                     self.health
-                        .observe(&mut state.collection, Status::Ok, HealthKind::Collection, || {
-                            format!("{} is collecting", self.key)
-                        })
+                        .observe(
+                            &mut state.collection,
+                            Status::Ok,
+                            HealthKind::Collection,
+                            || format!("{} is collecting", self.key),
+                        )
                         .await;
                     self.commit_ready(state).await;
                     if !more {
@@ -228,7 +240,9 @@ impl Job {
                 }
                 Err(error) => {
                     add(&self.counters.errors, 1);
-                    let wait = self.on_error(state, error, &mut attempts, &mut throttles).await;
+                    let wait = self
+                        .on_error(state, error, &mut attempts, &mut throttles)
+                        .await;
                     let Some(wait) = wait else {
                         return RoundEnd::Done;
                     };
@@ -247,14 +261,21 @@ impl Job {
     async fn collect_page(&self, cursor: &Cursor, config: &JobConfig) -> Result<Page, SourceError> {
         self.budget.acquire().await;
         add(&self.counters.source_calls, 1);
-        add(&self.counters.calls_saved, config.subscribers.len().saturating_sub(1) as u64);
+        add(
+            &self.counters.calls_saved,
+            config.subscribers.len().saturating_sub(1) as u64,
+        );
         let request = CollectRequest {
             stream: self.key.stream.to_string(),
             cursor: cursor.clone(),
             filter: config.server_filter.clone(),
         };
         let span = tracing::debug_span!("ucp.collect", cursor = %cursor);
-        let page = self.source.collect(&self.cx, request).instrument(span).await?;
+        let page = self
+            .source
+            .collect(&self.cx, request)
+            .instrument(span)
+            .await?;
         if let Some(hint) = &page.hint {
             self.budget.observe(hint);
         }
@@ -265,7 +286,13 @@ impl Job {
 
     /// Decide what a failed call means: `Some(wait)` to try the page again within this round,
     /// `None` to end the round.
-    async fn on_error(&self, state: &mut State, error: SourceError, attempts: &mut u32, throttles: &mut u32) -> Option<Duration> {
+    async fn on_error(
+        &self,
+        state: &mut State,
+        error: SourceError,
+        attempts: &mut u32,
+        throttles: &mut u32,
+    ) -> Option<Duration> {
         if let SourceError::RateLimited { hint, .. } = &error {
             add(&self.counters.throttled, 1);
             self.budget.observe(&RateLimitHint {
@@ -281,19 +308,33 @@ impl Job {
         let (status, kind, retry) = match &failure.error {
             SourceError::RateLimited { .. } => {
                 *throttles += 1;
-                (Status::Warning, HealthKind::Budget, (*throttles < MAX_THROTTLES_PER_ROUND).then_some(Duration::ZERO))
+                (
+                    Status::Warning,
+                    HealthKind::Budget,
+                    (*throttles < MAX_THROTTLES_PER_ROUND).then_some(Duration::ZERO),
+                )
             }
             SourceError::Retryable { retry_after, .. } => {
                 *attempts += 1;
                 let wait = retry_after.unwrap_or(PAGE_RETRY_BACKOFF);
-                (Status::Warning, HealthKind::Collection, (*attempts < PAGE_ATTEMPTS).then_some(wait))
+                (
+                    Status::Warning,
+                    HealthKind::Collection,
+                    (*attempts < PAGE_ATTEMPTS).then_some(wait),
+                )
             }
             SourceError::Malformed { .. } => (Status::Warning, HealthKind::Collection, None),
             SourceError::Auth { .. } => (Status::Error, HealthKind::Auth, None),
             _ => (Status::Error, HealthKind::Collection, None),
         };
-        let tracker = if kind == HealthKind::Budget { &mut state.budget_status } else { &mut state.collection };
-        self.health.observe(tracker, status, kind, || failure.to_string()).await;
+        let tracker = if kind == HealthKind::Budget {
+            &mut state.budget_status
+        } else {
+            &mut state.collection
+        };
+        self.health
+            .observe(tracker, status, kind, || failure.to_string())
+            .await;
         retry
     }
 
@@ -303,11 +344,18 @@ impl Job {
         let received = page.records.len();
         let fresh: Vec<Record> = {
             let mut dedup = self.dedup_lock();
-            page.records.into_iter().filter(|r| dedup.first_sighting(&r.id, now)).collect()
+            page.records
+                .into_iter()
+                .filter(|r| dedup.first_sighting(&r.id, now))
+                .collect()
         };
-        add(&self.counters.duplicates_dropped, (received - fresh.len()) as u64);
+        add(
+            &self.counters.duplicates_dropped,
+            (received - fresh.len()) as u64,
+        );
         let bytes: usize = fresh.iter().map(|r| r.payload.len()).sum();
-        self.health.volume(&self.component, fresh.len() as u64, bytes as u64);
+        self.health
+            .volume(&self.component, fresh.len() as u64, bytes as u64);
         state.cursor = page.next.clone();
 
         let pending = PendingPage::new();
@@ -324,12 +372,22 @@ impl Job {
         let mut result = RoundEnd::Done;
         for subscriber in &config.subscribers {
             let batch = select(&shared, docs.as_deref(), subscriber.filter.as_ref());
-            add(&subscriber.counters.filtered_out, (shared.len() - batch.len()) as u64);
+            add(
+                &subscriber.counters.filtered_out,
+                (shared.len() - batch.len()) as u64,
+            );
             if batch.is_empty() {
                 continue;
             }
-            let ack = Ack::new(pending.clone(), subscriber.released.clone(), state.ack_tx.clone());
-            if let RoundEnd::Stopped = self.enqueue(state, subscriber, Envelope { batch, ack }).await {
+            let ack = Ack::new(
+                pending.clone(),
+                subscriber.released.clone(),
+                state.ack_tx.clone(),
+            );
+            if let RoundEnd::Stopped = self
+                .enqueue(state, subscriber, Envelope { batch, ack })
+                .await
+            {
                 result = RoundEnd::Stopped;
                 break;
             }
@@ -341,7 +399,12 @@ impl Job {
         result
     }
 
-    async fn enqueue(&self, state: &mut State, subscriber: &Subscriber, envelope: Envelope) -> RoundEnd {
+    async fn enqueue(
+        &self,
+        state: &mut State,
+        subscriber: &Subscriber,
+        envelope: Envelope,
+    ) -> RoundEnd {
         let records = envelope.batch.len() as u64;
         let full_message = |what: &str| {
             format!(
@@ -368,14 +431,21 @@ impl Job {
             WhenFull::DropNewest => {
                 add(&subscriber.counters.dropped, records);
                 tracing::warn!(product = %subscriber.product, records, "queue full: batch dropped by policy");
-                let message = full_message(&format!("dropped {records} records by policy (counted)"));
-                self.health.observe(tracker, Status::Warning, HealthKind::Delivery, || message).await;
+                let message =
+                    full_message(&format!("dropped {records} records by policy (counted)"));
+                self.health
+                    .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
+                    .await;
                 envelope.ack.accept();
                 RoundEnd::Done
             }
             WhenFull::Block => {
-                let message = full_message("collection of this stream is paused for every product until it has room");
-                self.health.observe(tracker, Status::Warning, HealthKind::Delivery, || message).await;
+                let message = full_message(
+                    "collection of this stream is paused for every product until it has room",
+                );
+                self.health
+                    .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
+                    .await;
                 let stop = wait_stop(self.stop.clone());
                 tokio::select! {
                     biased;
@@ -396,21 +466,34 @@ impl Job {
         if tracker.status() == Status::Warning {
             self.health
                 .observe(tracker, Status::Ok, HealthKind::Delivery, || {
-                    format!("the queue of '{}' for {} has room again", subscriber.product, self.key)
+                    format!(
+                        "the queue of '{}' for {} has room again",
+                        subscriber.product, self.key
+                    )
                 })
                 .await;
         }
     }
 
-    fn queue_tracker<'s>(&self, state: &'s mut State, subscriber: &Subscriber) -> &'s mut StatusTracker {
-        let index = match state.queue_status.iter().position(|(p, _)| *p == subscriber.product) {
+    fn queue_tracker<'s>(
+        &self,
+        state: &'s mut State,
+        subscriber: &Subscriber,
+    ) -> &'s mut StatusTracker {
+        let index = match state
+            .queue_status
+            .iter()
+            .position(|(p, _)| *p == subscriber.product)
+        {
             Some(index) => index,
             None => {
                 let component = Component {
                     product: Some(subscriber.product.to_string()),
                     ..self.component.clone()
                 };
-                state.queue_status.push((subscriber.product.clone(), self.health.tracker(component)));
+                state
+                    .queue_status
+                    .push((subscriber.product.clone(), self.health.tracker(component)));
                 state.queue_status.len() - 1
             }
         };
@@ -431,7 +514,8 @@ impl Job {
         let mut newest = None;
         while let Some(front) = state.pending.front() {
             let page = &front.page;
-            if page.remaining.load(Ordering::Acquire) != 0 || page.abandoned.load(Ordering::Acquire) {
+            if page.remaining.load(Ordering::Acquire) != 0 || page.abandoned.load(Ordering::Acquire)
+            {
                 break;
             }
             newest = state.pending.pop_front().map(|p| p.cursor);
@@ -459,7 +543,9 @@ impl Job {
                 break;
             };
             if front.page.abandoned.load(Ordering::Acquire) {
-                tracing::warn!("a subscriber lost a batch; it will be collected again at the next start");
+                tracing::warn!(
+                    "a subscriber lost a batch; it will be collected again at the next start"
+                );
                 break;
             }
             if state.acks.recv().await.is_none() {
@@ -498,7 +584,11 @@ fn parse_if_filtered(records: &[Record], subscribers: &[Subscriber]) -> Option<V
 
 /// The subscriber's share of the batch: the shared batch itself when it takes everything,
 /// otherwise a new batch of the matching records (payloads still shared).
-fn select(shared: &Arc<Batch>, docs: Option<&[Option<Value>]>, filter: Option<&Filter>) -> Arc<Batch> {
+fn select(
+    shared: &Arc<Batch>,
+    docs: Option<&[Option<Value>]>,
+    filter: Option<&Filter>,
+) -> Arc<Batch> {
     let (Some(filter), Some(docs)) = (filter, docs) else {
         return shared.clone();
     };

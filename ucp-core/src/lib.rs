@@ -22,11 +22,11 @@ pub mod health;
 mod job;
 pub mod plan;
 pub mod platform;
-pub mod stats;
 pub mod record;
 mod reporting;
 pub mod sink;
 pub mod source;
+pub mod stats;
 
 pub use budget::{BudgetKey, BudgetSpec, RateBudget};
 pub use checkpoint::{CheckpointError, CheckpointStore, FileCheckpoints, MemoryCheckpoints};
@@ -35,18 +35,18 @@ pub use credentials::{
     Credential, CredentialError, CredentialRef, CredentialStore, MemoryCredentials,
 };
 pub use dead_letter::{DeadLetter, DeadLetterStore, MemoryDeadLetters};
+pub use dedup::DedupWindow;
 pub use error::{CollectError, ConfigError, DeliveryError, ErrorClass, PlatformError};
 pub use filter::Filter;
 pub use health::{
     Component, HealthEvent, HealthKind, HealthReporter, MemoryHealth, Status, VolumeSample,
 };
+pub use plan::{JobPlan, Plan, QueueConfig, RetryPolicy, Subscription, SubscriptionId, WhenFull};
+pub use platform::{CheckOutcome, Platform, PlatformBuilder, RunningPlatform};
 pub use record::{Batch, Cursor, Record, RecordId, StreamKey};
 pub use sink::{Delivery, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo};
 pub use source::{
     CollectRequest, Page, RateLimitHint, Source, SourceCapabilities, SourceContext, SourceError,
     SourceInfo, StreamInfo,
 };
-pub use dedup::DedupWindow;
-pub use plan::{JobPlan, Plan, QueueConfig, RetryPolicy, Subscription, SubscriptionId, WhenFull};
-pub use platform::{CheckOutcome, Platform, PlatformBuilder, RunningPlatform};
 pub use stats::{JobStats, PlatformStats, SubscriptionStats};

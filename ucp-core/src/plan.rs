@@ -102,7 +102,11 @@ pub struct Subscription {
 
 impl Subscription {
     /// `product` subscribes to `source`'s `stream`, every 5 minutes, unfiltered.
-    pub fn new(product: impl Into<String>, source: impl Into<String>, stream: impl Into<String>) -> Self {
+    pub fn new(
+        product: impl Into<String>,
+        source: impl Into<String>,
+        stream: impl Into<String>,
+    ) -> Self {
         Subscription {
             product: product.into(),
             source: source.into(),
@@ -351,7 +355,11 @@ mod tests {
             provider: "okta".into(),
             streams: vec![StreamInfo::new("logs", ""), StreamInfo::new("users", "")],
             capabilities: SourceCapabilities::default().with_server_side_filter(filtering),
-            budget: BudgetSpec::new(BudgetKey::new("okta", "org"), limit, Duration::from_secs(60)),
+            budget: BudgetSpec::new(
+                BudgetKey::new("okta", "org"),
+                limit,
+                Duration::from_secs(60),
+            ),
         }
     }
 
@@ -365,8 +373,12 @@ mod tests {
         let a = Filter::starts_with("/eventType", "user.");
         let b = Filter::equals("/eventType", "group.user_membership.add");
         let subs = vec![
-            Subscription::new("mdi", "okta", "logs").every(mins(5)).filter(a.clone()),
-            Subscription::new("xspm", "okta", "logs").every(mins(10)).filter(b.clone()),
+            Subscription::new("mdi", "okta", "logs")
+                .every(mins(5))
+                .filter(a.clone()),
+            Subscription::new("xspm", "okta", "logs")
+                .every(mins(10))
+                .filter(b.clone()),
             Subscription::new("sentinel", "okta", "users").every(mins(1)),
         ];
         let plan = plan(&subs, &sources, &HashMap::new());
@@ -387,9 +399,15 @@ mod tests {
             Subscription::new("sentinel", "okta", "logs"),
         ];
         let filtering = BTreeMap::from([("okta".to_string(), info(true, 600))]);
-        assert_eq!(plan(&subs, &filtering, &HashMap::new()).jobs[0].server_filter, None);
+        assert_eq!(
+            plan(&subs, &filtering, &HashMap::new()).jobs[0].server_filter,
+            None
+        );
         let blind = BTreeMap::from([("okta".to_string(), info(false, 600))]);
-        assert_eq!(plan(&subs[..1], &blind, &HashMap::new()).jobs[0].server_filter, None);
+        assert_eq!(
+            plan(&subs[..1], &blind, &HashMap::new()).jobs[0].server_filter,
+            None
+        );
     }
 
     #[test]
@@ -402,8 +420,14 @@ mod tests {
         // Demand 1.5 calls/s against 0.5 allowed → ×3.
         let capacity = HashMap::from([(BudgetKey::new("okta", "org"), 0.5)]);
         let plan = plan(&subs, &sources, &capacity);
-        assert_eq!(plan.job("okta", "logs").unwrap().effective_interval, Duration::from_secs(3));
-        assert_eq!(plan.job("okta", "users").unwrap().effective_interval, Duration::from_secs(6));
+        assert_eq!(
+            plan.job("okta", "logs").unwrap().effective_interval,
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            plan.job("okta", "users").unwrap().effective_interval,
+            Duration::from_secs(6)
+        );
         assert!((plan.jobs[0].stretch() - 3.0).abs() < 1e-9);
     }
 

@@ -136,7 +136,12 @@ impl PlatformBuilder {
     }
 
     /// Register a shared source instance under `name` for `tenant`.
-    pub fn tenant_source(mut self, tenant: impl Into<String>, name: impl Into<String>, source: Arc<dyn Source>) -> Self {
+    pub fn tenant_source(
+        mut self,
+        tenant: impl Into<String>,
+        name: impl Into<String>,
+        source: Arc<dyn Source>,
+    ) -> Self {
         self.sources.push((tenant.into(), name.into(), source));
         self
     }
@@ -147,7 +152,12 @@ impl PlatformBuilder {
     }
 
     /// Register a shared product sink under `name` for `tenant`.
-    pub fn tenant_sink(mut self, tenant: impl Into<String>, name: impl Into<String>, sink: Arc<dyn Sink>) -> Self {
+    pub fn tenant_sink(
+        mut self,
+        tenant: impl Into<String>,
+        name: impl Into<String>,
+        sink: Arc<dyn Sink>,
+    ) -> Self {
         self.sinks.push((tenant.into(), name.into(), sink));
         self
     }
@@ -186,12 +196,25 @@ impl PlatformBuilder {
         for (tenant, name, source) in self.sources {
             let info = source.describe();
             if let Some(problem) = info.budget.problem() {
-                return Err(ConfigError::InvalidBudget { source_name: name, problem });
+                return Err(ConfigError::InvalidBudget {
+                    source_name: name,
+                    problem,
+                });
             }
             if sources.contains_key(&name) {
-                return Err(ConfigError::DuplicateName { kind: "source", name });
+                return Err(ConfigError::DuplicateName {
+                    kind: "source",
+                    name,
+                });
             }
-            sources.insert(name, SourceEntry { tenant, source, info });
+            sources.insert(
+                name,
+                SourceEntry {
+                    tenant,
+                    source,
+                    info,
+                },
+            );
         }
         let mut sinks: BTreeMap<String, SinkEntry> = BTreeMap::new();
         for (tenant, name, sink) in self.sinks {
@@ -201,14 +224,20 @@ impl PlatformBuilder {
             let info = sink.describe();
             sinks.insert(name, SinkEntry { tenant, sink, info });
         }
-        let infos: BTreeMap<String, SourceInfo> = sources.iter().map(|(n, e)| (n.clone(), e.info.clone())).collect();
+        let infos: BTreeMap<String, SourceInfo> = sources
+            .iter()
+            .map(|(n, e)| (n.clone(), e.info.clone()))
+            .collect();
         let sink_names: Vec<&str> = sinks.keys().map(String::as_str).collect();
         let mut subscriptions: BTreeMap<SubscriptionId, Subscription> = BTreeMap::new();
         for sub in self.subscriptions {
             plan::validate(&sub, &infos, &sink_names)?;
             let id = sub.id();
             if subscriptions.contains_key(&id) {
-                return Err(ConfigError::DuplicateSubscription { product: id.product, stream: id.stream });
+                return Err(ConfigError::DuplicateSubscription {
+                    product: id.product,
+                    stream: id.stream,
+                });
             }
             subscriptions.insert(id, sub);
         }
@@ -217,7 +246,9 @@ impl PlatformBuilder {
         let mut specs: BTreeMap<BudgetKey, crate::budget::BudgetSpec> = BTreeMap::new();
         for entry in sources.values() {
             let spec = &entry.info.budget;
-            let stricter = specs.get(&spec.key).is_none_or(|s| spec.calls_per_second() < s.calls_per_second());
+            let stricter = specs
+                .get(&spec.key)
+                .is_none_or(|s| spec.calls_per_second() < s.calls_per_second());
             if stricter {
                 specs.insert(spec.key.clone(), spec.clone());
             }
@@ -227,10 +258,19 @@ impl PlatformBuilder {
         }
         Ok(Platform {
             shared: Arc::new(Shared {
-                credentials: self.credentials.unwrap_or_else(|| Arc::new(MemoryCredentials::new())),
-                health: HealthHub::new(self.health.unwrap_or_else(|| Arc::new(MemoryHealth::new())), clock),
-                checkpoints: self.checkpoints.unwrap_or_else(|| Arc::new(MemoryCheckpoints::new())),
-                dead_letters: self.dead_letters.unwrap_or_else(|| Arc::new(MemoryDeadLetters::new())),
+                credentials: self
+                    .credentials
+                    .unwrap_or_else(|| Arc::new(MemoryCredentials::new())),
+                health: HealthHub::new(
+                    self.health.unwrap_or_else(|| Arc::new(MemoryHealth::new())),
+                    clock,
+                ),
+                checkpoints: self
+                    .checkpoints
+                    .unwrap_or_else(|| Arc::new(MemoryCheckpoints::new())),
+                dead_letters: self
+                    .dead_letters
+                    .unwrap_or_else(|| Arc::new(MemoryDeadLetters::new())),
                 clock,
                 sources,
                 sinks,
@@ -295,7 +335,11 @@ impl Platform {
 }
 
 fn compute_plan(shared: &Shared, subs: &[Subscription]) -> Plan {
-    let capacity: HashMap<BudgetKey, f64> = shared.budgets.iter().map(|(k, b)| (k.clone(), b.calls_per_second())).collect();
+    let capacity: HashMap<BudgetKey, f64> = shared
+        .budgets
+        .iter()
+        .map(|(k, b)| (k.clone(), b.calls_per_second()))
+        .collect();
     plan::plan(subs, &shared.infos, &capacity)
 }
 
@@ -372,7 +416,11 @@ impl RunningPlatform {
             .collect();
         let mut budgets: Vec<_> = self.shared.budgets.values().map(|b| b.status()).collect();
         budgets.sort_by(|a, b| a.key.cmp(&b.key));
-        PlatformStats { jobs, subscriptions, budgets }
+        PlatformStats {
+            jobs,
+            subscriptions,
+            budgets,
+        }
     }
 
     /// The shared budget of an account, if a source uses it.
@@ -387,12 +435,23 @@ impl RunningPlatform {
             let cx = self.source_context(name, entry);
             cx.budget().acquire().await;
             let result = entry.source.check(&cx).await;
-            outcomes.push(CheckOutcome::Source { name: name.clone(), result });
+            outcomes.push(CheckOutcome::Source {
+                name: name.clone(),
+                result,
+            });
         }
         for (name, entry) in &self.shared.sinks {
-            let cx = SinkContext::new(name, &entry.tenant, self.shared.credentials.clone(), self.shared.clock);
+            let cx = SinkContext::new(
+                name,
+                &entry.tenant,
+                self.shared.credentials.clone(),
+                self.shared.clock,
+            );
             let result = entry.sink.check(&cx).await;
-            outcomes.push(CheckOutcome::Sink { name: name.clone(), result });
+            outcomes.push(CheckOutcome::Sink {
+                name: name.clone(),
+                result,
+            });
         }
         outcomes
     }
@@ -405,7 +464,10 @@ impl RunningPlatform {
         let mut state = self.state.lock().await;
         let id = subscription.id();
         if state.subscriptions.contains_key(&id) {
-            return Err(ConfigError::DuplicateSubscription { product: id.product, stream: id.stream });
+            return Err(ConfigError::DuplicateSubscription {
+                product: id.product,
+                stream: id.stream,
+            });
         }
         self.add_subscription(&mut state, subscription);
         self.apply_plan(&mut state);
@@ -414,11 +476,22 @@ impl RunningPlatform {
 
     /// Remove a subscription while running. Its queued batches are still delivered; the job
     /// stops when its last subscriber leaves, keeping its saved cursor for a later subscriber.
-    pub async fn unsubscribe(&self, product: &str, source: &str, stream: &str) -> Result<(), ConfigError> {
-        let id = SubscriptionId { product: product.to_string(), stream: StreamKey::new(source, stream) };
+    pub async fn unsubscribe(
+        &self,
+        product: &str,
+        source: &str,
+        stream: &str,
+    ) -> Result<(), ConfigError> {
+        let id = SubscriptionId {
+            product: product.to_string(),
+            stream: StreamKey::new(source, stream),
+        };
         let mut state = self.state.lock().await;
         let Some(removed) = state.subscriptions.remove(&id) else {
-            return Err(ConfigError::NoSuchSubscription { product: id.product, stream: id.stream });
+            return Err(ConfigError::NoSuchSubscription {
+                product: id.product,
+                stream: id.stream,
+            });
         };
         removed.subscriber.released.store(true, Ordering::Release);
         self.apply_plan(&mut state);
@@ -446,7 +519,9 @@ impl RunningPlatform {
             drop(config);
         }
         for (_, sub) in std::mem::take(&mut state.subscriptions) {
-            let SubscriptionRuntime { subscriber, task, .. } = sub;
+            let SubscriptionRuntime {
+                subscriber, task, ..
+            } = sub;
             drop(subscriber);
             let aborter = task.abort_handle();
             if tokio::time::timeout_at(deadline, task).await.is_err() {
@@ -462,7 +537,13 @@ impl RunningPlatform {
 
     fn source_context(&self, name: &str, entry: &SourceEntry) -> SourceContext {
         let budget = self.shared.budgets[&entry.info.budget.key].clone();
-        SourceContext::new(name, &entry.tenant, budget, self.shared.credentials.clone(), self.shared.clock)
+        SourceContext::new(
+            name,
+            &entry.tenant,
+            budget,
+            self.shared.credentials.clone(),
+            self.shared.clock,
+        )
     }
 
     fn add_subscription(&self, state: &mut RunState, subscription: Subscription) {
@@ -480,7 +561,12 @@ impl RunningPlatform {
         let task = DeliveryTask {
             id: id.clone(),
             sink: entry.sink.clone(),
-            cx: SinkContext::new(&subscription.product, &entry.tenant, self.shared.credentials.clone(), self.shared.clock),
+            cx: SinkContext::new(
+                &subscription.product,
+                &entry.tenant,
+                self.shared.credentials.clone(),
+                self.shared.clock,
+            ),
             max_batch_records: entry.info.max_batch_records,
             retry: subscription.retry,
             dead_letters: self.shared.dead_letters.clone(),
@@ -498,13 +584,25 @@ impl RunningPlatform {
             released: Arc::new(AtomicBool::new(false)),
         };
         let task = tokio::spawn(task.run(rx));
-        state.subscriptions.insert(id, SubscriptionRuntime { subscription, subscriber, counters, task });
+        state.subscriptions.insert(
+            id,
+            SubscriptionRuntime {
+                subscription,
+                subscriber,
+                counters,
+                task,
+            },
+        );
     }
 
     /// Re-plan and bring jobs in line: update running jobs (keeping their cursors), start new
     /// ones, stop those left without subscribers.
     fn apply_plan(&self, state: &mut RunState) {
-        let subs: Vec<Subscription> = state.subscriptions.values().map(|s| s.subscription.clone()).collect();
+        let subs: Vec<Subscription> = state
+            .subscriptions
+            .values()
+            .map(|s| s.subscription.clone())
+            .collect();
         let plan = compute_plan(&self.shared, &subs);
         let mut keep: Vec<StreamKey> = Vec::with_capacity(plan.jobs.len());
         for job_plan in &plan.jobs {
@@ -512,7 +610,10 @@ impl RunningPlatform {
                 .subscribers
                 .iter()
                 .filter_map(|product| {
-                    let id = SubscriptionId { product: product.clone(), stream: job_plan.stream.clone() };
+                    let id = SubscriptionId {
+                        product: product.clone(),
+                        stream: job_plan.stream.clone(),
+                    };
                     state.subscriptions.get(&id).map(|s| s.subscriber.clone())
                 })
                 .collect();
@@ -545,7 +646,12 @@ impl RunningPlatform {
                 }
             }
         }
-        let gone: Vec<StreamKey> = state.jobs.keys().filter(|k| !keep.contains(k)).cloned().collect();
+        let gone: Vec<StreamKey> = state
+            .jobs
+            .keys()
+            .filter(|k| !keep.contains(k))
+            .cloned()
+            .collect();
         for key in gone {
             if let Some(job) = state.jobs.remove(&key) {
                 let _ = job.stop.send(true);
@@ -581,12 +687,20 @@ impl RunningPlatform {
                 product: None,
                 stream: Some(key.stream.to_string()),
             },
-            dedup_cell: std::sync::Mutex::new(DedupWindow::new(self.shared.settings.dedup_ttl, self.shared.settings.dedup_capacity)),
+            dedup_cell: std::sync::Mutex::new(DedupWindow::new(
+                self.shared.settings.dedup_ttl,
+                self.shared.settings.dedup_capacity,
+            )),
             max_jitter: self.shared.settings.max_jitter,
             config: config_rx,
             stop: stop_rx,
         };
         let task = tokio::spawn(job.run());
-        JobRuntime { config: config_tx, counters, stop: stop_tx, task }
+        JobRuntime {
+            config: config_tx,
+            counters,
+            stop: stop_tx,
+            task,
+        }
     }
 }

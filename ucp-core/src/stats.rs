@@ -102,9 +102,16 @@ impl PlatformStats {
     }
 
     /// The subscription of `product` to `source`/`stream`.
-    pub fn subscription(&self, product: &str, source: &str, stream: &str) -> Option<&SubscriptionStats> {
+    pub fn subscription(
+        &self,
+        product: &str,
+        source: &str,
+        stream: &str,
+    ) -> Option<&SubscriptionStats> {
         self.subscriptions.iter().find(|s| {
-            s.id.product == product && &*s.id.stream.source == source && &*s.id.stream.stream == stream
+            s.id.product == product
+                && &*s.id.stream.source == source
+                && &*s.id.stream.stream == stream
         })
     }
 }
@@ -125,7 +132,12 @@ impl JobCounters {
 }
 
 impl SubscriptionCounters {
-    pub(crate) fn snapshot(&self, id: SubscriptionId, queue_depth: usize, queue_capacity: usize) -> SubscriptionStats {
+    pub(crate) fn snapshot(
+        &self,
+        id: SubscriptionId,
+        queue_depth: usize,
+        queue_capacity: usize,
+    ) -> SubscriptionStats {
         SubscriptionStats {
             id,
             batches_delivered: get(&self.batches_delivered),

@@ -51,7 +51,11 @@ struct Params {
 
 impl DemoApi {
     /// Serve `log` on 127.0.0.1, accepting `token`, allowing `limit` requests per minute.
-    pub async fn start(log: EventLog, token: impl Into<String>, limit: u32) -> std::io::Result<Self> {
+    pub async fn start(
+        log: EventLog,
+        token: impl Into<String>,
+        limit: u32,
+    ) -> std::io::Result<Self> {
         let clock = Clock::new();
         let api = Arc::new(Api {
             log,
@@ -62,7 +66,9 @@ impl DemoApi {
             rate: Mutex::new((Instant::now(), 0)),
             requests: Mutex::new(0),
         });
-        let app = Router::new().route("/v1/events", get(events)).with_state(api.clone());
+        let app = Router::new()
+            .route("/v1/events", get(events))
+            .with_state(api.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let server = tokio::spawn(async move {
@@ -84,7 +90,11 @@ impl DemoApi {
     }
 }
 
-async fn events(State(api): State<Arc<Api>>, headers: HeaderMap, Query(params): Query<Params>) -> Response {
+async fn events(
+    State(api): State<Arc<Api>>,
+    headers: HeaderMap,
+    Query(params): Query<Params>,
+) -> Response {
     *lock(&api.requests) += 1;
     let authorized = headers
         .get("authorization")
@@ -102,7 +112,11 @@ async fn events(State(api): State<Arc<Api>>, headers: HeaderMap, Query(params): 
             rate.1 = 0;
         }
         rate.1 += 1;
-        (rate.0 + api.window, api.limit.saturating_sub(rate.1), rate.1 > api.limit)
+        (
+            rate.0 + api.window,
+            api.limit.saturating_sub(rate.1),
+            rate.1 > api.limit,
+        )
     };
     let mut out = HeaderMap::new();
     let reset = api.clock.utc_at(window_end).timestamp();
@@ -116,7 +130,12 @@ async fn events(State(api): State<Arc<Api>>, headers: HeaderMap, Query(params): 
     if over {
         let wait = window_end.saturating_duration_since(now).as_secs().max(1);
         out.insert("retry-after", HeaderValue::from(wait));
-        return (StatusCode::TOO_MANY_REQUESTS, out, r#"{"error":"rate_limited"}"#).into_response();
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            out,
+            r#"{"error":"rate_limited"}"#,
+        )
+            .into_response();
     }
     let records = api.log.records();
     let start = params.after.unwrap_or(0).min(records.len());
@@ -128,11 +147,16 @@ async fn events(State(api): State<Arc<Api>>, headers: HeaderMap, Query(params): 
         }
         body.push_str(&String::from_utf8_lossy(&record.payload));
     }
-    body.push_str(&format!("],\"next\":\"{end}\",\"has_more\":{}}}", end < records.len()));
+    body.push_str(&format!(
+        "],\"next\":\"{end}\",\"has_more\":{}}}",
+        end < records.len()
+    ));
     out.insert("content-type", HeaderValue::from_static("application/json"));
     (StatusCode::OK, out, body).into_response()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -171,7 +171,12 @@ impl EventLogSource {
     }
 
     /// A source for `account` reading `log` with `settings`.
-    pub fn with_settings(account: impl Into<String>, log: EventLog, clock: Clock, settings: EventLogSettings) -> Self {
+    pub fn with_settings(
+        account: impl Into<String>,
+        log: EventLog,
+        clock: Clock,
+        settings: EventLogSettings,
+    ) -> Self {
         EventLogSource {
             inner: Arc::new(Inner {
                 account: account.into(),
@@ -235,7 +240,10 @@ impl EventLogSource {
         if window.used > self.inner.limit {
             hint.throttled = true;
             return Err(SourceError::RateLimited {
-                message: format!("{}: rate limit of {} calls exceeded", self.inner.account, self.inner.limit),
+                message: format!(
+                    "{}: rate limit of {} calls exceeded",
+                    self.inner.account, self.inner.limit
+                ),
                 hint,
             });
         }
@@ -255,8 +263,12 @@ impl Source for EventLogSource {
     fn describe(&self) -> SourceInfo {
         SourceInfo {
             provider: "eventlog".into(),
-            streams: vec![StreamInfo::new("events", "every event of the simulated log")],
-            capabilities: SourceCapabilities::default().with_server_side_filter(self.inner.server_filter),
+            streams: vec![StreamInfo::new(
+                "events",
+                "every event of the simulated log",
+            )],
+            capabilities: SourceCapabilities::default()
+                .with_server_side_filter(self.inner.server_filter),
             budget: BudgetSpec::new(
                 BudgetKey::new("eventlog", &self.inner.account),
                 self.inner.budget_limit,
@@ -289,7 +301,10 @@ impl Source for EventLogSource {
                     hint: RateLimitHint {
                         throttled: true,
                         remaining: Some(0),
-                        reset: Some(self.inner.clock.now_utc() + chrono::Duration::from_std(reset_in).unwrap_or_default()),
+                        reset: Some(
+                            self.inner.clock.now_utc()
+                                + chrono::Duration::from_std(reset_in).unwrap_or_default(),
+                        ),
                         ..hint
                     },
                 },
@@ -297,18 +312,28 @@ impl Source for EventLogSource {
                     message: format!("{account} rejected the API token: check the credential"),
                 },
                 Fault::Malformed => SourceError::Malformed {
-                    message: format!("{account}: page after cursor {} is not valid JSON", req.cursor),
+                    message: format!(
+                        "{account}: page after cursor {} is not valid JSON",
+                        req.cursor
+                    ),
                 },
             });
         }
         let start: usize = match req.cursor.as_str() {
             None => 0,
             Some(position) => position.parse().map_err(|_| SourceError::Config {
-                message: format!("cursor '{position}' is not a position in the {} log", self.inner.account),
+                message: format!(
+                    "cursor '{position}' is not a position in the {} log",
+                    self.inner.account
+                ),
             })?,
         };
         let events = lock(&self.inner.log.events);
-        let filter = if self.inner.server_filter { req.filter.as_ref() } else { None };
+        let filter = if self.inner.server_filter {
+            req.filter.as_ref()
+        } else {
+            None
+        };
         let mut records = Vec::new();
         let mut position = start.min(events.len());
         while position < events.len() && records.len() < self.inner.page_size {
@@ -328,5 +353,7 @@ impl Source for EventLogSource {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -91,7 +91,12 @@ impl RecordingSink {
         let rejected = lock(&self.inner.reject).clone();
         lock(&self.inner.received)
             .iter()
-            .flat_map(|(_, b)| b.records.iter().map(|r| r.id.to_string()).collect::<Vec<_>>())
+            .flat_map(|(_, b)| {
+                b.records
+                    .iter()
+                    .map(|r| r.id.to_string())
+                    .collect::<Vec<_>>()
+            })
             .filter(|id| !rejected.contains(id))
             .collect()
     }
@@ -164,5 +169,7 @@ impl Sink for RecordingSink {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

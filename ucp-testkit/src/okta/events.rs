@@ -2,7 +2,7 @@
 //!
 //! The same seed yields the same events (uuids included), so tests can compare runs.
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -272,6 +272,8 @@ impl EventGenerator {
     }
 
     fn event_of(&mut self, kind: &'static Kind, published: DateTime<Utc>) -> LogEvent {
+        // Okta publishes millisecond timestamps.
+        let published = published.trunc_subsecs(3);
         let uuid = self.uuid();
         let actor = self.user();
         let (city, state, country, lat, lon) = PLACES[self.rng.random_range(0..PLACES.len())];

@@ -74,6 +74,26 @@ impl Scim {
     }
 }
 
+/// The LogEvent attributes (and object roots) a filter may name.
+const ATTRIBUTES: &[&str] = &[
+    "uuid",
+    "eventType",
+    "version",
+    "severity",
+    "displayMessage",
+    "legacyEventType",
+    "actor",
+    "client",
+    "device",
+    "outcome",
+    "target",
+    "transaction",
+    "debugContext",
+    "authenticationContext",
+    "securityContext",
+    "request",
+];
+
 #[derive(Clone, Debug, PartialEq)]
 enum Token {
     Open,
@@ -192,6 +212,10 @@ impl Parser {
         if attr == "published" {
             return Err("'published' cannot be filtered: use since and until".into());
         }
+        let root = attr.split('.').next().unwrap_or_default();
+        if !ATTRIBUTES.contains(&root) {
+            return Err(format!("unknown attribute '{attr}'"));
+        }
         let op = match self.tokens.get(self.at) {
             Some(Token::Word(w)) => match w.to_ascii_lowercase().as_str() {
                 "eq" => Op::Eq,
@@ -241,9 +265,9 @@ mod tests {
 
     #[test]
     fn and_binds_tighter_than_or() {
-        let f = Scim::parse(r#"a eq "1" or b eq "1" and c eq "1""#).unwrap();
-        assert!(f.matches(&json!({"a": "1"})));
-        assert!(!f.matches(&json!({"b": "1"})));
+        let f = Scim::parse(r#"uuid eq "1" or severity eq "1" and version eq "1""#).unwrap();
+        assert!(f.matches(&json!({"uuid": "1"})));
+        assert!(!f.matches(&json!({"severity": "1"})));
     }
 
     #[test]
@@ -255,6 +279,7 @@ mod tests {
             r#"eventType eq "x" extra"#,
             r#"eventType eq "unterminated"#,
             r#"published gt "2020-01-01T00:00:00Z""#,
+            r#"eventTyp eq "x""#,
             "",
         ] {
             assert!(Scim::parse(bad).is_err(), "{bad} should be refused");

@@ -164,7 +164,7 @@ impl OktaSimulator {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         let now = config.clock.now_utc();
-        let live = (config.live_per_second > 0.0).then(|| Live {
+        let live = (config.live_per_second > 0.0).then_some(Live {
             start: now,
             per_second: config.live_per_second,
             late_every: config.late_every,

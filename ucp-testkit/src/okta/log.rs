@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn late_events_are_appended_when_they_become_visible() {
-        let start = Utc::now();
+        let start = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let live = Live {
             start,
             per_second: 1.0,

@@ -299,12 +299,13 @@ impl OktaSimulator {
             .collect()
     }
 
-    /// Inject `fault` into the next authorized log request.
+    /// Inject `fault` into the next log request that passes auth and the rate limit.
     pub fn push_fault(&self, fault: Fault) {
         lock(&self.shared).faults.push(fault);
     }
 
-    /// Inject `fault` into the `request`-th authorized log request (1-based, counted from start).
+    /// Inject `fault` into the `request`-th log request that passes auth and the rate limit
+    /// (1-based, counted from start).
     pub fn schedule_fault(&self, request: u64, fault: Fault) {
         lock(&self.shared).faults.schedule(request, fault);
     }

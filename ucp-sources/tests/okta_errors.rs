@@ -75,6 +75,11 @@ async fn a_429_is_rate_limited_with_the_reset_and_the_cursor_stays() {
     assert!(message.contains(sim.host()), "{message}");
     assert_eq!(sim.throttled(), 1);
 
+    // Fed to the org's budget, the hint pauses every call until the reset.
+    cx.budget().observe(hint);
+    let paused = cx.budget().paused_until().expect("the budget pauses");
+    assert!(paused >= clock.instant_at(reset));
+
     // Once the window has passed, the same cursor gives the next page.
     sim.advance(Duration::from_secs(61));
     let third = collect(&source, &cx, &second.next, None).await.unwrap();

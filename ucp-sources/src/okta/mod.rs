@@ -99,8 +99,11 @@ impl OktaSource {
                 "Okta org {org_name}: the rate limit must be at least 1 call per minute"
             )));
         }
-        let client = reqwest::Client::builder()
-            .timeout(config.request_timeout)
+        let mut builder = reqwest::Client::builder();
+        if let Some(timeout) = config.request_timeout {
+            builder = builder.timeout(timeout);
+        }
+        let client = builder
             .user_agent(concat!("ucp-okta/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| config_error(format!("Okta org {org_name}: HTTP client: {e}")))?;

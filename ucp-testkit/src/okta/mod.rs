@@ -2,11 +2,18 @@
 //!
 //! It speaks the real wire protocol over loopback HTTP: `since`, `until`, `after`, `limit`,
 //! `filter` (a SCIM subset), `sortOrder`; `Link` headers with `rel="self"` and `rel="next"`;
-//! polling versus bounded semantics (see [`query`](self) docs in the source); the three
+//! polling versus bounded semantics (below); the three
 //! `X-Rate-Limit-*` headers on every response and `429`/`E0000047` past the per-minute limit;
 //! `Authorization: SSWS <token>` (and bearer tokens registered with
 //! [`OktaSimulator::allow_bearer`]) with `401`/`E0000011` otherwise; injectable [`Fault`]s;
 //! and counters so tests can assert exactly how many calls were made.
+//!
+//! **Polling** requests (no `until`, ascending) read events in the order they were persisted,
+//! `since` bounds the persistence time, and the `next` link is always present, even on an
+//! empty page; its `after` token resumes after the last event returned. **Bounded** requests
+//! (`until`, or descending) select `published` in `[since, until)` and end without a `next`
+//! link. Invalid filters get `400`/`E0000031` ("Invalid search criteria"), other invalid
+//! parameters `400`/`E0000001`.
 //!
 //! Time comes from a [`Clock`] plus an offset the test moves with
 //! [`OktaSimulator::advance`]: events are visible once their persistence time is at or

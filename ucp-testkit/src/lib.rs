@@ -9,12 +9,15 @@
 //!   throttle or reject records on demand.
 //! - [`demo_api`]: the same event log served over loopback HTTP with paging and rate-limit
 //!   headers, for examples of partner-written HTTP connectors.
+//! - [`okta`]: a simulated Okta org (System Log API with polling and bounded paging, SCIM
+//!   filters, rate-limit headers, SSWS and bearer auth, late-persisted events, faults).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod demo_api;
 pub mod event_log;
+pub mod okta;
 pub mod recording_sink;
 
 pub use event_log::{EventLog, EventLogSettings, EventLogSource, Fault};

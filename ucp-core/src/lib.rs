@@ -31,7 +31,10 @@ pub use dead_letter::{DeadLetter, DeadLetterStore, MemoryDeadLetters};
 pub use error::{CollectError, ConfigError, DeliveryError, ErrorClass, PlatformError};
 pub use filter::Filter;
 pub use health::{
-    Component, HealthEvent, HealthKind, HealthReporter, MemoryHealth, Status, VolumeSample,
+    render_volume_svg, BinSize, Component, ConnectorStatus, HealthEvent, HealthKind, HealthQuery,
+    HealthReporter, HealthRow, HealthService, HealthTable, MemoryHealth, MemoryHealthTable,
+    Metrics, Notifier, Retention, SqliteHealthTable, Status, VolumeQuery, VolumeSample,
+    VolumeSeries, Volumes, WebhookNotifier,
 };
 pub use record::{Batch, Cursor, Record, RecordId, StreamKey};
 pub use sink::{Delivery, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo};

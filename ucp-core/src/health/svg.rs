@@ -19,6 +19,18 @@ pub struct RenderError {
 
 const SIZE: (u32, u32) = (960, 480);
 
+/// Line colours, distinct and readable on white.
+const COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(23, 190, 207),
+];
+
 /// An SVG line chart of `series` (records per bin over time), one line per series, with a
 /// legend, a title and labelled axes. All series should share one bin width and range, as
 /// [`Volumes::query`](super::Volumes::query) returns them.
@@ -37,19 +49,32 @@ fn draw(
     title: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let bin = series.first().map_or(BinSize::Hour, |s| s.bin);
-    let starts = series
+    let width = bin.seconds();
+    // x is the bin number from the first bin, so ticks fall on bin boundaries.
+    let origin = series
         .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.start.timestamp()));
-    let x_min = starts.clone().min().unwrap_or(0);
+        .filter_map(|s| s.points.first())
+        .map(|p| p.start.timestamp())
+        .min()
+        .unwrap_or(0);
+    let x_of = move |start: DateTime<Utc>| (start.timestamp() - origin) / width;
+    let last = series
+        .iter()
+        .filter_map(|s| s.points.last())
+        .map(|p| x_of(p.start))
+        .max()
+        .unwrap_or(0);
     // At least one bin wide, so a single point still has an axis.
-    let x_max = starts.max().unwrap_or(0).max(x_min + bin.seconds());
+    let x_max = last.max(1);
     let y_max = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.records))
         .max()
         .unwrap_or(0);
-    // Headroom above the highest point; at least 1 so an all-zero chart has a scale.
-    let y_top = (y_max + y_max / 10).max(1);
+    // Headroom above the highest point for the legend (about 6% per entry); at least 1 so an
+    // all-zero chart has a scale.
+    let headroom = 10 + 6 * series.len().min(8) as u64;
+    let y_top = (y_max + y_max * headroom / 100).max(1);
 
     let root = SVGBackend::with_string(svg, SIZE).into_drawing_area();
     root.fill(&WHITE)?;
@@ -58,13 +83,13 @@ fn draw(
         .margin(16)
         .x_label_area_size(48)
         .y_label_area_size(72)
-        .build_cartesian_2d(x_min..x_max, 0u64..y_top)?;
+        .build_cartesian_2d(0..x_max, 0u64..y_top)?;
     let time_format = match bin {
         BinSize::Minute | BinSize::Hour => "%m-%d %H:%M",
         BinSize::Day => "%Y-%m-%d",
     };
     let x_label = |x: &i64| {
-        DateTime::<Utc>::from_timestamp(*x, 0)
+        DateTime::<Utc>::from_timestamp(origin + x * width, 0)
             .map(|t| t.format(time_format).to_string())
             .unwrap_or_default()
     };
@@ -84,8 +109,8 @@ fn draw(
         .draw()?;
 
     for (i, s) in series.iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        let points = s.points.iter().map(|p| (p.start.timestamp(), p.records));
+        let color = COLORS[i % COLORS.len()];
+        let points = s.points.iter().map(|p| (x_of(p.start), p.records));
         chart
             .draw_series(LineSeries::new(points, color.stroke_width(2)))?
             .label(s.label())

@@ -33,8 +33,8 @@ pub use filter::Filter;
 pub use health::{
     render_volume_svg, BinSize, Component, ConnectorStatus, HealthEvent, HealthKind, HealthQuery,
     HealthReporter, HealthRow, HealthService, HealthTable, MemoryHealth, MemoryHealthTable,
-    Metrics, Notifier, Retention, SqliteHealthTable, Status, VolumeQuery, VolumeSample,
-    VolumeSeries, Volumes, WebhookNotifier,
+    Metrics, Notifier, SqliteHealthTable, Status, VolumeQuery, VolumeSample, VolumeSeries, Volumes,
+    WebhookNotifier,
 };
 pub use record::{Batch, Cursor, Record, RecordId, StreamKey};
 pub use sink::{Delivery, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo};

@@ -213,3 +213,31 @@ async fn staleness_on_the_platform_clock_raises_one_warning() {
     assert_eq!(rows.len(), 1, "one transition, not one row per check");
     assert_eq!(rows[0].time, t(600), "stale at exactly 2× the interval");
 }
+
+#[tokio::test]
+async fn notifiers_get_every_event_in_order() {
+    use ucp_core::health::CallbackNotifier;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let service = HealthService::builder()
+        .notifier(Arc::new(CallbackNotifier::new(move |e| {
+            log.lock().unwrap().push(e.status)
+        })))
+        .build();
+    let mut tracker = StatusTracker::new(component(None), 1);
+    use HealthKind::*;
+    use Status::*;
+    drive(
+        &service,
+        &mut tracker,
+        &[
+            (0, Ok, Collection, "ok"),
+            (1, Error, Auth, "401"),
+            (2, Error, Auth, "401 again"),
+            (3, Ok, Collection, "ok"),
+        ],
+    )
+    .await;
+    service.flush_notifications().await;
+    assert_eq!(*seen.lock().unwrap(), [Ok, Error, Ok]);
+}

@@ -306,3 +306,31 @@ async fn sqlite_open_failure_names_the_file() {
     let text = err.to_string();
     assert!(text.contains(&dir.path().display().to_string()), "{text}");
 }
+
+#[tokio::test]
+async fn sqlite_unreadable_row_is_reported_not_panicked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("health.db");
+    let table = SqliteHealthTable::open(&path, Retention::default()).unwrap();
+    table
+        .insert(vec![row(
+            0,
+            "okta",
+            None,
+            Status::Ok,
+            HealthKind::Collection,
+            "ok",
+        )])
+        .await
+        .unwrap();
+    // Someone edits the file by hand.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute("UPDATE health_rows SET status = 'Fine'", [])
+        .unwrap();
+    let err = table.query(&HealthQuery::new()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("unreadable row") && text.contains("\"Fine\""),
+        "{text}"
+    );
+}

@@ -147,12 +147,17 @@ impl HealthService {
         }
     }
 
-    fn dispatcher(&self) -> &mpsc::Sender<Dispatch> {
-        self.dispatch.get_or_init(|| {
+    /// The queue to the notifier task, started on first use; `None` outside a tokio runtime.
+    fn dispatcher(&self) -> Option<&mpsc::Sender<Dispatch>> {
+        if let Some(tx) = self.dispatch.get() {
+            return Some(tx);
+        }
+        let runtime = tokio::runtime::Handle::try_current().ok()?;
+        Some(self.dispatch.get_or_init(|| {
             let (tx, mut rx) = mpsc::channel(NOTIFY_QUEUE);
             let notifiers = Arc::clone(&self.notifiers);
             // Ends when the service (the only sender) is dropped.
-            tokio::spawn(async move {
+            runtime.spawn(async move {
                 while let Some(job) = rx.recv().await {
                     match job {
                         Dispatch::Event(event) => {
@@ -169,14 +174,14 @@ impl HealthService {
                 }
             });
             tx
-        })
+        }))
     }
 }
 
 #[async_trait]
 impl HealthReporter for HealthService {
     async fn report(&self, event: HealthEvent) {
-        tracing::info!(component = %event.component, status = %event.status, previous = %event.previous, kind = %event.kind, message = %event.message, "health");
+        tracing::debug!(component = %event.component, status = %event.status, previous = %event.previous, kind = %event.kind, message = %event.message, "health");
         self.metrics.status(&event.component, event.status);
         for callback in &self.callbacks {
             callback(&event);
@@ -191,9 +196,17 @@ impl HealthReporter for HealthService {
         if let Err(e) = self.table.insert(vec![row]).await {
             tracing::warn!(component = %event.component, error = %e, "health row not stored");
         }
-        if !self.notifiers.is_empty() {
-            if let Err(e) = self.dispatcher().try_send(Dispatch::Event(event)) {
-                tracing::warn!(error = %e, "health notification queue full; notification dropped");
+        if self.notifiers.is_empty() {
+            return;
+        }
+        match self.dispatcher() {
+            Some(queue) => {
+                if let Err(e) = queue.try_send(Dispatch::Event(event)) {
+                    tracing::warn!(error = %e, "health notification queue full; notification dropped");
+                }
+            }
+            None => {
+                tracing::warn!(component = %event.component, "no tokio runtime; health notification dropped")
             }
         }
     }

@@ -244,7 +244,7 @@ fn insert_rows(
         }
     }
     prune_older(&tx, path, cutoff(now, retention.max_age))?;
-    if let Some(max) = retention.max_rows {
+    if let Some(max) = retention.max_rows.filter(|&max| over_limit(&tx, path, max)) {
         tx.execute(
             "DELETE FROM health_rows WHERE id IN
                 (SELECT id FROM health_rows ORDER BY time_ns DESC, id DESC LIMIT -1 OFFSET ?1)",
@@ -253,6 +253,24 @@ fn insert_rows(
         .map_err(sql(path, "applying the row limit"))?;
     }
     tx.commit().map_err(sql(path, "committing"))
+}
+
+/// Whether the table may hold more than `max` rows. The id span bounds the count and is an
+/// index lookup, so the full ordered delete only runs when it can remove something.
+fn over_limit(conn: &Connection, path: &str, max: usize) -> bool {
+    let span: rusqlite::Result<i64> = conn.query_row(
+        "SELECT COALESCE(MAX(id) - MIN(id) + 1, 0) FROM health_rows",
+        [],
+        |r| r.get(0),
+    );
+    match span {
+        Ok(span) => usize::try_from(span).map_or(true, |span| span > max),
+        Err(e) => {
+            // Fall back to the exact delete, which reports its own error if the table is broken.
+            tracing::debug!(path, error = %e, "health table id span unknown");
+            true
+        }
+    }
 }
 
 fn prune_older(

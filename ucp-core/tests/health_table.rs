@@ -334,3 +334,29 @@ async fn sqlite_unreadable_row_is_reported_not_panicked() {
         "{text}"
     );
 }
+
+/// The engine's tests run on a paused clock: a SQLite call (on the blocking pool) must not
+/// let tokio jump time forward while it runs.
+#[tokio::test(start_paused = true)]
+async fn sqlite_calls_do_not_advance_a_paused_clock() {
+    let table = SqliteHealthTable::open_in_memory(Retention::default()).unwrap();
+    let before = tokio::time::Instant::now();
+    let timer = tokio::spawn(tokio::time::sleep(std::time::Duration::from_secs(3600)));
+    for i in 0..20 {
+        table
+            .insert(vec![row(
+                i,
+                "okta",
+                None,
+                Status::Ok,
+                HealthKind::Collection,
+                "ok",
+            )])
+            .await
+            .unwrap();
+    }
+    assert_eq!(table.query(&HealthQuery::new()).await.unwrap().len(), 20);
+    assert_eq!(tokio::time::Instant::now(), before);
+    assert!(!timer.is_finished());
+    timer.abort();
+}

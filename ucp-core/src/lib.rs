@@ -39,7 +39,10 @@ pub use dedup::DedupWindow;
 pub use error::{CollectError, ConfigError, DeliveryError, ErrorClass, PlatformError};
 pub use filter::Filter;
 pub use health::{
-    Component, HealthEvent, HealthKind, HealthReporter, MemoryHealth, Status, VolumeSample,
+    render_volume_svg, BinSize, Component, ConnectorStatus, HealthEvent, HealthKind, HealthQuery,
+    HealthReporter, HealthRow, HealthService, HealthTable, MemoryHealth, MemoryHealthTable,
+    Metrics, Notifier, SqliteHealthTable, Status, VolumeQuery, VolumeSample, VolumeSeries, Volumes,
+    WebhookNotifier,
 };
 pub use plan::{JobPlan, Plan, QueueConfig, RetryPolicy, Subscription, SubscriptionId, WhenFull};
 pub use platform::{CheckOutcome, Platform, PlatformBuilder, RunningPlatform};

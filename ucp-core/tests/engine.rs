@@ -487,10 +487,20 @@ async fn drop_policy_counts_and_reports_the_loss() {
     let slow_stats = stats.subscription("slow", "okta", "events").unwrap();
     // One batch is being delivered (hung), one waits in the queue, the other two are dropped.
     assert_eq!(slow_stats.dropped, 10);
-    assert!(health
+    let warnings: Vec<_> = health
         .events()
-        .iter()
-        .any(|e| e.status == Status::Warning && e.message.contains("dropped 5 records by policy")));
+        .into_iter()
+        .filter(|e| e.status == Status::Warning && e.message.contains("queue"))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one transition, not one per drop: {warnings:?}"
+    );
+    assert!(
+        warnings[0].message.contains("100% full")
+            && warnings[0].message.contains("new batches are dropped")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -575,7 +585,7 @@ async fn auth_failures_are_errors_that_name_the_stream_and_recover() {
     assert_eq!(
         collection.last().unwrap().status,
         Status::Ok,
-        "back to Ok after two good rounds"
+        "back to Ok after two good rounds: {collection:#?}"
     );
     assert_eq!(s.sentinel.ids().len(), 3);
     running.shutdown().await.unwrap();

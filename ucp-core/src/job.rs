@@ -215,6 +215,22 @@ impl Job {
             .await;
     }
 
+    /// A page arrived: a throttling Warning is over, unless the plan is stretched (that
+    /// Warning stays while the budget is short).
+    async fn budget_recovered(&self, state: &mut State, config: &JobConfig) {
+        if state.budget_status.status() != Status::Warning || config.stretch_message.is_some() {
+            return;
+        }
+        self.health
+            .observe(
+                &mut state.budget_status,
+                Status::Ok,
+                HealthKind::Budget,
+                || format!("{}: the provider accepts calls again", self.key),
+            )
+            .await;
+    }
+
     /// No page for twice the interval: say so, unless the collection is already in Error
     /// (which says more).
     async fn report_stale(&self, state: &mut State) {
@@ -240,11 +256,21 @@ impl Job {
         let mut attempts = 0;
         let mut throttles = 0;
         loop {
-            let stop = wait_stop(self.stop.clone());
-            let page = tokio::select! {
-                biased;
-                _ = stop => return RoundEnd::Stopped,
-                page = self.collect_page(&state.cursor, &config) => page,
+            let cursor = state.cursor.clone();
+            let collect = self.collect_page(&cursor, &config);
+            tokio::pin!(collect);
+            // The call may wait long for the budget: staleness is still reported meanwhile.
+            let page = loop {
+                let stop = wait_stop(self.stop.clone());
+                let stale_at = state.last_success + 2 * self.interval();
+                tokio::select! {
+                    biased;
+                    _ = stop => return RoundEnd::Stopped,
+                    page = &mut collect => break page,
+                    _ = tokio::time::sleep_until(stale_at), if !state.stale_reported => {
+                        self.report_stale(state).await;
+                    }
+                }
             };
             match page {
                 Ok(page) => {
@@ -264,6 +290,7 @@ impl Job {
                             || format!("{} is collecting", self.key),
                         )
                         .await;
+                    self.budget_recovered(state, &config).await;
                     self.commit_ready(state).await;
                     if !more {
                         return RoundEnd::Done;
@@ -675,4 +702,30 @@ fn select(
         records: Arc::from(matching),
         cursor_after: shared.cursor_after.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn missed_ticks_are_skipped_not_burst() {
+        let origin = Instant::now();
+        let minute = Duration::from_secs(60);
+        assert_eq!(
+            next_slot(origin, minute, None),
+            origin,
+            "the first tick is the origin"
+        );
+        // A round that started at 0 and ran for three and a half minutes: the next tick is
+        // 4 min, not the three missed ones at 1, 2 and 3 min.
+        tokio::time::advance(Duration::from_secs(210)).await;
+        assert_eq!(next_slot(origin, minute, Some(origin)), origin + 4 * minute);
+        // A round that finished at once waits for the next tick after it started.
+        let started = Instant::now();
+        assert_eq!(
+            next_slot(origin, minute, Some(started)),
+            origin + 4 * minute
+        );
+    }
 }

@@ -15,7 +15,7 @@ pub mod clock;
 pub mod credentials;
 pub mod dead_letter;
 pub mod dedup;
-mod delivery;
+pub mod delivery;
 pub mod error;
 pub mod filter;
 pub mod health;
@@ -53,3 +53,4 @@ pub use source::{
     SourceInfo, StreamInfo,
 };
 pub use stats::{JobStats, PlatformStats, SubscriptionStats};
+pub use delivery::durable::{DurableError, DurableStore, StoredDeadLetter};

@@ -6,6 +6,8 @@
 //! what the product refuses for good to the dead-letter store, and then *accepts* the batch:
 //! the collection job advances its checkpoint once every subscriber accepted.
 
+pub mod durable;
+
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -5,15 +5,22 @@
 //! any reference of another tenant. All secret material is held in `secrecy` types, so it
 //! never reaches `Debug`, logs, errors or health messages.
 
+mod env;
+mod file;
 mod memory;
+pub mod token;
+mod wire;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+pub use env::EnvCredentials;
+pub use file::{FileCredentials, FileError, FileKey, KdfParams};
 pub use memory::MemoryCredentials;
 
 /// Where a credential lives: its tenant and its name within the tenant.
@@ -135,6 +142,40 @@ pub enum CredentialError {
         expected: &'static str,
         /// What is stored.
         found: &'static str,
+    },
+    /// The environment store lacks variables the credential needs.
+    #[error("credential {reference}: environment variable(s) {} not set: set them (naming scheme in the `EnvCredentials` docs)", .variables.join(", "))]
+    MissingVariables {
+        /// The credential.
+        reference: CredentialRef,
+        /// Names of the missing variables.
+        variables: Vec<String>,
+    },
+    /// An environment variable holds something unusable (its value is never shown).
+    #[error("credential {reference}: environment variable {variable} is invalid: {reason}")]
+    InvalidVariable {
+        /// The credential.
+        reference: CredentialRef,
+        /// The variable's name.
+        variable: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+    /// The store cannot be written through this interface.
+    #[error("the {store} credential store is read-only: {hint}")]
+    ReadOnly {
+        /// Which store.
+        store: &'static str,
+        /// Where to change credentials instead.
+        hint: &'static str,
+    },
+    /// The encrypted credential file could not be read or written.
+    #[error("credential file {}: {error}", .path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        error: FileError,
     },
     /// The store itself failed (I/O, decryption).
     #[error("credential store failed: {0}")]

@@ -57,6 +57,7 @@ impl KeySource {
 }
 
 /// What the header says before any key is applied.
+#[derive(Debug)]
 pub(crate) struct Header {
     pub(crate) source: KeySource,
 }

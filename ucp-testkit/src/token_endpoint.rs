@@ -501,3 +501,183 @@ async fn resource(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp
             .into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jsonwebtoken::{EncodingKey, Header};
+
+    struct Claims<'a> {
+        iss: &'a str,
+        sub: &'a str,
+        aud: &'a str,
+        lifetime: i64,
+        jti: &'a str,
+    }
+
+    fn assertion(c: &Claims<'_>) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let claims = json!({
+            "iss": c.iss, "sub": c.sub, "aud": c.aud,
+            "iat": now, "exp": now + c.lifetime, "jti": c.jti,
+        });
+        let key = EncodingKey::from_ec_pem(test_keys::EC_PRIVATE_PEM.as_bytes()).unwrap();
+        jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &key).unwrap()
+    }
+
+    async fn post(url: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+        let response = reqwest::Client::new()
+            .post(url)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap())
+    }
+
+    async fn okta_with(sim: &TokenEndpoint, assertion: &str) -> (u16, serde_json::Value) {
+        post(
+            &sim.okta_token_url(),
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_id", "app"),
+                ("scope", "okta.logs.read"),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", assertion),
+            ],
+        )
+        .await
+    }
+
+    #[tokio::test]
+    async fn assertion_claims_are_checked() {
+        let sim = TokenEndpoint::start().await.unwrap();
+        sim.register_key_client("app", test_keys::EC_PUBLIC_PEM, KeyAlgorithm::ES256)
+            .unwrap();
+        let aud = sim.okta_token_url();
+        let good = Claims {
+            iss: "app",
+            sub: "app",
+            aud: &aud,
+            lifetime: 300,
+            jti: "j1",
+        };
+        let (status, body) = okta_with(&sim, &assertion(&good)).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["access_token"].as_str().is_some());
+        assert_eq!(body["expires_in"], 3600);
+
+        // Replayed jti, wrong audience, wrong issuer, wrong subject, too long a life.
+        let cases = [
+            Claims { jti: "j1", ..good },
+            Claims {
+                aud: "http://elsewhere/oauth2/v1/token",
+                jti: "j2",
+                ..good
+            },
+            Claims {
+                iss: "other",
+                jti: "j3",
+                ..good
+            },
+            Claims {
+                sub: "other",
+                jti: "j4",
+                ..good
+            },
+            Claims {
+                lifetime: 7200,
+                jti: "j5",
+                ..good
+            },
+        ];
+        for (i, claims) in cases.iter().enumerate() {
+            let (status, body) = okta_with(&sim, &assertion(claims)).await;
+            assert_eq!(
+                (status, body["error"].as_str()),
+                (401, Some("invalid_client")),
+                "case {i}"
+            );
+        }
+        assert_eq!(sim.rejections().len(), cases.len());
+        assert!(sim.rejections()[0].contains("replayed"));
+        assert!(sim.rejections()[4].contains("longer than one hour"));
+        assert_eq!(sim.token_requests(), 6);
+    }
+
+    #[tokio::test]
+    async fn form_fields_are_checked() {
+        let sim = TokenEndpoint::start().await.unwrap();
+        sim.register_secret_client("app", "s");
+        let entra = sim.entra_token_url("dir");
+        let form = |grant: &'static str, scope: &'static str, secret: &'static str| {
+            vec![
+                ("grant_type", grant),
+                ("client_id", "app"),
+                ("client_secret", secret),
+                ("scope", scope),
+            ]
+        };
+        let (status, body) = post(&entra, &form("password", "https://r/.default", "s")).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("unsupported_grant_type"))
+        );
+        let (status, body) = post(&entra, &form("client_credentials", "User.Read", "s")).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_scope"))
+        );
+        let (status, _) = post(
+            &entra,
+            &form("client_credentials", "https://r/.default", "x"),
+        )
+        .await;
+        assert_eq!(status, 401);
+        // Okta service apps do not take a client secret here.
+        let (status, _) = post(
+            &sim.okta_token_url(),
+            &form("client_credentials", "okta.logs.read", "s"),
+        )
+        .await;
+        assert_eq!(status, 401);
+        let (status, body) = post(
+            &entra,
+            &form("client_credentials", "https://r/.default", "s"),
+        )
+        .await;
+        assert_eq!(status, 200);
+
+        // The resource takes that token until it is revoked; failures are injectable.
+        let token = body["access_token"].as_str().unwrap().to_string();
+        let get = |t: String| {
+            let url = sim.resource_url();
+            async move {
+                reqwest::Client::new()
+                    .get(url)
+                    .bearer_auth(t)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        assert_eq!(get(token.clone()).await, 200);
+        assert_eq!(get("unknown".into()).await, 401);
+        sim.revoke_all();
+        assert_eq!(get(token).await, 401);
+        sim.fail_next(1, 503);
+        let (status, _) = post(
+            &entra,
+            &form("client_credentials", "https://r/.default", "s"),
+        )
+        .await;
+        assert_eq!(status, 503);
+        assert_eq!(sim.issued_tokens().len(), 1);
+    }
+}

@@ -1,1 +1,22 @@
-//! placeholder
+//! # ucp — the Unified Connectors Platform
+//!
+//! Write a connector once, collect each stream once, fan it out to every product.
+//!
+//! This facade re-exports [`ucp_core`] (traits, planner, budgets, delivery, checkpoints,
+//! credentials, health) and, behind the default cargo features `sources` and `sinks`, the
+//! shipped provider connectors ([`sources`]) and product sinks ([`sinks`]).
+//!
+//! Start from `examples/custom_connector.rs` to write your own connector.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub use ucp_core::*;
+
+/// Shipped provider connectors.
+#[cfg(feature = "sources")]
+pub use ucp_sources as sources;
+
+/// Shipped product sinks.
+#[cfg(feature = "sinks")]
+pub use ucp_sinks as sinks;

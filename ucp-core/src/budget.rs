@@ -259,8 +259,9 @@ impl RateBudget {
             state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
             tracing::debug!(budget = %self.key, wait_ms = (until - now).as_millis() as u64, "rate budget paused");
         } else if let (Some(remaining), Some(reset_at)) = (hint.remaining, reset_at) {
+            // Spread what is left so the last call lands before the reset, not at it.
             let available = remaining - reserve;
-            let spacing = reset_at.saturating_duration_since(now) / available.max(1);
+            let spacing = reset_at.saturating_duration_since(now) / (available + 1);
             state.not_before = Some(now + spacing);
         }
     }
@@ -351,10 +352,10 @@ mod tests {
     async fn remaining_at_the_reserve_pauses_and_low_remaining_slows() {
         let clock = Clock::new();
         let budget = RateBudget::new(spec(100).share(0.5), clock);
-        // 50 reserved for others: 60 remaining leaves us 10 calls for the next 50 s → 5 s apart.
+        // 50 reserved for others: 60 remaining leaves us 10 calls for the next 55 s → 5 s apart.
         budget.observe(&RateLimitHint {
             remaining: Some(60),
-            reset: Some(clock.now_utc() + chrono::Duration::seconds(49)),
+            reset: Some(clock.now_utc() + chrono::Duration::seconds(54)),
             ..RateLimitHint::default()
         });
         let start = Instant::now();

@@ -115,7 +115,7 @@ impl Filter {
                 .and_then(Value::as_str)
                 .is_some_and(|v| v.starts_with(prefix.as_str())),
             Filter::In { path, values } => {
-                field_text(doc, path).is_some_and(|v| values.iter().any(|c| *c == v))
+                field_text(doc, path).is_some_and(|v| values.contains(&v))
             }
             Filter::And(all) => all.iter().all(|f| f.matches(doc)),
             Filter::Or(any) => any.iter().any(|f| f.matches(doc)),

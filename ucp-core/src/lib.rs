@@ -14,12 +14,19 @@ pub mod checkpoint;
 pub mod clock;
 pub mod credentials;
 pub mod dead_letter;
+pub mod dedup;
+mod delivery;
 pub mod error;
 pub mod filter;
 pub mod health;
+mod job;
+pub mod plan;
+pub mod platform;
 pub mod record;
+mod reporting;
 pub mod sink;
 pub mod source;
+pub mod stats;
 
 pub use budget::{BudgetKey, BudgetSpec, RateBudget};
 pub use checkpoint::{CheckpointError, CheckpointStore, FileCheckpoints, MemoryCheckpoints};
@@ -30,14 +37,21 @@ pub use credentials::{
     FileKey, MemoryCredentials, TenantCredentials,
 };
 pub use dead_letter::{DeadLetter, DeadLetterStore, MemoryDeadLetters};
+pub use dedup::DedupWindow;
 pub use error::{CollectError, ConfigError, DeliveryError, ErrorClass, PlatformError};
 pub use filter::Filter;
 pub use health::{
-    Component, HealthEvent, HealthKind, HealthReporter, MemoryHealth, Status, VolumeSample,
+    render_volume_svg, BinSize, Component, ConnectorStatus, HealthEvent, HealthKind, HealthQuery,
+    HealthReporter, HealthRow, HealthService, HealthTable, MemoryHealth, MemoryHealthTable,
+    Metrics, Notifier, SqliteHealthTable, Status, VolumeQuery, VolumeSample, VolumeSeries, Volumes,
+    WebhookNotifier,
 };
+pub use plan::{JobPlan, Plan, QueueConfig, RetryPolicy, Subscription, SubscriptionId, WhenFull};
+pub use platform::{CheckOutcome, Platform, PlatformBuilder, RunningPlatform};
 pub use record::{Batch, Cursor, Record, RecordId, StreamKey};
 pub use sink::{Delivery, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo};
 pub use source::{
     CollectRequest, Page, RateLimitHint, Source, SourceCapabilities, SourceContext, SourceError,
     SourceInfo, StreamInfo,
 };
+pub use stats::{JobStats, PlatformStats, SubscriptionStats};

@@ -1,10 +1,30 @@
 //! # ucp-testkit
 //!
-//! The shared testing lab of ucp: API simulators that speak the providers' real wire
-//! protocols over loopback HTTP, fault injection, and conformance suites.
+//! The shared testing lab of `ucp`: simulated providers and products that speak the real
+//! protocols over loopback HTTP or, for engine tests under a paused clock, in process.
+//!
+//! - [`event_log`]: an in-process provider with an ordered event log, paging, a per-window
+//!   rate limit with remaining/reset hints, server-side filtering and scripted faults.
+//! - [`recording_sink`]: a product that records what it receives and can stall, fail,
+//!   throttle or reject records on demand.
+//! - [`demo_api`]: the same event log served over loopback HTTP with paging and rate-limit
+//!   headers, for examples of partner-written HTTP connectors.
+//! - [`okta`]: a simulated Okta org (System Log API with polling and bounded paging, SCIM
+//!   filters, rate-limit headers, SSWS and bearer auth, late-persisted events, faults).
+//! - [`token_endpoint`]: an OAuth 2.0 token endpoint (Entra ID v2 and Okta client
+//!   credentials) that verifies client secrets and signed assertions, with a protected
+//!   resource for 401 → refresh → retry tests.
+//! - [`leak`]: a leak scanner and a TRACE-level log capture for zero-leak test suites.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod demo_api;
+pub mod event_log;
 pub mod leak;
+pub mod okta;
+pub mod recording_sink;
 pub mod token_endpoint;
+
+pub use event_log::{EventLog, EventLogSettings, EventLogSource, Fault};
+pub use recording_sink::{RecordingSink, SinkBehaviour};

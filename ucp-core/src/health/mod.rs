@@ -3,16 +3,47 @@
 //!
 //! The engine keeps one [`StatusTracker`] per component and reports a [`HealthEvent`] only
 //! when the status changes (once per transition, never on every call).
+//!
+//! A platform user registers one [`HealthService`]: it writes each event as a row into a
+//! [`HealthTable`] (in memory, or [`SqliteHealthTable`] to survive restarts), keeps volume
+//! series in [`Volumes`] (drawn by [`render_volume_svg`]), updates Prometheus [`Metrics`] and
+//! tells [`Notifier`]s (a [`WebhookNotifier`], or a callback).
 
 mod memory;
+mod memory_table;
+mod metrics;
+mod notify;
+mod service;
+mod sqlite_table;
+mod staleness;
+mod svg;
+mod table;
+mod volume;
+mod webhook;
 
 use std::fmt;
+use std::str::FromStr;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryHealth;
+pub use memory_table::MemoryHealthTable;
+pub use metrics::Metrics;
+pub use notify::{CallbackNotifier, Notifier, NotifyError, Suppressor};
+pub use service::{HealthService, HealthServiceBuilder};
+pub use sqlite_table::SqliteHealthTable;
+pub use staleness::{is_stale, stale_at};
+pub use svg::{render_volume_svg, RenderError};
+pub use table::{
+    ConnectorStatus, HealthQuery, HealthRow, HealthTable, HealthTableError, PartStatus, Retention,
+};
+pub use volume::{
+    BinSize, VolumeError, VolumeKey, VolumePoint, VolumeQuery, VolumeRetention, VolumeSeries,
+    Volumes,
+};
+pub use webhook::{RetryPolicy, WebhookNotifier, WebhookOutcome};
 
 /// Status of a connector instance or a product subscription.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -43,16 +74,55 @@ impl Status {
     }
 }
 
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = match self {
+impl Status {
+    /// Every status, in severity order (for one-hot gauges and parsing).
+    pub const ALL: [Status; 5] = [
+        Status::Stopped,
+        Status::Ok,
+        Status::Starting,
+        Status::Warning,
+        Status::Error,
+    ];
+
+    /// The status's name, as shown and stored (`"Ok"`, `"Warning"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
             Status::Starting => "Starting",
             Status::Ok => "Ok",
             Status::Warning => "Warning",
             Status::Error => "Error",
             Status::Stopped => "Stopped",
-        };
-        f.write_str(name)
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not a [`Status`] or [`HealthKind`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown health {what} {name:?}: expected one of {expected}")]
+pub struct ParseHealthError {
+    what: &'static str,
+    name: String,
+    expected: &'static str,
+}
+
+impl FromStr for Status {
+    type Err = ParseHealthError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| ParseHealthError {
+                what: "status",
+                name: name.to_owned(),
+                expected: "Starting, Ok, Warning, Error, Stopped",
+            })
     }
 }
 
@@ -71,6 +141,51 @@ pub enum HealthKind {
     Config,
     /// Start, stop, subscribe, unsubscribe.
     Lifecycle,
+}
+
+impl HealthKind {
+    /// Every kind.
+    pub const ALL: [HealthKind; 6] = [
+        HealthKind::Collection,
+        HealthKind::Delivery,
+        HealthKind::Auth,
+        HealthKind::Budget,
+        HealthKind::Config,
+        HealthKind::Lifecycle,
+    ];
+
+    /// The kind's name, as shown and stored (`"Collection"`, `"Delivery"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthKind::Collection => "Collection",
+            HealthKind::Delivery => "Delivery",
+            HealthKind::Auth => "Auth",
+            HealthKind::Budget => "Budget",
+            HealthKind::Config => "Config",
+            HealthKind::Lifecycle => "Lifecycle",
+        }
+    }
+}
+
+impl fmt::Display for HealthKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for HealthKind {
+    type Err = ParseHealthError;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        HealthKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(|| ParseHealthError {
+                what: "kind",
+                name: name.to_owned(),
+                expected: "Collection, Delivery, Auth, Budget, Config, Lifecycle",
+            })
+    }
 }
 
 /// Which component an event concerns.

@@ -1,0 +1,382 @@
+//! The health table on SQLite: survives restarts, one file per platform.
+//!
+//! Calls run on tokio's blocking pool so a slow disk never stalls the engine's tasks.
+//! Times are stored as nanoseconds since the epoch, so rows read back equal rows written.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection};
+
+use super::table::{
+    cutoff, roll_up, ConnectorStatus, HealthQuery, HealthRow, HealthTable, HealthTableError,
+    PartStatus, Retention,
+};
+use crate::budget::lock;
+
+const SCHEMA: &str = "
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
+CREATE TABLE IF NOT EXISTS health_rows (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    time_ns   INTEGER NOT NULL,
+    tenant    TEXT NOT NULL,
+    connector TEXT NOT NULL,
+    product   TEXT,
+    workspace TEXT,
+    stream    TEXT,
+    status    TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    message   TEXT NOT NULL,
+    details   TEXT
+);
+CREATE INDEX IF NOT EXISTS health_rows_by_time ON health_rows (time_ns, id);
+CREATE INDEX IF NOT EXISTS health_rows_by_connector ON health_rows (tenant, connector, time_ns);
+CREATE TABLE IF NOT EXISTS health_current (
+    part      TEXT PRIMARY KEY,
+    time_ns   INTEGER NOT NULL,
+    tenant    TEXT NOT NULL,
+    connector TEXT NOT NULL,
+    product   TEXT,
+    workspace TEXT,
+    stream    TEXT,
+    status    TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    message   TEXT NOT NULL
+);
+";
+
+const COLUMNS: &str =
+    "time_ns, tenant, connector, product, workspace, stream, status, kind, message";
+
+/// A [`HealthTable`] in a SQLite file.
+#[derive(Clone, Debug)]
+pub struct SqliteHealthTable {
+    conn: Arc<Mutex<Connection>>,
+    path: Arc<str>,
+    retention: Retention,
+}
+
+impl SqliteHealthTable {
+    /// Opens (or creates) the table in the SQLite file at `path`.
+    pub fn open(path: impl AsRef<Path>, retention: Retention) -> Result<Self, HealthTableError> {
+        let name: Arc<str> = path.as_ref().display().to_string().into();
+        let conn = Connection::open(path.as_ref()).map_err(sql(&name, "opening the file"))?;
+        Self::init(conn, name, retention)
+    }
+
+    /// A table in memory that lives as long as this value (tests).
+    pub fn open_in_memory(retention: Retention) -> Result<Self, HealthTableError> {
+        let name: Arc<str> = ":memory:".into();
+        let conn = Connection::open_in_memory().map_err(sql(&name, "opening"))?;
+        Self::init(conn, name, retention)
+    }
+
+    fn init(
+        conn: Connection,
+        path: Arc<str>,
+        retention: Retention,
+    ) -> Result<Self, HealthTableError> {
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(sql(&path, "setting the busy timeout"))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(sql(&path, "creating the schema"))?;
+        Ok(SqliteHealthTable {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+            retention,
+        })
+    }
+
+    /// Runs `f` on the blocking pool with the connection.
+    async fn run<T, F>(&self, f: F) -> Result<T, HealthTableError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &str) -> Result<T, HealthTableError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        let path = Arc::clone(&self.path);
+        tokio::task::spawn_blocking(move || f(&mut lock(&conn), &path))
+            .await
+            .map_err(|e| HealthTableError::Task {
+                path: self.path.to_string(),
+                detail: e.to_string(),
+            })?
+    }
+}
+
+fn sql<'a>(
+    path: &'a str,
+    action: &'static str,
+) -> impl Fn(rusqlite::Error) -> HealthTableError + 'a {
+    move |source| HealthTableError::Sqlite {
+        path: path.to_owned(),
+        action,
+        source,
+    }
+}
+
+fn nanos(time: DateTime<Utc>) -> Result<i64, HealthTableError> {
+    time.timestamp_nanos_opt()
+        .ok_or(HealthTableError::TimeOutOfRange { time })
+}
+
+/// The key of a part in `health_current`: unambiguous even when names contain separators.
+fn part_key(row: &HealthRow) -> String {
+    serde_json::json!([row.tenant, row.connector, row.product, row.stream]).to_string()
+}
+
+/// A row as stored, before its names are parsed.
+struct Stored {
+    time_ns: i64,
+    tenant: String,
+    connector: String,
+    product: Option<String>,
+    workspace: Option<String>,
+    stream: Option<String>,
+    status: String,
+    kind: String,
+    message: String,
+    details: Option<String>,
+}
+
+impl Stored {
+    fn read(r: &rusqlite::Row<'_>, with_details: bool) -> rusqlite::Result<Self> {
+        Ok(Stored {
+            time_ns: r.get(0)?,
+            tenant: r.get(1)?,
+            connector: r.get(2)?,
+            product: r.get(3)?,
+            workspace: r.get(4)?,
+            stream: r.get(5)?,
+            status: r.get(6)?,
+            kind: r.get(7)?,
+            message: r.get(8)?,
+            details: if with_details { r.get(9)? } else { None },
+        })
+    }
+
+    fn into_row(self, path: &str) -> Result<HealthRow, HealthTableError> {
+        let corrupt = |detail: String| HealthTableError::Corrupt {
+            path: path.to_owned(),
+            detail,
+        };
+        let details = self
+            .details
+            .map(|d| serde_json::from_str(&d))
+            .transpose()
+            .map_err(|e| corrupt(format!("details are not JSON: {e}")))?;
+        Ok(HealthRow {
+            time: DateTime::from_timestamp_nanos(self.time_ns),
+            tenant: self.tenant,
+            connector: self.connector,
+            product: self.product,
+            workspace: self.workspace,
+            stream: self.stream,
+            status: self.status.parse().map_err(|e| corrupt(format!("{e}")))?,
+            kind: self.kind.parse().map_err(|e| corrupt(format!("{e}")))?,
+            message: self.message,
+            details,
+        })
+    }
+}
+
+fn insert_rows(
+    conn: &mut Connection,
+    path: &str,
+    rows: &[HealthRow],
+    retention: Retention,
+) -> Result<(), HealthTableError> {
+    let Some(now) = rows.iter().map(|r| r.time).max() else {
+        return Ok(());
+    };
+    let tx = conn
+        .transaction()
+        .map_err(sql(path, "starting a transaction"))?;
+    {
+        let mut add = tx
+            .prepare_cached(&format!(
+                "INSERT INTO health_rows ({COLUMNS}, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+            ))
+            .map_err(sql(path, "preparing the insert"))?;
+        let mut current = tx
+            .prepare_cached(&format!(
+                "INSERT INTO health_current (part, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (part) DO UPDATE SET
+                    time_ns = excluded.time_ns, workspace = excluded.workspace,
+                    status = excluded.status, kind = excluded.kind, message = excluded.message
+                 WHERE excluded.time_ns >= health_current.time_ns"
+            ))
+            .map_err(sql(path, "preparing the status update"))?;
+        for row in rows {
+            let time = nanos(row.time)?;
+            let details = row.details.as_ref().map(|d| d.to_string());
+            add.execute(params![
+                time,
+                row.tenant,
+                row.connector,
+                row.product,
+                row.workspace,
+                row.stream,
+                row.status.as_str(),
+                row.kind.as_str(),
+                row.message,
+                details
+            ])
+            .map_err(sql(path, "inserting a row"))?;
+            current
+                .execute(params![
+                    part_key(row),
+                    time,
+                    row.tenant,
+                    row.connector,
+                    row.product,
+                    row.workspace,
+                    row.stream,
+                    row.status.as_str(),
+                    row.kind.as_str(),
+                    row.message
+                ])
+                .map_err(sql(path, "updating the current status"))?;
+        }
+    }
+    prune_older(&tx, path, cutoff(now, retention.max_age))?;
+    if let Some(max) = retention.max_rows.filter(|&max| over_limit(&tx, path, max)) {
+        tx.execute(
+            "DELETE FROM health_rows WHERE id IN
+                (SELECT id FROM health_rows ORDER BY time_ns DESC, id DESC LIMIT -1 OFFSET ?1)",
+            params![i64::try_from(max).unwrap_or(i64::MAX)],
+        )
+        .map_err(sql(path, "applying the row limit"))?;
+    }
+    tx.commit().map_err(sql(path, "committing"))
+}
+
+/// Whether the table may hold more than `max` rows. The id span bounds the count and is an
+/// index lookup, so the full ordered delete only runs when it can remove something.
+fn over_limit(conn: &Connection, path: &str, max: usize) -> bool {
+    let span: rusqlite::Result<i64> = conn.query_row(
+        "SELECT COALESCE(MAX(id) - MIN(id) + 1, 0) FROM health_rows",
+        [],
+        |r| r.get(0),
+    );
+    match span {
+        Ok(span) => usize::try_from(span).map_or(true, |span| span > max),
+        Err(e) => {
+            // Fall back to the exact delete, which reports its own error if the table is broken.
+            tracing::debug!(path, error = %e, "health table id span unknown");
+            true
+        }
+    }
+}
+
+fn prune_older(
+    conn: &Connection,
+    path: &str,
+    cutoff: Option<DateTime<Utc>>,
+) -> Result<usize, HealthTableError> {
+    // A cutoff before 1677 keeps every storable row.
+    let Some(cutoff) = cutoff.and_then(|c| c.timestamp_nanos_opt()) else {
+        return Ok(0);
+    };
+    conn.execute(
+        "DELETE FROM health_rows WHERE time_ns < ?1",
+        params![cutoff],
+    )
+    .map_err(sql(path, "applying the age limit"))
+}
+
+fn select_rows(
+    conn: &Connection,
+    path: &str,
+    q: &HealthQuery,
+) -> Result<Vec<HealthRow>, HealthTableError> {
+    let mut clauses = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    let mut text = |column: &str, value: &Option<String>| {
+        if let Some(v) = value {
+            args.push(Value::Text(v.clone()));
+            clauses.push(format!("{column} = ?{}", args.len()));
+        }
+    };
+    text("tenant", &q.tenant);
+    text("connector", &q.connector);
+    text("product", &q.product);
+    text("status", &q.status.map(|s| s.as_str().to_owned()));
+    text("kind", &q.kind.map(|k| k.as_str().to_owned()));
+    if let Some(since) = q.since {
+        args.push(Value::Integer(nanos(since)?));
+        clauses.push(format!("time_ns >= ?{}", args.len()));
+    }
+    if let Some(until) = q.until {
+        args.push(Value::Integer(nanos(until)?));
+        clauses.push(format!("time_ns < ?{}", args.len()));
+    }
+    let filter = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", clauses.join(" AND "))
+    };
+    let limit = q.limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    let mut stmt = conn
+        .prepare(&format!(
+            "SELECT {COLUMNS}, details FROM health_rows {filter} ORDER BY time_ns DESC, id DESC LIMIT {limit}"
+        ))
+        .map_err(sql(path, "preparing a query"))?;
+    let stored = stmt
+        .query_map(params_from_iter(args), |r| Stored::read(r, true))
+        .map_err(sql(path, "querying rows"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql(path, "reading rows"))?;
+    stored.into_iter().map(|s| s.into_row(path)).collect()
+}
+
+fn select_current(conn: &Connection, path: &str) -> Result<Vec<ConnectorStatus>, HealthTableError> {
+    let mut stmt = conn
+        .prepare(&format!("SELECT {COLUMNS} FROM health_current"))
+        .map_err(sql(path, "preparing the status query"))?;
+    let stored = stmt
+        .query_map([], |r| Stored::read(r, false))
+        .map_err(sql(path, "querying current status"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql(path, "reading current status"))?;
+    let parts = stored
+        .into_iter()
+        .map(|s| {
+            let row = s.into_row(path)?;
+            Ok((
+                (row.tenant.clone(), row.connector.clone()),
+                PartStatus::from_row(&row),
+            ))
+        })
+        .collect::<Result<Vec<_>, HealthTableError>>()?;
+    Ok(roll_up(parts))
+}
+
+#[async_trait]
+impl HealthTable for SqliteHealthTable {
+    async fn insert(&self, rows: Vec<HealthRow>) -> Result<(), HealthTableError> {
+        let retention = self.retention;
+        self.run(move |conn, path| insert_rows(conn, path, &rows, retention))
+            .await
+    }
+
+    async fn query(&self, query: &HealthQuery) -> Result<Vec<HealthRow>, HealthTableError> {
+        let query = query.clone();
+        self.run(move |conn, path| select_rows(conn, path, &query))
+            .await
+    }
+
+    async fn current_status(&self) -> Result<Vec<ConnectorStatus>, HealthTableError> {
+        self.run(|conn, path| select_current(conn, path)).await
+    }
+
+    async fn prune(&self, now: DateTime<Utc>) -> Result<usize, HealthTableError> {
+        let cut = cutoff(now, self.retention.max_age);
+        self.run(move |conn, path| prune_older(conn, path, cut))
+            .await
+    }
+}

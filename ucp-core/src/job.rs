@@ -1,0 +1,610 @@
+//! A collection job: the one task that collects a stream for every product subscribed to it.
+//!
+//! The job owns time for its stream: it wakes on its interval (at a per-job phase, so jobs
+//! that share an interval do not fire together, and skipping ticks it missed instead of
+//! bursting), draws a permit from the shared rate budget before every call, follows "more
+//! pages" within the budget, drops records it already fanned out, applies each product's
+//! filter and puts one batch on each subscriber's queue. It keeps two cursors: the one it
+//! collects from next (in memory), and the one it saves, which only moves past a page once
+//! every subscriber accepted it.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use crate::budget::RateBudget;
+use crate::checkpoint::CheckpointStore;
+use crate::dedup::DedupWindow;
+use crate::delivery::{Ack, Envelope, PendingPage};
+use crate::error::CollectError;
+use crate::filter::Filter;
+use crate::health::{Component, HealthKind, Status, StatusTracker};
+use crate::plan::WhenFull;
+use crate::record::{Batch, Cursor, Record, StreamKey};
+use crate::reporting::HealthHub;
+use crate::source::{CollectRequest, Page, RateLimitHint, Source, SourceContext, SourceError};
+use crate::stats::{add, JobCounters, SubscriptionCounters};
+
+/// Attempts per page for retryable source errors within one round.
+const PAGE_ATTEMPTS: u32 = 3;
+/// Throttled answers in a row after which a round gives up until the next tick.
+const MAX_THROTTLES_PER_ROUND: u32 = 5;
+/// Backoff before retrying a page within a round.
+const PAGE_RETRY_BACKOFF: Duration = Duration::from_secs(2);
+
+/// One subscriber as the job sees it.
+#[derive(Clone)]
+pub(crate) struct Subscriber {
+    pub product: Arc<str>,
+    pub filter: Option<Filter>,
+    pub when_full: WhenFull,
+    pub queue: mpsc::Sender<Envelope>,
+    pub counters: Arc<SubscriptionCounters>,
+    /// Set when the subscription is removed: its unaccepted batches no longer hold the cursor.
+    pub released: Arc<AtomicBool>,
+}
+
+/// What the platform tells a running job; replaced on every re-plan.
+#[derive(Clone)]
+pub(crate) struct JobConfig {
+    pub interval: Duration,
+    pub server_filter: Option<Filter>,
+    pub subscribers: Vec<Subscriber>,
+    pub stretch_message: Option<String>,
+}
+
+/// Everything a job needs to run.
+pub(crate) struct Job {
+    pub key: StreamKey,
+    pub source: Arc<dyn Source>,
+    pub cx: SourceContext,
+    pub budget: Arc<RateBudget>,
+    pub checkpoints: Arc<dyn CheckpointStore>,
+    pub counters: Arc<JobCounters>,
+    pub health: HealthHub,
+    pub component: Component,
+    pub dedup_cell: std::sync::Mutex<DedupWindow>,
+    pub max_jitter: Duration,
+    pub config: watch::Receiver<JobConfig>,
+    pub stop: watch::Receiver<bool>,
+}
+
+/// A fanned-out page waiting for its subscribers.
+struct Pending {
+    cursor: Cursor,
+    page: Arc<PendingPage>,
+}
+
+/// How a round ended.
+enum RoundEnd {
+    Done,
+    Stopped,
+}
+
+struct State {
+    /// Where the next collection starts.
+    cursor: Cursor,
+    pending: VecDeque<Pending>,
+    acks: mpsc::UnboundedReceiver<()>,
+    ack_tx: mpsc::UnboundedSender<()>,
+    collection: StatusTracker,
+    budget_status: StatusTracker,
+    queue_status: Vec<(Arc<str>, StatusTracker)>,
+}
+
+impl Job {
+    pub(crate) async fn run(mut self) {
+        let span = tracing::info_span!("ucp.job", stream = %self.key);
+        async move {
+            let Some(mut state) = self.start().await else {
+                return;
+            };
+            let origin = Instant::now() + self.phase();
+            let mut next_tick = origin;
+            let mut last_round = None;
+            loop {
+                let stop = wait_stop(self.stop.clone());
+                tokio::select! {
+                    biased;
+                    _ = stop => break,
+                    Some(()) = state.acks.recv() => self.commit(&mut state).await,
+                    changed = self.config.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
+                        next_tick = next_slot(origin, self.interval(), last_round);
+                        self.report_stretch(&mut state).await;
+                    }
+                    _ = tokio::time::sleep_until(next_tick) => {
+                        last_round = Some(Instant::now());
+                        if let RoundEnd::Stopped = self.round(&mut state).await {
+                            break;
+                        }
+                        next_tick = next_slot(origin, self.interval(), last_round);
+                    }
+                }
+            }
+            self.drain(&mut state).await;
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// Load the saved cursor; report and give up if the store cannot be read (collecting from
+    /// the start instead would re-send the whole history to every product).
+    async fn start(&mut self) -> Option<State> {
+        let mut collection = self.health.tracker(self.component.clone());
+        let cursor = match self.checkpoints.load(&self.key).await {
+            Ok(cursor) => cursor.unwrap_or_default(),
+            Err(error) => {
+                self.health
+                    .observe(&mut collection, Status::Error, HealthKind::Collection, || {
+                        format!("{}: cannot read its checkpoint, so collection did not start: {error}", self.key)
+                    })
+                    .await;
+                return None;
+            }
+        };
+        tracing::info!(cursor = %cursor, "job starts");
+        let (ack_tx, acks) = mpsc::unbounded_channel();
+        let mut state = State {
+            cursor,
+            pending: VecDeque::new(),
+            acks,
+            ack_tx,
+            collection,
+            budget_status: self.health.tracker(self.component.clone()),
+            queue_status: Vec::new(),
+        };
+        self.report_stretch(&mut state).await;
+        Some(state)
+    }
+
+    fn interval(&self) -> Duration {
+        self.config.borrow().interval
+    }
+
+    /// A stable offset within the first interval, so jobs that share an interval spread out.
+    fn phase(&self) -> Duration {
+        let window = self.interval().min(self.max_jitter);
+        if window.is_zero() {
+            return Duration::ZERO;
+        }
+        let mut hasher = DefaultHasher::new();
+        self.key.hash(&mut hasher);
+        Duration::from_nanos(hasher.finish() % window.as_nanos() as u64)
+    }
+
+    async fn report_stretch(&self, state: &mut State) {
+        let message = self.config.borrow().stretch_message.clone();
+        let status = if message.is_some() {
+            Status::Warning
+        } else {
+            Status::Ok
+        };
+        if message.is_none() && state.budget_status.status() == Status::Starting {
+            return;
+        }
+        self.health
+            .observe(&mut state.budget_status, status, HealthKind::Budget, || {
+                message.unwrap_or_else(|| {
+                    format!(
+                        "{}: the rate budget serves the requested interval again",
+                        self.key
+                    )
+                })
+            })
+            .await;
+    }
+
+    /// One round: collect pages until the source has no more for now.
+    async fn round(&self, state: &mut State) -> RoundEnd {
+        let config = self.config.borrow().clone();
+        let mut attempts = 0;
+        let mut throttles = 0;
+        loop {
+            let stop = wait_stop(self.stop.clone());
+            let page = tokio::select! {
+                biased;
+                _ = stop => return RoundEnd::Stopped,
+                page = self.collect_page(&state.cursor, &config) => page,
+            };
+            match page {
+                Ok(page) => {
+                    attempts = 0;
+                    throttles = 0;
+                    let more = page.more && (!page.records.is_empty() || page.next != state.cursor);
+                    if let RoundEnd::Stopped = self.fan_out(state, page, &config).await {
+                        return RoundEnd::Stopped;
+                    }
+                    self.health
+                        .observe(
+                            &mut state.collection,
+                            Status::Ok,
+                            HealthKind::Collection,
+                            || format!("{} is collecting", self.key),
+                        )
+                        .await;
+                    self.commit_ready(state).await;
+                    if !more {
+                        return RoundEnd::Done;
+                    }
+                }
+                Err(error) => {
+                    add(&self.counters.errors, 1);
+                    let wait = self
+                        .on_error(state, error, &mut attempts, &mut throttles)
+                        .await;
+                    let Some(wait) = wait else {
+                        return RoundEnd::Done;
+                    };
+                    let stop = wait_stop(self.stop.clone());
+                    tokio::select! {
+                        biased;
+                        _ = stop => return RoundEnd::Stopped,
+                        _ = tokio::time::sleep(wait) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// One call to the source, after a budget permit.
+    async fn collect_page(&self, cursor: &Cursor, config: &JobConfig) -> Result<Page, SourceError> {
+        self.budget.acquire().await;
+        add(&self.counters.source_calls, 1);
+        add(
+            &self.counters.calls_saved,
+            config.subscribers.len().saturating_sub(1) as u64,
+        );
+        let request = CollectRequest {
+            stream: self.key.stream.to_string(),
+            cursor: cursor.clone(),
+            filter: config.server_filter.clone(),
+        };
+        let span = tracing::debug_span!("ucp.collect", cursor = %cursor);
+        let page = self
+            .source
+            .collect(&self.cx, request)
+            .instrument(span)
+            .await?;
+        if let Some(hint) = &page.hint {
+            self.budget.observe(hint);
+        }
+        add(&self.counters.pages, 1);
+        add(&self.counters.records_collected, page.records.len() as u64);
+        Ok(page)
+    }
+
+    /// Decide what a failed call means: `Some(wait)` to try the page again within this round,
+    /// `None` to end the round.
+    async fn on_error(
+        &self,
+        state: &mut State,
+        error: SourceError,
+        attempts: &mut u32,
+        throttles: &mut u32,
+    ) -> Option<Duration> {
+        if let SourceError::RateLimited { hint, .. } = &error {
+            add(&self.counters.throttled, 1);
+            self.budget.observe(&RateLimitHint {
+                throttled: true,
+                ..hint.clone()
+            });
+        }
+        let failure = CollectError {
+            stream: self.key.clone(),
+            error,
+        };
+        tracing::warn!(error = %failure, "collection failed");
+        let (status, kind, retry) = match &failure.error {
+            SourceError::RateLimited { .. } => {
+                *throttles += 1;
+                (
+                    Status::Warning,
+                    HealthKind::Budget,
+                    (*throttles < MAX_THROTTLES_PER_ROUND).then_some(Duration::ZERO),
+                )
+            }
+            SourceError::Retryable { retry_after, .. } => {
+                *attempts += 1;
+                let wait = retry_after.unwrap_or(PAGE_RETRY_BACKOFF);
+                (
+                    Status::Warning,
+                    HealthKind::Collection,
+                    (*attempts < PAGE_ATTEMPTS).then_some(wait),
+                )
+            }
+            SourceError::Malformed { .. } => (Status::Warning, HealthKind::Collection, None),
+            SourceError::Auth { .. } => (Status::Error, HealthKind::Auth, None),
+            _ => (Status::Error, HealthKind::Collection, None),
+        };
+        let tracker = if kind == HealthKind::Budget {
+            &mut state.budget_status
+        } else {
+            &mut state.collection
+        };
+        self.health
+            .observe(tracker, status, kind, || failure.to_string())
+            .await;
+        retry
+    }
+
+    /// Dedup, filter per subscriber and queue one batch per subscriber.
+    async fn fan_out(&self, state: &mut State, page: Page, config: &JobConfig) -> RoundEnd {
+        let now = Instant::now();
+        let received = page.records.len();
+        let fresh: Vec<Record> = {
+            let mut dedup = self.dedup_lock();
+            page.records
+                .into_iter()
+                .filter(|r| dedup.first_sighting(&r.id, now))
+                .collect()
+        };
+        add(
+            &self.counters.duplicates_dropped,
+            (received - fresh.len()) as u64,
+        );
+        let bytes: usize = fresh.iter().map(|r| r.payload.len()).sum();
+        self.health
+            .volume(&self.component, fresh.len() as u64, bytes as u64);
+        state.cursor = page.next.clone();
+
+        let pending = PendingPage::new();
+        state.pending.push_back(Pending {
+            cursor: page.next.clone(),
+            page: pending.clone(),
+        });
+        let shared = Arc::new(Batch {
+            stream: self.key.clone(),
+            records: Arc::from(fresh),
+            cursor_after: page.next,
+        });
+        let docs = parse_if_filtered(&shared.records, &config.subscribers);
+        let mut result = RoundEnd::Done;
+        for subscriber in &config.subscribers {
+            let batch = select(&shared, docs.as_deref(), subscriber.filter.as_ref());
+            add(
+                &subscriber.counters.filtered_out,
+                (shared.len() - batch.len()) as u64,
+            );
+            if batch.is_empty() {
+                continue;
+            }
+            let ack = Ack::new(
+                pending.clone(),
+                subscriber.released.clone(),
+                state.ack_tx.clone(),
+            );
+            if let RoundEnd::Stopped = self
+                .enqueue(state, subscriber, Envelope { batch, ack })
+                .await
+            {
+                result = RoundEnd::Stopped;
+                break;
+            }
+        }
+        // Release the job's own guard: the page may be complete already.
+        if pending.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            let _ = state.ack_tx.send(());
+        }
+        result
+    }
+
+    async fn enqueue(
+        &self,
+        state: &mut State,
+        subscriber: &Subscriber,
+        envelope: Envelope,
+    ) -> RoundEnd {
+        let records = envelope.batch.len() as u64;
+        let full_message = |what: &str| {
+            format!(
+                "the queue of '{}' for {} is full ({} batches): {what}; the product is slower than collection",
+                subscriber.product,
+                self.key,
+                subscriber.queue.max_capacity()
+            )
+        };
+        let envelope = match subscriber.queue.try_send(envelope) {
+            Ok(()) => {
+                self.queue_ok(state, subscriber).await;
+                return RoundEnd::Done;
+            }
+            Err(mpsc::error::TrySendError::Closed(envelope)) => {
+                // Unsubscribed meanwhile: nobody wants it; accepting keeps the cursor moving.
+                envelope.ack.accept();
+                return RoundEnd::Done;
+            }
+            Err(mpsc::error::TrySendError::Full(envelope)) => envelope,
+        };
+        let tracker = self.queue_tracker(state, subscriber);
+        match subscriber.when_full {
+            WhenFull::DropNewest => {
+                add(&subscriber.counters.dropped, records);
+                tracing::warn!(product = %subscriber.product, records, "queue full: batch dropped by policy");
+                let message =
+                    full_message(&format!("dropped {records} records by policy (counted)"));
+                self.health
+                    .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
+                    .await;
+                envelope.ack.accept();
+                RoundEnd::Done
+            }
+            WhenFull::Block => {
+                let message = full_message(
+                    "collection of this stream is paused for every product until it has room",
+                );
+                self.health
+                    .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
+                    .await;
+                let stop = wait_stop(self.stop.clone());
+                tokio::select! {
+                    biased;
+                    _ = stop => RoundEnd::Stopped, // the envelope is dropped unaccepted: re-collected
+                    sent = subscriber.queue.send(envelope) => {
+                        if let Err(mpsc::error::SendError(envelope)) = sent {
+                            envelope.ack.accept();
+                        }
+                        RoundEnd::Done
+                    }
+                }
+            }
+        }
+    }
+
+    async fn queue_ok(&self, state: &mut State, subscriber: &Subscriber) {
+        let tracker = self.queue_tracker(state, subscriber);
+        if tracker.status() == Status::Warning {
+            self.health
+                .observe(tracker, Status::Ok, HealthKind::Delivery, || {
+                    format!(
+                        "the queue of '{}' for {} has room again",
+                        subscriber.product, self.key
+                    )
+                })
+                .await;
+        }
+    }
+
+    fn queue_tracker<'s>(
+        &self,
+        state: &'s mut State,
+        subscriber: &Subscriber,
+    ) -> &'s mut StatusTracker {
+        let index = match state
+            .queue_status
+            .iter()
+            .position(|(p, _)| *p == subscriber.product)
+        {
+            Some(index) => index,
+            None => {
+                let component = Component {
+                    product: Some(subscriber.product.to_string()),
+                    ..self.component.clone()
+                };
+                state
+                    .queue_status
+                    .push((subscriber.product.clone(), self.health.tracker(component)));
+                state.queue_status.len() - 1
+            }
+        };
+        &mut state.queue_status[index].1
+    }
+
+    fn dedup_lock(&self) -> std::sync::MutexGuard<'_, DedupWindow> {
+        crate::budget::lock(&self.dedup_cell)
+    }
+
+    async fn commit_ready(&self, state: &mut State) {
+        while state.acks.try_recv().is_ok() {}
+        self.commit(state).await;
+    }
+
+    /// Save the newest cursor whose page, and every page before it, all subscribers accepted.
+    async fn commit(&self, state: &mut State) {
+        let mut newest = None;
+        while let Some(front) = state.pending.front() {
+            let page = &front.page;
+            if page.remaining.load(Ordering::Acquire) != 0 || page.abandoned.load(Ordering::Acquire)
+            {
+                break;
+            }
+            newest = state.pending.pop_front().map(|p| p.cursor);
+        }
+        let Some(cursor) = newest else {
+            return;
+        };
+        if let Err(error) = self.checkpoints.save(&self.key, &cursor).await {
+            self.health
+                .observe(&mut state.collection, Status::Error, HealthKind::Collection, || {
+                    format!("{}: cannot save its checkpoint ({error}); a restart would collect again from the last saved position", self.key)
+                })
+                .await;
+        } else {
+            tracing::debug!(cursor = %cursor, "checkpoint saved");
+        }
+    }
+
+    /// After stop: wait until every page fanned out is accepted (the platform bounds the
+    /// wait), saving cursors as they complete.
+    async fn drain(&self, state: &mut State) {
+        loop {
+            self.commit(state).await;
+            let Some(front) = state.pending.front() else {
+                break;
+            };
+            if front.page.abandoned.load(Ordering::Acquire) {
+                tracing::warn!(
+                    "a subscriber lost a batch; it will be collected again at the next start"
+                );
+                break;
+            }
+            if state.acks.recv().await.is_none() {
+                break;
+            }
+        }
+    }
+}
+
+/// Resolves once `stop` is set.
+async fn wait_stop(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+/// The first tick after `last` (or the origin, before any round) that is not in the past:
+/// missed ticks are skipped, never burst.
+fn next_slot(origin: Instant, interval: Duration, last: Option<Instant>) -> Instant {
+    let Some(last) = last else {
+        return origin;
+    };
+    let now = Instant::now().max(last);
+    let since = now.saturating_duration_since(origin);
+    let periods = since.as_nanos() / interval.as_nanos().max(1) + 1;
+    origin + interval.saturating_mul(periods.min(u32::MAX as u128) as u32)
+}
+
+/// Parse each payload once when some subscriber filters; `None` when nobody does.
+fn parse_if_filtered(records: &[Record], subscribers: &[Subscriber]) -> Option<Vec<Option<Value>>> {
+    subscribers.iter().any(|s| s.filter.is_some()).then(|| {
+        records
+            .iter()
+            .map(|r| serde_json::from_slice(&r.payload).ok())
+            .collect()
+    })
+}
+
+/// The subscriber's share of the batch: the shared batch itself when it takes everything,
+/// otherwise a new batch of the matching records (payloads still shared).
+fn select(
+    shared: &Arc<Batch>,
+    docs: Option<&[Option<Value>]>,
+    filter: Option<&Filter>,
+) -> Arc<Batch> {
+    let (Some(filter), Some(docs)) = (filter, docs) else {
+        return shared.clone();
+    };
+    let matching: Vec<Record> = shared
+        .records
+        .iter()
+        .zip(docs)
+        .filter(|(_, doc)| doc.as_ref().is_some_and(|d| filter.matches(d)))
+        .map(|(r, _)| r.clone())
+        .collect();
+    if matching.len() == shared.len() {
+        return shared.clone();
+    }
+    Arc::new(Batch {
+        stream: shared.stream.clone(),
+        records: Arc::from(matching),
+        cursor_after: shared.cursor_after.clone(),
+    })
+}

@@ -1,0 +1,706 @@
+//! The platform: register sources, sinks and subscriptions once; start it; manage it while it
+//! runs (`plan`, `stats`, `subscribe`, `unsubscribe`, `check`, `shutdown`).
+//!
+//! ```no_run
+//! # use std::sync::Arc; use std::time::Duration;
+//! # use ucp_core::*;
+//! # async fn demo(okta: impl Source, sentinel: impl Sink, mdi: impl Sink) -> Result<(), PlatformError> {
+//! let platform = Platform::builder()
+//!     .credentials(Arc::new(MemoryCredentials::new()))
+//!     .health(Arc::new(MemoryHealth::new()))
+//!     .checkpoints(Arc::new(FileCheckpoints::open("state/checkpoints.json").await?))
+//!     .source("okta-contoso", okta)
+//!     .sink("sentinel", sentinel)
+//!     .sink("mdi", mdi)
+//!     .subscribe(Subscription::new("sentinel", "okta-contoso", "system_log").every(Duration::from_secs(300)))
+//!     .subscribe(
+//!         Subscription::new("mdi", "okta-contoso", "system_log")
+//!             .every(Duration::from_secs(300))
+//!             .filter(Filter::starts_with("/eventType", "user.authentication")),
+//!     )
+//!     .build()?;
+//! let running = platform.start().await?;
+//! // … later
+//! running.shutdown().await?;
+//! # Ok(()) }
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch, Mutex};
+use tokio::task::JoinHandle;
+
+use crate::budget::{BudgetKey, RateBudget};
+use crate::checkpoint::{CheckpointStore, MemoryCheckpoints};
+use crate::clock::Clock;
+use crate::credentials::{CredentialStore, MemoryCredentials};
+use crate::dead_letter::{DeadLetterStore, MemoryDeadLetters};
+use crate::dedup::DedupWindow;
+use crate::delivery::DeliveryTask;
+use crate::error::{ConfigError, PlatformError};
+use crate::health::{Component, HealthReporter, MemoryHealth};
+use crate::job::{Job, JobConfig, Subscriber};
+use crate::plan::{self, Plan, Subscription, SubscriptionId};
+use crate::record::StreamKey;
+use crate::reporting::HealthHub;
+use crate::sink::{Sink, SinkContext, SinkError, SinkInfo};
+use crate::source::{Source, SourceContext, SourceError, SourceInfo};
+use crate::stats::{JobCounters, PlatformStats, SubscriptionCounters};
+
+const DEFAULT_TENANT: &str = "default";
+
+/// Tunables with sensible defaults.
+#[derive(Clone, Debug)]
+struct Settings {
+    max_jitter: Duration,
+    dedup_ttl: Duration,
+    dedup_capacity: usize,
+    shutdown_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_jitter: Duration::from_secs(10),
+            dedup_ttl: Duration::from_secs(3600),
+            dedup_capacity: 100_000,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+struct SourceEntry {
+    tenant: String,
+    source: Arc<dyn Source>,
+    info: SourceInfo,
+}
+
+struct SinkEntry {
+    tenant: String,
+    sink: Arc<dyn Sink>,
+    info: SinkInfo,
+}
+
+/// Collects the platform's configuration; [`PlatformBuilder::build`] checks all of it.
+#[derive(Default)]
+pub struct PlatformBuilder {
+    credentials: Option<Arc<dyn CredentialStore>>,
+    health: Option<Arc<dyn HealthReporter>>,
+    checkpoints: Option<Arc<dyn CheckpointStore>>,
+    dead_letters: Option<Arc<dyn DeadLetterStore>>,
+    clock: Option<Clock>,
+    sources: Vec<(String, String, Arc<dyn Source>)>,
+    sinks: Vec<(String, String, Arc<dyn Sink>)>,
+    subscriptions: Vec<Subscription>,
+    settings: Settings,
+}
+
+impl PlatformBuilder {
+    /// The credential store every connector resolves its credentials from
+    /// (default: an empty in-memory store).
+    pub fn credentials(mut self, store: Arc<dyn CredentialStore>) -> Self {
+        self.credentials = Some(store);
+        self
+    }
+
+    /// Where status transitions and volumes go (default: in memory).
+    pub fn health(mut self, reporter: Arc<dyn HealthReporter>) -> Self {
+        self.health = Some(reporter);
+        self
+    }
+
+    /// Where cursors are saved (default: in memory, lost on exit).
+    pub fn checkpoints(mut self, store: Arc<dyn CheckpointStore>) -> Self {
+        self.checkpoints = Some(store);
+        self
+    }
+
+    /// Where undeliverable records go (default: in memory).
+    pub fn dead_letters(mut self, store: Arc<dyn DeadLetterStore>) -> Self {
+        self.dead_letters = Some(store);
+        self
+    }
+
+    /// The clock (default: the system clock on tokio's time).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Register a source instance under `name` in the default tenant.
+    pub fn source(self, name: impl Into<String>, source: impl Source) -> Self {
+        self.tenant_source(DEFAULT_TENANT, name, Arc::new(source))
+    }
+
+    /// Register a shared source instance under `name` for `tenant`.
+    pub fn tenant_source(
+        mut self,
+        tenant: impl Into<String>,
+        name: impl Into<String>,
+        source: Arc<dyn Source>,
+    ) -> Self {
+        self.sources.push((tenant.into(), name.into(), source));
+        self
+    }
+
+    /// Register a product sink under `name` in the default tenant.
+    pub fn sink(self, name: impl Into<String>, sink: impl Sink) -> Self {
+        self.tenant_sink(DEFAULT_TENANT, name, Arc::new(sink))
+    }
+
+    /// Register a shared product sink under `name` for `tenant`.
+    pub fn tenant_sink(
+        mut self,
+        tenant: impl Into<String>,
+        name: impl Into<String>,
+        sink: Arc<dyn Sink>,
+    ) -> Self {
+        self.sinks.push((tenant.into(), name.into(), sink));
+        self
+    }
+
+    /// Subscribe a product to a stream.
+    pub fn subscribe(mut self, subscription: Subscription) -> Self {
+        self.subscriptions.push(subscription);
+        self
+    }
+
+    /// Jobs start at a stable offset of up to this much (capped by their interval), so jobs
+    /// with the same interval do not call out together (default 10 s; zero disables).
+    pub fn max_jitter(mut self, jitter: Duration) -> Self {
+        self.settings.max_jitter = jitter;
+        self
+    }
+
+    /// Remember fanned-out record ids for `ttl`, at most `capacity` per job, to drop
+    /// duplicates (default 1 hour, 100,000; capacity 0 disables).
+    pub fn dedup_window(mut self, ttl: Duration, capacity: usize) -> Self {
+        self.settings.dedup_ttl = ttl;
+        self.settings.dedup_capacity = capacity;
+        self
+    }
+
+    /// How long `shutdown` waits for in-flight deliveries (default 30 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Check the whole configuration; every mistake is reported by name.
+    pub fn build(self) -> Result<Platform, ConfigError> {
+        let clock = self.clock.unwrap_or_default();
+        let mut sources: BTreeMap<String, SourceEntry> = BTreeMap::new();
+        for (tenant, name, source) in self.sources {
+            let info = source.describe();
+            if let Some(problem) = info.budget.problem() {
+                return Err(ConfigError::InvalidBudget {
+                    source_name: name,
+                    problem,
+                });
+            }
+            if sources.contains_key(&name) {
+                return Err(ConfigError::DuplicateName {
+                    kind: "source",
+                    name,
+                });
+            }
+            sources.insert(
+                name,
+                SourceEntry {
+                    tenant,
+                    source,
+                    info,
+                },
+            );
+        }
+        let mut sinks: BTreeMap<String, SinkEntry> = BTreeMap::new();
+        for (tenant, name, sink) in self.sinks {
+            if sinks.contains_key(&name) {
+                return Err(ConfigError::DuplicateName { kind: "sink", name });
+            }
+            let info = sink.describe();
+            sinks.insert(name, SinkEntry { tenant, sink, info });
+        }
+        let infos: BTreeMap<String, SourceInfo> = sources
+            .iter()
+            .map(|(n, e)| (n.clone(), e.info.clone()))
+            .collect();
+        let sink_names: Vec<&str> = sinks.keys().map(String::as_str).collect();
+        let mut subscriptions: BTreeMap<SubscriptionId, Subscription> = BTreeMap::new();
+        for sub in self.subscriptions {
+            plan::validate(&sub, &infos, &sink_names)?;
+            let id = sub.id();
+            if subscriptions.contains_key(&id) {
+                return Err(ConfigError::DuplicateSubscription {
+                    product: id.product,
+                    stream: id.stream,
+                });
+            }
+            subscriptions.insert(id, sub);
+        }
+        // One budget per account; when sources disagree on its size, the strictest wins.
+        let mut budgets: HashMap<BudgetKey, Arc<RateBudget>> = HashMap::new();
+        let mut specs: BTreeMap<BudgetKey, crate::budget::BudgetSpec> = BTreeMap::new();
+        for entry in sources.values() {
+            let spec = &entry.info.budget;
+            let stricter = specs
+                .get(&spec.key)
+                .is_none_or(|s| spec.calls_per_second() < s.calls_per_second());
+            if stricter {
+                specs.insert(spec.key.clone(), spec.clone());
+            }
+        }
+        for (key, spec) in specs {
+            budgets.insert(key, Arc::new(RateBudget::new(spec, clock)));
+        }
+        Ok(Platform {
+            shared: Arc::new(Shared {
+                credentials: self
+                    .credentials
+                    .unwrap_or_else(|| Arc::new(MemoryCredentials::new())),
+                health: HealthHub::new(
+                    self.health.unwrap_or_else(|| Arc::new(MemoryHealth::new())),
+                    clock,
+                ),
+                checkpoints: self
+                    .checkpoints
+                    .unwrap_or_else(|| Arc::new(MemoryCheckpoints::new())),
+                dead_letters: self
+                    .dead_letters
+                    .unwrap_or_else(|| Arc::new(MemoryDeadLetters::new())),
+                clock,
+                sources,
+                sinks,
+                infos,
+                budgets,
+                settings: self.settings,
+            }),
+            subscriptions,
+        })
+    }
+}
+
+/// What never changes after `build`.
+struct Shared {
+    credentials: Arc<dyn CredentialStore>,
+    health: HealthHub,
+    checkpoints: Arc<dyn CheckpointStore>,
+    dead_letters: Arc<dyn DeadLetterStore>,
+    clock: Clock,
+    sources: BTreeMap<String, SourceEntry>,
+    sinks: BTreeMap<String, SinkEntry>,
+    infos: BTreeMap<String, SourceInfo>,
+    budgets: HashMap<BudgetKey, Arc<RateBudget>>,
+    settings: Settings,
+}
+
+/// A checked configuration, ready to start.
+pub struct Platform {
+    shared: Arc<Shared>,
+    subscriptions: BTreeMap<SubscriptionId, Subscription>,
+}
+
+impl Platform {
+    /// Start configuring a platform.
+    pub fn builder() -> PlatformBuilder {
+        PlatformBuilder::default()
+    }
+
+    /// The plan the platform will run.
+    pub fn plan(&self) -> Plan {
+        let subs: Vec<Subscription> = self.subscriptions.values().cloned().collect();
+        compute_plan(&self.shared, &subs)
+    }
+
+    /// Start every job and delivery task. Jobs resume from their saved cursors.
+    pub async fn start(self) -> Result<RunningPlatform, PlatformError> {
+        let (stop_tx, _) = watch::channel(false);
+        let running = RunningPlatform {
+            shared: self.shared,
+            state: Mutex::new(RunState::default()),
+            stop: stop_tx,
+        };
+        {
+            let mut state = running.state.lock().await;
+            for sub in self.subscriptions.into_values() {
+                running.add_subscription(&mut state, sub);
+            }
+            running.apply_plan(&mut state);
+        }
+        Ok(running)
+    }
+}
+
+fn compute_plan(shared: &Shared, subs: &[Subscription]) -> Plan {
+    let capacity: HashMap<BudgetKey, f64> = shared
+        .budgets
+        .iter()
+        .map(|(k, b)| (k.clone(), b.calls_per_second()))
+        .collect();
+    plan::plan(subs, &shared.infos, &capacity)
+}
+
+struct SubscriptionRuntime {
+    subscription: Subscription,
+    subscriber: Subscriber,
+    counters: Arc<SubscriptionCounters>,
+    task: JoinHandle<()>,
+}
+
+struct JobRuntime {
+    config: watch::Sender<JobConfig>,
+    counters: Arc<JobCounters>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct RunState {
+    subscriptions: BTreeMap<SubscriptionId, SubscriptionRuntime>,
+    jobs: BTreeMap<StreamKey, JobRuntime>,
+    /// Counters of jobs that were removed, so stats keep their history.
+    plan: Plan,
+}
+
+/// The outcome of checking one connector or product.
+#[derive(Debug)]
+pub enum CheckOutcome {
+    /// A source instance.
+    Source {
+        /// Its name.
+        name: String,
+        /// The result.
+        result: Result<(), SourceError>,
+    },
+    /// A product sink.
+    Sink {
+        /// Its name.
+        name: String,
+        /// The result.
+        result: Result<(), SinkError>,
+    },
+}
+
+/// A started platform.
+pub struct RunningPlatform {
+    shared: Arc<Shared>,
+    state: Mutex<RunState>,
+    stop: watch::Sender<bool>,
+}
+
+impl RunningPlatform {
+    /// The current plan: jobs with their subscribers, intervals and server-side filters.
+    pub async fn plan(&self) -> Plan {
+        self.state.lock().await.plan.clone()
+    }
+
+    /// Counters of every job, subscription and budget.
+    pub async fn stats(&self) -> PlatformStats {
+        let state = self.state.lock().await;
+        let jobs = state
+            .jobs
+            .iter()
+            .map(|(key, job)| job.counters.snapshot(key.clone()))
+            .collect();
+        let subscriptions = state
+            .subscriptions
+            .iter()
+            .map(|(id, sub)| {
+                let capacity = sub.subscriber.queue.max_capacity();
+                let depth = capacity - sub.subscriber.queue.capacity();
+                sub.counters.snapshot(id.clone(), depth, capacity)
+            })
+            .collect();
+        let mut budgets: Vec<_> = self.shared.budgets.values().map(|b| b.status()).collect();
+        budgets.sort_by(|a, b| a.key.cmp(&b.key));
+        PlatformStats {
+            jobs,
+            subscriptions,
+            budgets,
+        }
+    }
+
+    /// The shared budget of an account, if a source uses it.
+    pub fn budget(&self, key: &BudgetKey) -> Option<Arc<RateBudget>> {
+        self.shared.budgets.get(key).cloned()
+    }
+
+    /// Check every source and sink once (each source check draws from its budget).
+    pub async fn check(&self) -> Vec<CheckOutcome> {
+        let mut outcomes = Vec::new();
+        for (name, entry) in &self.shared.sources {
+            let cx = self.source_context(name, entry);
+            cx.budget().acquire().await;
+            let result = entry.source.check(&cx).await;
+            outcomes.push(CheckOutcome::Source {
+                name: name.clone(),
+                result,
+            });
+        }
+        for (name, entry) in &self.shared.sinks {
+            let cx = SinkContext::new(
+                name,
+                &entry.tenant,
+                self.shared.credentials.clone(),
+                self.shared.clock,
+            );
+            let result = entry.sink.check(&cx).await;
+            outcomes.push(CheckOutcome::Sink {
+                name: name.clone(),
+                result,
+            });
+        }
+        outcomes
+    }
+
+    /// Add a subscription while running. A stream already collected keeps its job and cursor;
+    /// the new product receives what is collected from now on.
+    pub async fn subscribe(&self, subscription: Subscription) -> Result<(), ConfigError> {
+        let sink_names: Vec<&str> = self.shared.sinks.keys().map(String::as_str).collect();
+        plan::validate(&subscription, &self.shared.infos, &sink_names)?;
+        let mut state = self.state.lock().await;
+        let id = subscription.id();
+        if state.subscriptions.contains_key(&id) {
+            return Err(ConfigError::DuplicateSubscription {
+                product: id.product,
+                stream: id.stream,
+            });
+        }
+        self.add_subscription(&mut state, subscription);
+        self.apply_plan(&mut state);
+        Ok(())
+    }
+
+    /// Remove a subscription while running. Its queued batches are still delivered; the job
+    /// stops when its last subscriber leaves, keeping its saved cursor for a later subscriber.
+    pub async fn unsubscribe(
+        &self,
+        product: &str,
+        source: &str,
+        stream: &str,
+    ) -> Result<(), ConfigError> {
+        let id = SubscriptionId {
+            product: product.to_string(),
+            stream: StreamKey::new(source, stream),
+        };
+        let mut state = self.state.lock().await;
+        let Some(removed) = state.subscriptions.remove(&id) else {
+            return Err(ConfigError::NoSuchSubscription {
+                product: id.product,
+                stream: id.stream,
+            });
+        };
+        removed.subscriber.released.store(true, Ordering::Release);
+        self.apply_plan(&mut state);
+        // The delivery task ends once its queue is drained and the job has let go of it.
+        drop(removed.task);
+        Ok(())
+    }
+
+    /// Stop collecting, deliver what is queued, save cursors, and stop. Waits at most the
+    /// shutdown timeout; what is still undelivered then is collected again at the next start.
+    pub async fn shutdown(self) -> Result<(), PlatformError> {
+        let _ = self.stop.send(true);
+        let mut state = self.state.into_inner();
+        let timeout = self.shared.settings.shutdown_timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut unfinished = 0;
+        for (_, job) in std::mem::take(&mut state.jobs) {
+            let _ = job.stop.send(true);
+            let JobRuntime { config, task, .. } = job;
+            let aborter = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                aborter.abort();
+                unfinished += 1;
+            }
+            drop(config);
+        }
+        for (_, sub) in std::mem::take(&mut state.subscriptions) {
+            let SubscriptionRuntime {
+                subscriber, task, ..
+            } = sub;
+            drop(subscriber);
+            let aborter = task.abort_handle();
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                aborter.abort();
+                unfinished += 1;
+            }
+        }
+        if unfinished > 0 {
+            return Err(PlatformError::ShutdownTimeout(timeout, unfinished));
+        }
+        Ok(())
+    }
+
+    fn source_context(&self, name: &str, entry: &SourceEntry) -> SourceContext {
+        let budget = self.shared.budgets[&entry.info.budget.key].clone();
+        SourceContext::new(
+            name,
+            &entry.tenant,
+            budget,
+            self.shared.credentials.clone(),
+            self.shared.clock,
+        )
+    }
+
+    fn add_subscription(&self, state: &mut RunState, subscription: Subscription) {
+        let id = subscription.id();
+        let entry = &self.shared.sinks[&subscription.product];
+        let source_tenant = &self.shared.sources[&subscription.source].tenant;
+        let (queue, rx) = mpsc::channel(subscription.queue.capacity);
+        let counters = Arc::new(SubscriptionCounters::default());
+        let component = Component {
+            tenant: source_tenant.clone(),
+            connector: subscription.source.clone(),
+            product: Some(subscription.product.clone()),
+            stream: Some(subscription.stream.clone()),
+        };
+        let task = DeliveryTask {
+            id: id.clone(),
+            sink: entry.sink.clone(),
+            cx: SinkContext::new(
+                &subscription.product,
+                &entry.tenant,
+                self.shared.credentials.clone(),
+                self.shared.clock,
+            ),
+            max_batch_records: entry.info.max_batch_records,
+            retry: subscription.retry,
+            dead_letters: self.shared.dead_letters.clone(),
+            counters: counters.clone(),
+            health: self.shared.health.clone(),
+            component,
+            clock: self.shared.clock,
+        };
+        let subscriber = Subscriber {
+            product: Arc::from(subscription.product.as_str()),
+            filter: subscription.filter.clone(),
+            when_full: subscription.queue.when_full,
+            queue,
+            counters: counters.clone(),
+            released: Arc::new(AtomicBool::new(false)),
+        };
+        let task = tokio::spawn(task.run(rx));
+        state.subscriptions.insert(
+            id,
+            SubscriptionRuntime {
+                subscription,
+                subscriber,
+                counters,
+                task,
+            },
+        );
+    }
+
+    /// Re-plan and bring jobs in line: update running jobs (keeping their cursors), start new
+    /// ones, stop those left without subscribers.
+    fn apply_plan(&self, state: &mut RunState) {
+        let subs: Vec<Subscription> = state
+            .subscriptions
+            .values()
+            .map(|s| s.subscription.clone())
+            .collect();
+        let plan = compute_plan(&self.shared, &subs);
+        let mut keep: Vec<StreamKey> = Vec::with_capacity(plan.jobs.len());
+        for job_plan in &plan.jobs {
+            let subscribers: Vec<Subscriber> = job_plan
+                .subscribers
+                .iter()
+                .filter_map(|product| {
+                    let id = SubscriptionId {
+                        product: product.clone(),
+                        stream: job_plan.stream.clone(),
+                    };
+                    state.subscriptions.get(&id).map(|s| s.subscriber.clone())
+                })
+                .collect();
+            let budget = &self.shared.budgets[&job_plan.budget];
+            let stretch_message = (job_plan.effective_interval > job_plan.interval).then(|| {
+                format!(
+                    "{}: the plan needs more calls than budget {} allows ({:.2} calls/min); intervals of every job on it are stretched ×{:.2}, this one from {:?} to {:?}",
+                    job_plan.stream,
+                    job_plan.budget,
+                    budget.calls_per_second() * 60.0,
+                    job_plan.stretch(),
+                    job_plan.interval,
+                    job_plan.effective_interval
+                )
+            });
+            let config = JobConfig {
+                interval: job_plan.effective_interval,
+                server_filter: job_plan.server_filter.clone(),
+                subscribers,
+                stretch_message,
+            };
+            keep.push(job_plan.stream.clone());
+            match state.jobs.get(&job_plan.stream) {
+                Some(job) => {
+                    job.config.send_replace(config);
+                }
+                None => {
+                    let runtime = self.spawn_job(&job_plan.stream, config);
+                    state.jobs.insert(job_plan.stream.clone(), runtime);
+                }
+            }
+        }
+        let gone: Vec<StreamKey> = state
+            .jobs
+            .keys()
+            .filter(|k| !keep.contains(k))
+            .cloned()
+            .collect();
+        for key in gone {
+            if let Some(job) = state.jobs.remove(&key) {
+                let _ = job.stop.send(true);
+            }
+        }
+        state.plan = plan;
+    }
+
+    fn spawn_job(&self, key: &StreamKey, config: JobConfig) -> JobRuntime {
+        let entry = &self.shared.sources[&*key.source];
+        let cx = self.source_context(&key.source, entry);
+        let (config_tx, config_rx) = watch::channel(config);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        // Platform-wide stop also stops this job.
+        let mut platform_stop = self.stop.subscribe();
+        let job_stop = stop_tx.clone();
+        tokio::spawn(async move {
+            let _ = platform_stop.wait_for(|s| *s).await;
+            let _ = job_stop.send(true);
+        });
+        let counters = Arc::new(JobCounters::default());
+        let job = Job {
+            key: key.clone(),
+            source: entry.source.clone(),
+            budget: cx.budget().clone(),
+            cx,
+            checkpoints: self.shared.checkpoints.clone(),
+            counters: counters.clone(),
+            health: self.shared.health.clone(),
+            component: Component {
+                tenant: entry.tenant.clone(),
+                connector: key.source.to_string(),
+                product: None,
+                stream: Some(key.stream.to_string()),
+            },
+            dedup_cell: std::sync::Mutex::new(DedupWindow::new(
+                self.shared.settings.dedup_ttl,
+                self.shared.settings.dedup_capacity,
+            )),
+            max_jitter: self.shared.settings.max_jitter,
+            config: config_rx,
+            stop: stop_rx,
+        };
+        let task = tokio::spawn(job.run());
+        JobRuntime {
+            config: config_tx,
+            counters,
+            stop: stop_tx,
+            task,
+        }
+    }
+}

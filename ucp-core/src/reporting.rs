@@ -1,0 +1,49 @@
+//! The engine's side of health: status trackers that report transitions, and volumes.
+
+use std::sync::Arc;
+
+use crate::clock::Clock;
+use crate::health::{Component, HealthKind, HealthReporter, Status, StatusTracker, VolumeSample};
+
+/// Successes in a row that bring a component from Warning or Error back to Ok.
+const RECOVER_AFTER: u32 = 2;
+
+/// What jobs and delivery tasks report through.
+#[derive(Clone)]
+pub(crate) struct HealthHub {
+    reporter: Arc<dyn HealthReporter>,
+    clock: Clock,
+}
+
+impl HealthHub {
+    pub(crate) fn new(reporter: Arc<dyn HealthReporter>, clock: Clock) -> Self {
+        HealthHub { reporter, clock }
+    }
+
+    pub(crate) fn tracker(&self, component: Component) -> StatusTracker {
+        StatusTracker::new(component, RECOVER_AFTER)
+    }
+
+    /// Record an outcome; report it if the status changed.
+    pub(crate) async fn observe(
+        &self,
+        tracker: &mut StatusTracker,
+        status: Status,
+        kind: HealthKind,
+        message: impl FnOnce() -> String,
+    ) {
+        if let Some(event) = tracker.observe(status, kind, message, self.clock.now_utc()) {
+            tracing::info!(component = %event.component, from = %event.previous, to = %event.status, message = %event.message, "status changed");
+            self.reporter.report(event).await;
+        }
+    }
+
+    pub(crate) fn volume(&self, component: &Component, records: u64, bytes: u64) {
+        self.reporter.record_volume(VolumeSample {
+            time: self.clock.now_utc(),
+            component: component.clone(),
+            records,
+            bytes,
+        });
+    }
+}

@@ -1,0 +1,153 @@
+//! Counters per collection job and per subscription, readable through
+//! [`crate::RunningPlatform::stats`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::budget::BudgetStatus;
+use crate::plan::SubscriptionId;
+use crate::record::StreamKey;
+
+/// Live counters of one collection job.
+#[derive(Debug, Default)]
+pub(crate) struct JobCounters {
+    pub source_calls: AtomicU64,
+    pub calls_saved: AtomicU64,
+    pub pages: AtomicU64,
+    pub records_collected: AtomicU64,
+    pub duplicates_dropped: AtomicU64,
+    pub errors: AtomicU64,
+    pub throttled: AtomicU64,
+}
+
+/// Live counters of one subscription.
+#[derive(Debug, Default)]
+pub(crate) struct SubscriptionCounters {
+    pub batches_delivered: AtomicU64,
+    pub records_delivered: AtomicU64,
+    pub filtered_out: AtomicU64,
+    pub dropped: AtomicU64,
+    pub retried: AtomicU64,
+    pub dead_lettered: AtomicU64,
+}
+
+pub(crate) fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+fn get(counter: &AtomicU64) -> u64 {
+    counter.load(Ordering::Relaxed)
+}
+
+/// A collection job's counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobStats {
+    /// The stream.
+    pub stream: StreamKey,
+    /// Calls made to the provider (`collect`).
+    pub source_calls: u64,
+    /// Calls that separate per-product connectors would have made on top of these.
+    pub calls_saved: u64,
+    /// Pages received.
+    pub pages: u64,
+    /// Records received (before dedup).
+    pub records_collected: u64,
+    /// Records dropped as already fanned out.
+    pub duplicates_dropped: u64,
+    /// Failed calls.
+    pub errors: u64,
+    /// Calls the provider throttled.
+    pub throttled: u64,
+}
+
+/// A subscription's counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SubscriptionStats {
+    /// Product and stream.
+    pub id: SubscriptionId,
+    /// Batches the product accepted.
+    pub batches_delivered: u64,
+    /// Records the product accepted.
+    pub records_delivered: u64,
+    /// Records the product's filter left out.
+    pub filtered_out: u64,
+    /// Records dropped because the queue was full (policy `DropNewest`).
+    pub dropped: u64,
+    /// Delivery attempts retried.
+    pub retried: u64,
+    /// Records sent to the dead-letter store.
+    pub dead_lettered: u64,
+    /// Batches waiting in the queue.
+    pub queue_depth: usize,
+    /// The queue's capacity in batches.
+    pub queue_capacity: usize,
+}
+
+/// Everything the running platform counts.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlatformStats {
+    /// One entry per collection job.
+    pub jobs: Vec<JobStats>,
+    /// One entry per subscription.
+    pub subscriptions: Vec<SubscriptionStats>,
+    /// One entry per rate budget.
+    pub budgets: Vec<BudgetStatus>,
+}
+
+impl PlatformStats {
+    /// The job collecting `source`/`stream`.
+    pub fn job(&self, source: &str, stream: &str) -> Option<&JobStats> {
+        self.jobs
+            .iter()
+            .find(|j| &*j.stream.source == source && &*j.stream.stream == stream)
+    }
+
+    /// The subscription of `product` to `source`/`stream`.
+    pub fn subscription(
+        &self,
+        product: &str,
+        source: &str,
+        stream: &str,
+    ) -> Option<&SubscriptionStats> {
+        self.subscriptions.iter().find(|s| {
+            s.id.product == product
+                && &*s.id.stream.source == source
+                && &*s.id.stream.stream == stream
+        })
+    }
+}
+
+impl JobCounters {
+    pub(crate) fn snapshot(&self, stream: StreamKey) -> JobStats {
+        JobStats {
+            stream,
+            source_calls: get(&self.source_calls),
+            calls_saved: get(&self.calls_saved),
+            pages: get(&self.pages),
+            records_collected: get(&self.records_collected),
+            duplicates_dropped: get(&self.duplicates_dropped),
+            errors: get(&self.errors),
+            throttled: get(&self.throttled),
+        }
+    }
+}
+
+impl SubscriptionCounters {
+    pub(crate) fn snapshot(
+        &self,
+        id: SubscriptionId,
+        queue_depth: usize,
+        queue_capacity: usize,
+    ) -> SubscriptionStats {
+        SubscriptionStats {
+            id,
+            batches_delivered: get(&self.batches_delivered),
+            records_delivered: get(&self.records_delivered),
+            filtered_out: get(&self.filtered_out),
+            dropped: get(&self.dropped),
+            retried: get(&self.retried),
+            dead_lettered: get(&self.dead_lettered),
+            queue_depth,
+            queue_capacity,
+        }
+    }
+}

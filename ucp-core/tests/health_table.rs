@@ -1,0 +1,362 @@
+//! One suite for every `HealthTable`: the in-memory table, SQLite in memory and SQLite in a
+//! file; plus SQLite surviving a reopen.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
+use ucp_core::health::{
+    HealthKind, HealthQuery, HealthRow, HealthTable, MemoryHealthTable, Retention,
+    SqliteHealthTable, Status,
+};
+
+fn t(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_700_000_000 + secs, 0).unwrap()
+}
+
+fn row(
+    secs: i64,
+    connector: &str,
+    product: Option<&str>,
+    status: Status,
+    kind: HealthKind,
+    message: &str,
+) -> HealthRow {
+    HealthRow {
+        time: t(secs),
+        tenant: "contoso".into(),
+        connector: connector.into(),
+        product: product.map(Into::into),
+        workspace: product.map(|p| format!("ws-{p}")),
+        stream: Some("system_log".into()),
+        status,
+        kind,
+        message: message.into(),
+        details: None,
+    }
+}
+
+fn messages(rows: &[HealthRow]) -> Vec<&str> {
+    rows.iter().map(|r| r.message.as_str()).collect()
+}
+
+const NO_LIMITS: Retention = Retention {
+    max_age: None,
+    max_rows: None,
+};
+
+/// The suite: `make` returns an empty table with the given retention.
+async fn suite<T: HealthTable>(make: impl Fn(Retention) -> T) {
+    queries_are_newest_first_filtered_and_limited(make(NO_LIMITS)).await;
+    rows_round_trip_exactly(make(NO_LIMITS)).await;
+    current_status_is_worst_of_latest_parts(make(NO_LIMITS)).await;
+    retention_by_row_count(make(Retention {
+        max_age: None,
+        max_rows: Some(3),
+    }))
+    .await;
+    retention_by_age(make(Retention {
+        max_age: Some(Duration::hours(1)),
+        max_rows: None,
+    }))
+    .await;
+}
+
+async fn queries_are_newest_first_filtered_and_limited(table: impl HealthTable) {
+    use HealthKind::*;
+    use Status::*;
+    table
+        .insert(vec![
+            row(0, "okta", None, Ok, Collection, "a"),
+            row(10, "okta", Some("sentinel"), Warning, Delivery, "b"),
+            row(20, "graph", None, Error, Auth, "c"),
+            // Out of order: older than "c", inserted after.
+            row(5, "okta", None, Warning, Budget, "d"),
+        ])
+        .await
+        .unwrap();
+    // Same time as "c": the later insert comes first.
+    table
+        .insert(vec![row(20, "okta", None, Ok, Collection, "e")])
+        .await
+        .unwrap();
+    let all = table.query(&HealthQuery::new()).await.unwrap();
+    assert_eq!(messages(&all), ["e", "c", "b", "d", "a"]);
+
+    let q = |q: HealthQuery| {
+        let table = &table;
+        async move { messages(&table.query(&q).await.unwrap()).join("") }
+    };
+    assert_eq!(q(HealthQuery::new().limit(2)).await, "ec");
+    assert_eq!(q(HealthQuery::new().connector("okta")).await, "ebda");
+    assert_eq!(q(HealthQuery::new().product("sentinel")).await, "b");
+    assert_eq!(q(HealthQuery::new().status(Warning)).await, "bd");
+    assert_eq!(q(HealthQuery::new().kind(Auth)).await, "c");
+    assert_eq!(q(HealthQuery::new().tenant("fabrikam")).await, "");
+    assert_eq!(
+        q(HealthQuery::new().between(t(5), t(20))).await,
+        "bd",
+        "until is exclusive"
+    );
+    assert_eq!(
+        q(HealthQuery::new().connector("okta").status(Ok).limit(1)).await,
+        "e"
+    );
+
+    let last = table.last_messages("contoso", "okta", 3).await.unwrap();
+    assert_eq!(messages(&last), ["e", "b", "d"]);
+    let per = table.last_messages_per_connector(1).await.unwrap();
+    let per: Vec<_> = per
+        .iter()
+        .map(|(c, rows)| (c.connector.as_str(), messages(rows).join("")))
+        .collect();
+    assert_eq!(per, [("graph", "c".to_owned()), ("okta", "e".to_owned())]);
+}
+
+async fn rows_round_trip_exactly(table: impl HealthTable) {
+    let mut detailed = row(
+        0,
+        "okta",
+        Some("sentinel"),
+        Status::Error,
+        HealthKind::Delivery,
+        "rejected: 413 → split batches",
+    );
+    detailed.time += Duration::nanoseconds(123_456_789);
+    detailed.details = Some(serde_json::json!({"http_status": 413, "records": [1, 2]}));
+    let mut bare = row(
+        1,
+        "okta",
+        None,
+        Status::Ok,
+        HealthKind::Lifecycle,
+        "started",
+    );
+    bare.stream = None;
+    bare.workspace = None;
+    table
+        .insert(vec![detailed.clone(), bare.clone()])
+        .await
+        .unwrap();
+    let rows = table.query(&HealthQuery::new()).await.unwrap();
+    assert_eq!(rows, vec![bare, detailed]);
+}
+
+async fn current_status_is_worst_of_latest_parts(table: impl HealthTable) {
+    use HealthKind::*;
+    use Status::*;
+    table
+        .insert(vec![
+            row(0, "okta", None, Error, Auth, "token expired"),
+            row(10, "okta", None, Ok, Collection, "recovered"),
+            row(5, "okta", Some("sentinel"), Warning, Delivery, "retrying"),
+            row(6, "okta", Some("mdi"), Ok, Delivery, "ok"),
+            row(1, "graph", None, Ok, Collection, "ok"),
+        ])
+        .await
+        .unwrap();
+    // An older row arriving late does not replace the newer status of its part.
+    table
+        .insert(vec![row(2, "okta", None, Error, Auth, "late")])
+        .await
+        .unwrap();
+    let status = table.current_status().await.unwrap();
+    let summary: Vec<_> = status
+        .iter()
+        .map(|c| (c.connector.as_str(), c.status))
+        .collect();
+    assert_eq!(summary, [("graph", Ok), ("okta", Warning)]);
+    let okta = &status[1];
+    let parts: Vec<_> = okta
+        .parts
+        .iter()
+        .map(|p| (p.product.as_deref(), p.status, p.message.as_str()))
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            (None, Ok, "recovered"),
+            (Some("mdi"), Ok, "ok"),
+            (Some("sentinel"), Warning, "retrying"),
+        ]
+    );
+    assert_eq!(okta.parts[2].workspace.as_deref(), Some("ws-sentinel"));
+    assert_eq!(okta.parts[2].since, t(5));
+
+    table
+        .insert(vec![row(20, "okta", Some("mdi"), Error, Delivery, "403")])
+        .await
+        .unwrap();
+    let status = table.current_status().await.unwrap();
+    assert_eq!(status[1].status, Error, "worst part wins");
+}
+
+async fn retention_by_row_count(table: impl HealthTable) {
+    for i in 0..5 {
+        let status = if i == 0 { Status::Error } else { Status::Ok };
+        table
+            .insert(vec![row(
+                i,
+                &format!("c{i}"),
+                None,
+                status,
+                HealthKind::Collection,
+                &format!("m{i}"),
+            )])
+            .await
+            .unwrap();
+    }
+    let rows = table.query(&HealthQuery::new()).await.unwrap();
+    assert_eq!(messages(&rows), ["m4", "m3", "m2"]);
+    // Current status outlives the rows that set it.
+    let status = table.current_status().await.unwrap();
+    assert_eq!(status.len(), 5);
+    assert_eq!(status[0].connector, "c0");
+    assert_eq!(status[0].status, Status::Error);
+}
+
+async fn retention_by_age(table: impl HealthTable) {
+    let at = |min: i64, msg: &str| {
+        row(
+            min * 60,
+            "okta",
+            None,
+            Status::Ok,
+            HealthKind::Collection,
+            msg,
+        )
+    };
+    table
+        .insert(vec![at(0, "old"), at(30, "mid")])
+        .await
+        .unwrap();
+    // Inserting at minute 70 drops rows before minute 10.
+    table.insert(vec![at(70, "new")]).await.unwrap();
+    let rows = table.query(&HealthQuery::new()).await.unwrap();
+    assert_eq!(messages(&rows), ["new", "mid"]);
+    // An explicit prune at minute 120 drops rows before minute 60.
+    assert_eq!(table.prune(t(120 * 60)).await.unwrap(), 1);
+    let rows = table.query(&HealthQuery::new()).await.unwrap();
+    assert_eq!(messages(&rows), ["new"]);
+    assert_eq!(table.prune(t(120 * 60)).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn memory_table_passes_the_suite() {
+    suite(MemoryHealthTable::new).await;
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_passes_the_suite() {
+    suite(|r| SqliteHealthTable::open_in_memory(r).unwrap()).await;
+}
+
+#[tokio::test]
+async fn sqlite_file_passes_the_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = AtomicUsize::new(0);
+    suite(|r| {
+        let path = dir
+            .path()
+            .join(format!("health-{}.db", n.fetch_add(1, Ordering::Relaxed)));
+        SqliteHealthTable::open(path, r).unwrap()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn sqlite_table_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("health.db");
+    let written = vec![
+        row(
+            0,
+            "okta",
+            None,
+            Status::Warning,
+            HealthKind::Budget,
+            "interval stretched to 10m",
+        ),
+        row(
+            1,
+            "okta",
+            Some("sentinel"),
+            Status::Ok,
+            HealthKind::Delivery,
+            "delivered",
+        ),
+    ];
+    {
+        let table = SqliteHealthTable::open(&path, Retention::default()).unwrap();
+        table.insert(written.clone()).await.unwrap();
+    }
+    let table = SqliteHealthTable::open(&path, Retention::default()).unwrap();
+    let rows = table.query(&HealthQuery::new()).await.unwrap();
+    assert_eq!(rows, written.into_iter().rev().collect::<Vec<_>>());
+    let status = table.current_status().await.unwrap();
+    assert_eq!(status.len(), 1);
+    assert_eq!(status[0].status, Status::Warning);
+    assert_eq!(status[0].parts.len(), 2);
+}
+
+#[tokio::test]
+async fn sqlite_open_failure_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    // A directory cannot be opened as a database.
+    let err = SqliteHealthTable::open(dir.path(), Retention::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains(&dir.path().display().to_string()), "{text}");
+}
+
+#[tokio::test]
+async fn sqlite_unreadable_row_is_reported_not_panicked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("health.db");
+    let table = SqliteHealthTable::open(&path, Retention::default()).unwrap();
+    table
+        .insert(vec![row(
+            0,
+            "okta",
+            None,
+            Status::Ok,
+            HealthKind::Collection,
+            "ok",
+        )])
+        .await
+        .unwrap();
+    // Someone edits the file by hand.
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute("UPDATE health_rows SET status = 'Fine'", [])
+        .unwrap();
+    let err = table.query(&HealthQuery::new()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("unreadable row") && text.contains("\"Fine\""),
+        "{text}"
+    );
+}
+
+/// The engine's tests run on a paused clock: a SQLite call (on the blocking pool) must not
+/// let tokio jump time forward while it runs.
+#[tokio::test(start_paused = true)]
+async fn sqlite_calls_do_not_advance_a_paused_clock() {
+    let table = SqliteHealthTable::open_in_memory(Retention::default()).unwrap();
+    let before = tokio::time::Instant::now();
+    let timer = tokio::spawn(tokio::time::sleep(std::time::Duration::from_secs(3600)));
+    for i in 0..20 {
+        table
+            .insert(vec![row(
+                i,
+                "okta",
+                None,
+                Status::Ok,
+                HealthKind::Collection,
+                "ok",
+            )])
+            .await
+            .unwrap();
+    }
+    assert_eq!(table.query(&HealthQuery::new()).await.unwrap().len(), 20);
+    assert_eq!(tokio::time::Instant::now(), before);
+    assert!(!timer.is_finished());
+    timer.abort();
+}

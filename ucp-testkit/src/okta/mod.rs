@@ -1,0 +1,365 @@
+//! An in-process simulator of an Okta org's System Log API (`GET /api/v1/logs`).
+//!
+//! It speaks the real wire protocol over loopback HTTP: `since`, `until`, `after`, `limit`,
+//! `filter` (a SCIM subset), `sortOrder`; `Link` headers with `rel="self"` and `rel="next"`;
+//! polling versus bounded semantics (below); the three
+//! `X-Rate-Limit-*` headers on every response and `429`/`E0000047` past the per-minute limit;
+//! `Authorization: SSWS <token>` (and bearer tokens registered with
+//! [`OktaSimulator::allow_bearer`]) with `401`/`E0000011` otherwise; injectable [`Fault`]s;
+//! and counters so tests can assert exactly how many calls were made.
+//!
+//! **Polling** requests (no `until`, ascending) read events in the order they were persisted,
+//! `since` bounds the persistence time, and the `next` link is always present, even on an
+//! empty page; its `after` token resumes after the last event returned. **Bounded** requests
+//! (`until`, or descending) select `published` in `[since, until)` and end without a `next`
+//! link. Invalid filters get `400`/`E0000031` ("Invalid search criteria"), other invalid
+//! parameters `400`/`E0000001`.
+//!
+//! Time comes from a [`Clock`] plus an offset the test moves with
+//! [`OktaSimulator::advance`]: events are visible once their persistence time is at or
+//! before that time. Some events can be **persisted late** (published in the past, visible
+//! now): polling clients following `next` links still get them, while a client querying
+//! `since`/`until` windows that already passed does not.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use ucp_testkit::okta::{OktaSimConfig, OktaSimulator};
+//! let sim = OktaSimulator::start(OktaSimConfig::default().token("t0ken").backlog(500)).await?;
+//! println!("Okta org at {}", sim.base_url());
+//! # Ok(()) }
+//! ```
+
+mod events;
+mod faults;
+mod log;
+mod query;
+mod scim;
+mod server;
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::oneshot;
+use ucp_core::Clock;
+
+pub use events::{EventGenerator, LogEvent};
+pub use faults::Fault;
+pub use scim::{Op as ScimOp, Scim};
+
+use log::{EventLog, Live};
+use server::{lock, Counters, RateWindow, Shared, SimState};
+
+/// How the simulated org behaves.
+#[derive(Clone, Debug)]
+pub struct OktaSimConfig {
+    /// The clock the org's time follows (tests: `Clock::at(...)`).
+    pub clock: Clock,
+    /// Seed of the event generator.
+    pub seed: u64,
+    /// Domain of the generated users' logins.
+    pub domain: String,
+    /// Accepted `SSWS` tokens.
+    pub tokens: Vec<String>,
+    /// Events already in the log at start.
+    pub backlog: usize,
+    /// The backlog is published evenly over this span before the start time.
+    pub backlog_span: Duration,
+    /// Live events per second from the start time (0: none).
+    pub live_per_second: f64,
+    /// Every n-th live event is persisted late…
+    pub late_every: Option<u64>,
+    /// …by this much after it was published.
+    pub late_by: Duration,
+    /// Calls per minute the org allows on `/api/v1/logs`.
+    pub rate_limit_per_minute: u32,
+}
+
+impl Default for OktaSimConfig {
+    fn default() -> Self {
+        OktaSimConfig {
+            clock: Clock::new(),
+            seed: 42,
+            domain: "example.com".into(),
+            tokens: Vec::new(),
+            backlog: 0,
+            backlog_span: Duration::from_secs(3600),
+            live_per_second: 0.0,
+            late_every: None,
+            late_by: Duration::from_secs(120),
+            rate_limit_per_minute: 600,
+        }
+    }
+}
+
+impl OktaSimConfig {
+    /// Use this clock.
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Seed the generator.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Accept this `SSWS` token.
+    pub fn token(mut self, token: impl Into<String>) -> Self {
+        self.tokens.push(token.into());
+        self
+    }
+
+    /// Start with `events` in the log.
+    pub fn backlog(mut self, events: usize) -> Self {
+        self.backlog = events;
+        self
+    }
+
+    /// Publish the backlog over `span` before the start.
+    pub fn backlog_span(mut self, span: Duration) -> Self {
+        self.backlog_span = span;
+        self
+    }
+
+    /// Generate `per_second` live events.
+    pub fn live(mut self, per_second: f64) -> Self {
+        self.live_per_second = per_second;
+        self
+    }
+
+    /// Persist every `every`-th live event `by` after it was published.
+    pub fn late(mut self, every: u64, by: Duration) -> Self {
+        self.late_every = Some(every);
+        self.late_by = by;
+        self
+    }
+
+    /// Allow `calls` per minute.
+    pub fn rate_limit(mut self, calls: u32) -> Self {
+        self.rate_limit_per_minute = calls;
+        self
+    }
+}
+
+/// One visible event, for assertions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VisibleEvent {
+    /// `uuid`.
+    pub uuid: String,
+    /// `published`.
+    pub published: DateTime<Utc>,
+    /// `eventType`.
+    pub event_type: String,
+    /// The exact JSON text the API serves for it.
+    pub json: String,
+}
+
+/// A running simulated org. Dropping it stops the server.
+#[derive(Debug)]
+pub struct OktaSimulator {
+    shared: Shared,
+    base_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl OktaSimulator {
+    /// Start the org on `127.0.0.1` with an ephemeral port.
+    pub async fn start(config: OktaSimConfig) -> std::io::Result<OktaSimulator> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let now = config.clock.now_utc();
+        let live = (config.live_per_second > 0.0).then_some(Live {
+            start: now,
+            per_second: config.live_per_second,
+            late_every: config.late_every,
+            late_by: config.late_by,
+            next_index: 0,
+        });
+        let mut log = EventLog::new(EventGenerator::new(config.seed, &config.domain), live);
+        let span = chrono::Duration::from_std(config.backlog_span)
+            .unwrap_or_else(|_| chrono::Duration::hours(1));
+        log.backlog(config.backlog, now - span, now);
+        log.advance(now);
+        let shared: Shared = Arc::new(Mutex::new(SimState {
+            clock: config.clock,
+            offset: chrono::Duration::zero(),
+            log,
+            ssws: config.tokens.iter().cloned().collect(),
+            bearer: HashSet::new(),
+            rate: RateWindow {
+                limit: config.rate_limit_per_minute,
+                window_end: i64::MIN,
+                used: 0,
+            },
+            faults: Default::default(),
+            counters: Counters::default(),
+            authorized_requests: 0,
+            base_url: base_url.clone(),
+        }));
+        let app = axum::Router::new()
+            .route("/api/v1/logs", axum::routing::get(server::logs))
+            .with_state(shared.clone());
+        let (tx, rx) = oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+            if let Err(error) = served {
+                tracing::warn!(%error, "okta simulator stopped");
+            }
+        });
+        Ok(OktaSimulator {
+            shared,
+            base_url,
+            shutdown: Some(tx),
+        })
+    }
+
+    /// `http://127.0.0.1:<port>`: the org URL to configure a client with.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// `127.0.0.1:<port>`: the org's host and port.
+    pub fn host(&self) -> &str {
+        self.base_url.trim_start_matches("http://")
+    }
+
+    /// The org's current time (clock plus advances).
+    pub fn now(&self) -> DateTime<Utc> {
+        lock(&self.shared).now()
+    }
+
+    /// Move the org's time forward.
+    pub fn advance(&self, by: Duration) {
+        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::zero());
+        let mut state = lock(&self.shared);
+        state.offset += by;
+        let now = state.now();
+        state.log.advance(now);
+    }
+
+    /// Accept another `SSWS` token.
+    pub fn allow_ssws(&self, token: impl Into<String>) {
+        lock(&self.shared).ssws.insert(token.into());
+    }
+
+    /// Accept `Authorization: Bearer <token>` (an OAuth access token issued elsewhere).
+    pub fn allow_bearer(&self, token: impl Into<String>) {
+        lock(&self.shared).bearer.insert(token.into());
+    }
+
+    /// Stop accepting `token` (either scheme).
+    pub fn revoke(&self, token: &str) {
+        let mut state = lock(&self.shared);
+        state.ssws.remove(token);
+        state.bearer.remove(token);
+    }
+
+    /// Persist `count` events published at `published` (in the past) now: they become
+    /// visible at the org's current time. Returns their uuids.
+    pub fn persist_late(
+        &self,
+        event_type: Option<&str>,
+        published: DateTime<Utc>,
+        count: usize,
+    ) -> Vec<String> {
+        let mut state = lock(&self.shared);
+        let now = state.now();
+        state.log.advance(now);
+        let uuids = (0..count)
+            .map(|_| {
+                let event = state.log.generate(event_type, published);
+                state.log.schedule(event, now)
+            })
+            .collect();
+        state.log.advance(now);
+        uuids
+    }
+
+    /// Publish and persist `count` events now. Returns their uuids.
+    pub fn emit(&self, event_type: Option<&str>, count: usize) -> Vec<String> {
+        let now = self.now();
+        self.persist_late(event_type, now, count)
+    }
+
+    /// Every visible event, in persistence order.
+    pub fn visible_events(&self) -> Vec<VisibleEvent> {
+        let mut state = lock(&self.shared);
+        let now = state.now();
+        state.log.advance(now);
+        state
+            .log
+            .visible()
+            .iter()
+            .map(|s| VisibleEvent {
+                uuid: s.event.uuid.clone(),
+                published: s.event.published,
+                event_type: s.event.event_type.clone(),
+                json: s.text.to_string(),
+            })
+            .collect()
+    }
+
+    /// Inject `fault` into the next log request that passes auth and the rate limit.
+    pub fn push_fault(&self, fault: Fault) {
+        lock(&self.shared).faults.push(fault);
+    }
+
+    /// Inject `fault` into the `request`-th log request that passes auth and the rate limit
+    /// (1-based, counted from start).
+    pub fn schedule_fault(&self, request: u64, fault: Fault) {
+        lock(&self.shared).faults.schedule(request, fault);
+    }
+
+    /// Change the per-minute rate limit.
+    pub fn set_rate_limit(&self, calls: u32) {
+        lock(&self.shared).rate.limit = calls;
+    }
+
+    /// Spend `calls` of the current minute's quota, as another application of the org would.
+    pub fn consume_quota(&self, calls: u32) {
+        let mut state = lock(&self.shared);
+        let now = state.now();
+        state.rate.roll_at(now);
+        state.rate.used = state.rate.used.saturating_add(calls);
+    }
+
+    /// Requests to `/api/v1/logs` that presented `token` (any scheme, accepted or not).
+    pub fn requests_with(&self, token: &str) -> u64 {
+        lock(&self.shared)
+            .counters
+            .per_token
+            .get(token)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// All requests to `/api/v1/logs`.
+    pub fn requests(&self) -> u64 {
+        lock(&self.shared).counters.log_requests
+    }
+
+    /// `429` responses sent.
+    pub fn throttled(&self) -> u64 {
+        lock(&self.shared).counters.throttled
+    }
+
+    /// `401` responses sent.
+    pub fn unauthorized(&self) -> u64 {
+        lock(&self.shared).counters.unauthorized
+    }
+}
+
+impl Drop for OktaSimulator {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -1,0 +1,274 @@
+//! The HTTP side of the simulator: `GET /api/v1/logs` with Okta's auth, rate-limit headers,
+//! `Link` headers and error bodies.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State as AxumState};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use ucp_core::Clock;
+
+use super::faults::{Fault, FaultPlan};
+use super::log::EventLog;
+use super::query::{LogQuery, QueryError};
+
+/// The org's per-minute rate-limit window (shared by every token).
+#[derive(Debug)]
+pub(crate) struct RateWindow {
+    pub limit: u32,
+    pub window_end: i64,
+    pub used: u32,
+}
+
+impl RateWindow {
+    /// Roll the window if it ended; minute windows align to the wall clock like Okta's.
+    pub(crate) fn roll_at(&mut self, now: DateTime<Utc>) {
+        let secs = now.timestamp();
+        if secs >= self.window_end {
+            self.window_end = secs - secs.rem_euclid(60) + 60;
+            self.used = 0;
+        }
+    }
+
+    fn remaining(&self) -> u32 {
+        self.limit.saturating_sub(self.used)
+    }
+}
+
+/// What tests count.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub per_token: HashMap<String, u64>,
+    pub log_requests: u64,
+    pub throttled: u64,
+    pub unauthorized: u64,
+}
+
+/// Everything the simulator knows, behind one lock.
+#[derive(Debug)]
+pub(crate) struct SimState {
+    pub clock: Clock,
+    pub offset: chrono::Duration,
+    pub log: EventLog,
+    pub ssws: HashSet<String>,
+    pub bearer: HashSet<String>,
+    pub rate: RateWindow,
+    pub faults: FaultPlan,
+    pub counters: Counters,
+    pub authorized_requests: u64,
+    pub base_url: String,
+}
+
+impl SimState {
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now_utc() + self.offset
+    }
+}
+
+pub(crate) type Shared = Arc<Mutex<SimState>>;
+
+pub(crate) fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, SimState> {
+    shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A response decided under the lock, sent after any injected latency.
+struct Prepared {
+    status: StatusCode,
+    headers: Vec<(HeaderName, String)>,
+    body: String,
+    latency: Duration,
+}
+
+pub(crate) async fn logs(
+    AxumState(shared): AxumState<Shared>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let prepared = prepare(&shared, &headers, raw.unwrap_or_default());
+    if !prepared.latency.is_zero() {
+        tokio::time::sleep(prepared.latency).await;
+    }
+    let mut response = (prepared.status, prepared.body).into_response();
+    let out = response.headers_mut();
+    out.insert(
+        axum::http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    for (name, value) in prepared.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            out.append(name, value);
+        }
+    }
+    response
+}
+
+fn prepare(shared: &Shared, headers: &HeaderMap, raw: String) -> Prepared {
+    let mut state = lock(shared);
+    let now = state.now();
+    state.log.advance(now);
+    state.counters.log_requests += 1;
+
+    let presented = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let (scheme, token) = presented.split_once(' ').unwrap_or(("", ""));
+    *state
+        .counters
+        .per_token
+        .entry(token.to_string())
+        .or_default() += 1;
+    let authorized = match scheme {
+        "SSWS" => state.ssws.contains(token),
+        "Bearer" => state.bearer.contains(token),
+        _ => false,
+    };
+
+    state.rate.roll_at(now);
+    let mut out = Prepared {
+        status: StatusCode::OK,
+        headers: Vec::new(),
+        body: String::new(),
+        latency: Duration::ZERO,
+    };
+    if !authorized {
+        state.counters.unauthorized += 1;
+        rate_headers(&state, &mut out);
+        return error(
+            out,
+            StatusCode::UNAUTHORIZED,
+            "E0000011",
+            "Invalid token provided",
+        );
+    }
+    state.rate.used += 1;
+    rate_headers(&state, &mut out);
+    if state.rate.used > state.rate.limit {
+        state.counters.throttled += 1;
+        return error(
+            out,
+            StatusCode::TOO_MANY_REQUESTS,
+            "E0000047",
+            "API call exceeded rate limit due to too many requests.",
+        );
+    }
+
+    state.authorized_requests += 1;
+    let request = state.authorized_requests;
+    let faults = state.faults.take(request);
+    let mut body_fault = None;
+    for fault in faults {
+        match fault {
+            Fault::Latency(d) => out.latency += d,
+            Fault::ServerError {
+                status,
+                retry_after,
+            } => {
+                if let Some(secs) = retry_after {
+                    out.headers
+                        .push((axum::http::header::RETRY_AFTER, secs.to_string()));
+                }
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return error(out, status, "E0000009", "Internal Server Error");
+            }
+            other => body_fault = Some(other),
+        }
+    }
+
+    let params: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect();
+    let query = match LogQuery::parse(params) {
+        Ok(q) => q,
+        Err(e) => return query_error(out, e),
+    };
+    let (page, next) = match query.select(state.log.visible(), now) {
+        Ok(selected) => selected,
+        Err(e) => return query_error(out, e),
+    };
+
+    let endpoint = format!("{}/api/v1/logs", state.base_url);
+    out.headers.push((
+        axum::http::header::LINK,
+        format!("<{endpoint}?{raw}>; rel=\"self\""),
+    ));
+    if let Some(after) = next {
+        let mut serializer = url::form_urlencoded::Serializer::new(String::new());
+        for (key, value) in query.params.iter().filter(|(k, _)| k != "after") {
+            serializer.append_pair(key, value);
+        }
+        serializer.append_pair("after", &after);
+        out.headers.push((
+            axum::http::header::LINK,
+            format!("<{endpoint}?{}>; rel=\"next\"", serializer.finish()),
+        ));
+    }
+
+    let visible = state.log.visible();
+    let mut body = String::from("[");
+    for (n, index) in page.iter().enumerate() {
+        if n > 0 {
+            body.push(',');
+        }
+        body.push_str(&visible[*index].text);
+    }
+    body.push(']');
+    out.body = match body_fault {
+        Some(Fault::Malformed) => "{\"unexpected\": [\"this is not a list of events\"".into(),
+        Some(Fault::Truncated) => {
+            let mut cut = body.len() / 2;
+            while !body.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            body.truncate(cut);
+            body
+        }
+        _ => body,
+    };
+    out
+}
+
+fn rate_headers(state: &SimState, out: &mut Prepared) {
+    out.headers.push((
+        HeaderName::from_static("x-rate-limit-limit"),
+        state.rate.limit.to_string(),
+    ));
+    out.headers.push((
+        HeaderName::from_static("x-rate-limit-remaining"),
+        state.rate.remaining().to_string(),
+    ));
+    out.headers.push((
+        HeaderName::from_static("x-rate-limit-reset"),
+        state.rate.window_end.to_string(),
+    ));
+}
+
+fn query_error(out: Prepared, e: QueryError) -> Prepared {
+    match e {
+        QueryError::Validation(why) => error(
+            out,
+            StatusCode::BAD_REQUEST,
+            "E0000001",
+            &format!("Api validation failed: {why}"),
+        ),
+        QueryError::Filter(why) => error(out, StatusCode::BAD_REQUEST, "E0000031", &why),
+    }
+}
+
+/// An Okta error body.
+fn error(mut out: Prepared, status: StatusCode, code: &str, summary: &str) -> Prepared {
+    out.status = status;
+    out.body = serde_json::json!({
+        "errorCode": code,
+        "errorSummary": summary,
+        "errorLink": code,
+        "errorId": format!("oaeSim{}", status.as_u16()),
+        "errorCauses": []
+    })
+    .to_string();
+    out
+}

@@ -15,7 +15,7 @@ use ucp_core::credentials::{
     Credential, CredentialRef, CredentialStore, EnvCredentials, FileCredentials, FileKey,
     JwtAlgorithm, KdfParams, MemoryCredentials, TenantCredentials,
 };
-use ucp_core::health::MemoryHealth;
+use ucp_core::health::{HealthReporter, HealthService, MemoryHealth};
 use ucp_testkit::leak::{LeakScanner, TraceCapture};
 use ucp_testkit::token_endpoint::{test_keys, KeyAlgorithm, TokenEndpoint};
 
@@ -306,6 +306,12 @@ async fn no_secret_appears_in_anything_a_full_run_emits() {
             serde_json::to_string(event).unwrap(),
         );
     }
+    // The same events through the health service: its Prometheus metrics.
+    let service = HealthService::builder().build();
+    for event in &events {
+        service.report(event.clone()).await;
+    }
+    out.text("prometheus metrics", service.metrics().encode());
     out.text(
         "serialized credential references",
         serde_json::to_string(&store.list(None).await.unwrap()).unwrap(),

@@ -310,3 +310,21 @@ async fn an_api_token_cannot_mint_oauth_tokens() {
     ));
     assert_eq!(lab.sim.token_requests(), 0);
 }
+
+#[tokio::test]
+async fn a_secret_is_never_sent_to_a_plain_http_token_url() {
+    let lab = lab().await;
+    lab.put(
+        "entra",
+        Credential::ClientSecret {
+            token_url: "http://login.example.invalid/contoso/oauth2/v2.0/token".into(),
+            client_id: "entra-app".into(),
+            secret: SecretString::from("never-sent".to_string()),
+        },
+    )
+    .await;
+    let request = TokenRequest::named(&lab.creds, "entra", GRAPH_SCOPE);
+    let error = lab.provider.token(&request).await.unwrap_err();
+    assert!(matches!(error, TokenError::InsecureUrl { .. }), "{error}");
+    assert!(error.to_string().contains("contoso/entra"));
+}

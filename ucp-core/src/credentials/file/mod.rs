@@ -5,7 +5,8 @@
 //! (salt and cost in the file's header). Every `put` and `remove` rewrites the whole file
 //! atomically: a temporary file in the same folder is written, flushed to disk, renamed over
 //! the old one, and the folder is flushed, so a crash leaves either the old or the new file.
-//! On Unix the file is created with mode 0600.
+//! On Unix the file is created with mode 0600. One process owns the file: the store keeps
+//! the decrypted entries in memory and does not notice another process's writes.
 //!
 //! A wrong key, a truncated file and a file with a changed byte are each refused with their
 //! own [`FileError`]; nothing is read from a file that does not verify.

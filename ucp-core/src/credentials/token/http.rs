@@ -54,10 +54,12 @@ pub struct HttpTokenFetcher {
 }
 
 impl HttpTokenFetcher {
-    /// A fetcher with its own client (30 s timeout).
+    /// A fetcher with its own client: 30 s timeout, and no redirects (a redirected POST
+    /// could carry the client secret to another host).
     pub fn new() -> Result<Self, TokenError> {
         reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map(Self::with_client)
             .map_err(|e| TokenError::Client {
@@ -148,6 +150,11 @@ impl TokenFetcher for HttpTokenFetcher {
                 })
             }
         };
+        if !secure(token_url) {
+            return Err(TokenError::InsecureUrl {
+                reference: reference.clone(),
+            });
+        }
         let unavailable = |detail: String| TokenError::Unavailable {
             reference: reference.clone(),
             detail,
@@ -204,6 +211,22 @@ impl TokenFetcher for HttpTokenFetcher {
             token: parsed.access_token,
             expires_in: Duration::from_secs(expires_in),
         })
+    }
+}
+
+/// HTTPS, or plain HTTP to a loopback address (simulators in tests).
+fn secure(url: &str) -> bool {
+    match reqwest::Url::parse(url) {
+        Ok(url) if url.scheme() == "https" => true,
+        Ok(url) if url.scheme() == "http" => url.host_str().is_some_and(|host| {
+            host == "localhost"
+                || host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }),
+        _ => false,
     }
 }
 

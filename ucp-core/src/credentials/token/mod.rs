@@ -151,6 +151,13 @@ pub enum TokenError {
         /// The credential.
         reference: CredentialRef,
     },
+    /// The token URL is not HTTPS (loopback addresses excepted, for tests): the secret would
+    /// travel in clear text.
+    #[error("token URL of credential {reference} is not https: refusing to send its secret in clear text; fix the token URL")]
+    InsecureUrl {
+        /// The credential.
+        reference: CredentialRef,
+    },
     /// The HTTP client could not be built.
     #[error("could not build the HTTP client for token requests: {detail}")]
     Client {

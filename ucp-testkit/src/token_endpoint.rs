@@ -12,7 +12,7 @@
 //! Every token request is checked the way the providers check it: `grant_type`, `scope`,
 //! `client_id`, and either the client secret or the assertion (signature against the
 //! registered public key, `iss` = `sub` = client id, `aud` = the exact token URL, `exp` at most
-//! one hour after `iat`, `jti` never reused). Refusals are counted and their reasons kept for
+//! one hour after `iat`, `jti` never reused; on the Entra path an `x5t` header). Refusals are counted and their reasons kept for
 //! assertions. Tokens are opaque random strings.
 
 use std::collections::{HashMap, HashSet};
@@ -426,6 +426,15 @@ fn check(
             let key = key.clone();
             let alg = *alg;
             inner.assertions.push(assertion.clone());
+            if flavor == Flavor::Entra {
+                let header = jsonwebtoken::decode_header(assertion)
+                    .map_err(|e| unauthorized(format!("assertion header unreadable: {e}")))?;
+                if header.x5t.is_none() {
+                    return Err(unauthorized(format!(
+                        "assertion of client {client_id} lacks x5t (Entra needs the certificate thumbprint)"
+                    )));
+                }
+            }
             verify_assertion(inner, &key, alg, client_id, url, assertion).map_err(unauthorized)?;
             Ok(client_id.to_string())
         }

@@ -172,7 +172,8 @@ pub enum Credential {
         client_id: String,
         /// PEM-encoded private key.
         private_key_pem: SecretString,
-        /// Key id (`kid`) registered with the provider.
+        /// Key id registered with the provider: sent as `kid`; for Entra ID certificate
+        /// credentials, the certificate's base64url SHA-1 thumbprint, also sent as `x5t`.
         key_id: Option<String>,
         /// Signing algorithm.
         algorithm: JwtAlgorithm,

@@ -31,7 +31,8 @@ pub(crate) struct AssertionKey<'a> {
     pub(crate) algorithm: JwtAlgorithm,
 }
 
-/// A fresh assertion: iss = sub = client id, aud = token URL, 5-minute expiry, random jti.
+/// A fresh assertion: iss = sub = client id, aud = token URL, 5-minute expiry, random jti;
+/// header `kid` (and, for Entra ID v2 token URLs, `x5t`) from the key id.
 pub(crate) fn sign(
     reference: &CredentialRef,
     key: &AssertionKey<'_>,
@@ -49,6 +50,11 @@ pub(crate) fn sign(
         encoding.map_err(|e| fail(format!("the private key is not a usable PEM key ({e})")))?;
     let mut header = Header::new(algorithm);
     header.kid = key.key_id.map(str::to_string);
+    // Entra ID finds a certificate credential by its thumbprint in `x5t`; there the key id
+    // is that thumbprint (base64url SHA-1 of the certificate).
+    if key.token_url.ends_with("/oauth2/v2.0/token") {
+        header.x5t = header.kid.clone();
+    }
     let now = chrono::Utc::now().timestamp();
     let mut jti = [0u8; 16];
     rand::rng().fill_bytes(&mut jti);

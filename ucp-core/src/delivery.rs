@@ -124,6 +124,7 @@ impl DeliveryTask {
         let mut tracker = self.health.tracker(self.component.clone());
         async {
             while let Some(envelope) = queue.recv().await {
+                self.health.queue_depth(&self.component, queue.len());
                 for chunk in chunks(&envelope.batch, self.max_batch_records) {
                     self.deliver(&chunk, &mut tracker).await;
                 }
@@ -182,6 +183,8 @@ impl DeliveryTask {
                 error,
             };
             tracing::warn!(attempt, error = %failure, "delivery failed");
+            self.health
+                .error(&self.component, failure.error.type_name(), "deliver");
             if failure.error.class() == ErrorClass::Permanent {
                 let status = match failure.error {
                     SinkError::Auth { .. } => Status::Error,

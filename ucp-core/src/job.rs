@@ -98,6 +98,9 @@ struct State {
     collection: StatusTracker,
     budget_status: StatusTracker,
     queue_status: Vec<(Arc<str>, StatusTracker)>,
+    /// When a page last arrived (or the job started), for staleness.
+    last_success: Instant,
+    stale_reported: bool,
 }
 
 impl Job {
@@ -112,6 +115,7 @@ impl Job {
             let mut last_round = None;
             loop {
                 let stop = wait_stop(self.stop.clone());
+                let stale_at = state.last_success + 2 * self.interval();
                 tokio::select! {
                     biased;
                     _ = stop => break,
@@ -129,6 +133,10 @@ impl Job {
                             break;
                         }
                         next_tick = next_slot(origin, self.interval(), last_round);
+                    }
+                    // Last, so a round due at the same instant runs first.
+                    _ = tokio::time::sleep_until(stale_at), if !state.stale_reported => {
+                        self.report_stale(&mut state).await;
                     }
                 }
             }
@@ -163,6 +171,8 @@ impl Job {
             collection,
             budget_status: self.health.tracker(self.component.clone()),
             queue_status: Vec::new(),
+            last_success: Instant::now(),
+            stale_reported: false,
         };
         self.report_stretch(&mut state).await;
         Some(state)
@@ -205,17 +215,62 @@ impl Job {
             .await;
     }
 
+    /// A page arrived: a throttling Warning is over, unless the plan is stretched (that
+    /// Warning stays while the budget is short).
+    async fn budget_recovered(&self, state: &mut State, config: &JobConfig) {
+        if state.budget_status.status() != Status::Warning || config.stretch_message.is_some() {
+            return;
+        }
+        self.health
+            .observe(
+                &mut state.budget_status,
+                Status::Ok,
+                HealthKind::Budget,
+                || format!("{}: the provider accepts calls again", self.key),
+            )
+            .await;
+    }
+
+    /// No page for twice the interval: say so, unless the collection is already in Error
+    /// (which says more).
+    async fn report_stale(&self, state: &mut State) {
+        state.stale_reported = true;
+        if state.collection.status() == Status::Error {
+            return;
+        }
+        let silent = Instant::now().saturating_duration_since(state.last_success);
+        self.health
+            .observe(&mut state.collection, Status::Warning, HealthKind::Collection, || {
+                format!(
+                    "{}: no successful collection for {silent:?} (twice its interval of {:?}); see the budget and delivery messages of this connector",
+                    self.key,
+                    self.interval()
+                )
+            })
+            .await;
+    }
+
     /// One round: collect pages until the source has no more for now.
     async fn round(&self, state: &mut State) -> RoundEnd {
         let config = self.config.borrow().clone();
         let mut attempts = 0;
         let mut throttles = 0;
         loop {
-            let stop = wait_stop(self.stop.clone());
-            let page = tokio::select! {
-                biased;
-                _ = stop => return RoundEnd::Stopped,
-                page = self.collect_page(&state.cursor, &config) => page,
+            let cursor = state.cursor.clone();
+            let collect = self.collect_page(&cursor, &config);
+            tokio::pin!(collect);
+            // The call may wait long for the budget: staleness is still reported meanwhile.
+            let page = loop {
+                let stop = wait_stop(self.stop.clone());
+                let stale_at = state.last_success + 2 * self.interval();
+                tokio::select! {
+                    biased;
+                    _ = stop => return RoundEnd::Stopped,
+                    page = &mut collect => break page,
+                    _ = tokio::time::sleep_until(stale_at), if !state.stale_reported => {
+                        self.report_stale(state).await;
+                    }
+                }
             };
             match page {
                 Ok(page) => {
@@ -225,6 +280,8 @@ impl Job {
                     if let RoundEnd::Stopped = self.fan_out(state, page, &config).await {
                         return RoundEnd::Stopped;
                     }
+                    state.last_success = Instant::now();
+                    state.stale_reported = false;
                     self.health
                         .observe(
                             &mut state.collection,
@@ -233,6 +290,7 @@ impl Job {
                             || format!("{} is collecting", self.key),
                         )
                         .await;
+                    self.budget_recovered(state, &config).await;
                     self.commit_ready(state).await;
                     if !more {
                         return RoundEnd::Done;
@@ -277,11 +335,19 @@ impl Job {
             .instrument(span)
             .await?;
         if let Some(hint) = &page.hint {
-            self.budget.observe(hint);
+            self.observe_hint(hint);
         }
         add(&self.counters.pages, 1);
         add(&self.counters.records_collected, page.records.len() as u64);
         Ok(page)
+    }
+
+    fn observe_hint(&self, hint: &RateLimitHint) {
+        self.budget.observe(hint);
+        if let Some(remaining) = hint.remaining {
+            self.health
+                .budget_remaining(&self.budget.key().to_string(), remaining);
+        }
     }
 
     /// Decide what a failed call means: `Some(wait)` to try the page again within this round,
@@ -295,11 +361,13 @@ impl Job {
     ) -> Option<Duration> {
         if let SourceError::RateLimited { hint, .. } = &error {
             add(&self.counters.throttled, 1);
-            self.budget.observe(&RateLimitHint {
+            self.observe_hint(&RateLimitHint {
                 throttled: true,
                 ..hint.clone()
             });
         }
+        self.health
+            .error(&self.component, error.type_name(), "collect");
         let failure = CollectError {
             stream: self.key.clone(),
             error,
@@ -416,7 +484,7 @@ impl Job {
         };
         let envelope = match subscriber.queue.try_send(envelope) {
             Ok(()) => {
-                self.queue_ok(state, subscriber).await;
+                self.queue_level(state, subscriber).await;
                 return RoundEnd::Done;
             }
             Err(mpsc::error::TrySendError::Closed(envelope)) => {
@@ -430,6 +498,8 @@ impl Job {
         match subscriber.when_full {
             WhenFull::DropNewest => {
                 add(&subscriber.counters.dropped, records);
+                self.health
+                    .dropped(&self.queue_component(subscriber), records);
                 tracing::warn!(product = %subscriber.product, records, "queue full: batch dropped by policy");
                 let message =
                     full_message(&format!("dropped {records} records by policy (counted)"));
@@ -461,9 +531,30 @@ impl Job {
         }
     }
 
-    async fn queue_ok(&self, state: &mut State, subscriber: &Subscriber) {
+    /// Report a queue at or above 80% of its capacity as a Warning, and its recovery.
+    async fn queue_level(&self, state: &mut State, subscriber: &Subscriber) {
+        let capacity = subscriber.queue.max_capacity();
+        let depth = capacity - subscriber.queue.capacity();
+        self.health
+            .queue_depth(&self.queue_component(subscriber), depth);
         let tracker = self.queue_tracker(state, subscriber);
-        if tracker.status() == Status::Warning {
+        if depth * 5 >= capacity * 4 {
+            let consequence = match subscriber.when_full {
+                WhenFull::Block => "when full, collection pauses for every product of the stream",
+                WhenFull::DropNewest => {
+                    "when full, new batches are dropped for this product (counted)"
+                }
+            };
+            let message = format!(
+                "the queue of '{}' for {} is {}% full ({depth} of {capacity} batches): the product is slower than collection; {consequence}",
+                subscriber.product,
+                self.key,
+                depth * 100 / capacity
+            );
+            self.health
+                .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
+                .await;
+        } else if tracker.status() == Status::Warning {
             self.health
                 .observe(tracker, Status::Ok, HealthKind::Delivery, || {
                     format!(
@@ -472,6 +563,13 @@ impl Job {
                     )
                 })
                 .await;
+        }
+    }
+
+    fn queue_component(&self, subscriber: &Subscriber) -> Component {
+        Component {
+            product: Some(subscriber.product.to_string()),
+            ..self.component.clone()
         }
     }
 
@@ -487,10 +585,7 @@ impl Job {
         {
             Some(index) => index,
             None => {
-                let component = Component {
-                    product: Some(subscriber.product.to_string()),
-                    ..self.component.clone()
-                };
+                let component = self.queue_component(subscriber);
                 state
                     .queue_status
                     .push((subscriber.product.clone(), self.health.tracker(component)));
@@ -607,4 +702,30 @@ fn select(
         records: Arc::from(matching),
         cursor_after: shared.cursor_after.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn missed_ticks_are_skipped_not_burst() {
+        let origin = Instant::now();
+        let minute = Duration::from_secs(60);
+        assert_eq!(
+            next_slot(origin, minute, None),
+            origin,
+            "the first tick is the origin"
+        );
+        // A round that started at 0 and ran for three and a half minutes: the next tick is
+        // 4 min, not the three missed ones at 1, 2 and 3 min.
+        tokio::time::advance(Duration::from_secs(210)).await;
+        assert_eq!(next_slot(origin, minute, Some(origin)), origin + 4 * minute);
+        // A round that finished at once waits for the next tick after it started.
+        let started = Instant::now();
+        assert_eq!(
+            next_slot(origin, minute, Some(started)),
+            origin + 4 * minute
+        );
+    }
 }

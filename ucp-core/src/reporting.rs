@@ -3,7 +3,9 @@
 use std::sync::Arc;
 
 use crate::clock::Clock;
-use crate::health::{Component, HealthKind, HealthReporter, Status, StatusTracker, VolumeSample};
+use crate::health::{
+    Component, HealthKind, HealthReporter, Metrics, Status, StatusTracker, VolumeSample,
+};
 
 /// Successes in a row that bring a component from Warning or Error back to Ok.
 const RECOVER_AFTER: u32 = 2;
@@ -12,12 +14,43 @@ const RECOVER_AFTER: u32 = 2;
 #[derive(Clone)]
 pub(crate) struct HealthHub {
     reporter: Arc<dyn HealthReporter>,
+    metrics: Option<Arc<Metrics>>,
     clock: Clock,
 }
 
 impl HealthHub {
     pub(crate) fn new(reporter: Arc<dyn HealthReporter>, clock: Clock) -> Self {
-        HealthHub { reporter, clock }
+        let metrics = reporter.metrics();
+        HealthHub {
+            reporter,
+            metrics,
+            clock,
+        }
+    }
+
+    /// Count a failed call: `error_type` is the error's class, `stage` `collect` or `deliver`.
+    pub(crate) fn error(&self, component: &Component, error_type: &str, stage: &str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.error(component, error_type, stage);
+        }
+    }
+
+    pub(crate) fn dropped(&self, component: &Component, records: u64) {
+        if let Some(metrics) = &self.metrics {
+            metrics.dropped(component, records);
+        }
+    }
+
+    pub(crate) fn queue_depth(&self, component: &Component, depth: usize) {
+        if let Some(metrics) = &self.metrics {
+            metrics.queue_depth(component, depth);
+        }
+    }
+
+    pub(crate) fn budget_remaining(&self, budget: &str, remaining: u32) {
+        if let Some(metrics) = &self.metrics {
+            metrics.budget_remaining(budget, remaining as u64);
+        }
     }
 
     pub(crate) fn tracker(&self, component: Component) -> StatusTracker {

@@ -178,6 +178,16 @@ impl SinkError {
         }
     }
 
+    /// A short name of the variant, for metrics labels (`auth`, `rate_limited`, …).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SinkError::Auth { .. } => "auth",
+            SinkError::RateLimited { .. } => "rate_limited",
+            SinkError::Retryable { .. } => "retryable",
+            SinkError::Permanent { .. } => "permanent",
+        }
+    }
+
     /// What a person should do about it.
     pub fn action(&self) -> &'static str {
         match self {

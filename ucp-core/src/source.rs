@@ -243,6 +243,18 @@ impl SourceError {
         }
     }
 
+    /// A short name of the variant, for metrics labels (`auth`, `rate_limited`, …).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            SourceError::Auth { .. } => "auth",
+            SourceError::Config { .. } => "config",
+            SourceError::RateLimited { .. } => "rate_limited",
+            SourceError::Retryable { .. } => "retryable",
+            SourceError::Malformed { .. } => "malformed",
+            SourceError::Permanent { .. } => "permanent",
+        }
+    }
+
     /// What a person should do about it.
     pub fn action(&self) -> &'static str {
         match self {

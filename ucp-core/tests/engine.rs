@@ -487,10 +487,20 @@ async fn drop_policy_counts_and_reports_the_loss() {
     let slow_stats = stats.subscription("slow", "okta", "events").unwrap();
     // One batch is being delivered (hung), one waits in the queue, the other two are dropped.
     assert_eq!(slow_stats.dropped, 10);
-    assert!(health
+    let warnings: Vec<_> = health
         .events()
-        .iter()
-        .any(|e| e.status == Status::Warning && e.message.contains("dropped 5 records by policy")));
+        .into_iter()
+        .filter(|e| e.status == Status::Warning && e.message.contains("queue"))
+        .collect();
+    assert_eq!(
+        warnings.len(),
+        1,
+        "one transition, not one per drop: {warnings:?}"
+    );
+    assert!(
+        warnings[0].message.contains("100% full")
+            && warnings[0].message.contains("new batches are dropped")
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -575,7 +585,7 @@ async fn auth_failures_are_errors_that_name_the_stream_and_recover() {
     assert_eq!(
         collection.last().unwrap().status,
         Status::Ok,
-        "back to Ok after two good rounds"
+        "back to Ok after two good rounds: {collection:#?}"
     );
     assert_eq!(s.sentinel.ids().len(), 3);
     running.shutdown().await.unwrap();
@@ -653,5 +663,113 @@ fn configuration_mistakes_are_named_at_build() {
     assert!(
         e.contains("source 'zero'") && e.contains("limit of 0"),
         "{e}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn jobs_that_share_an_interval_are_spread_by_jitter() {
+    let clock = clock();
+    let mut builder = Platform::builder()
+        .clock(clock)
+        .max_jitter(mins(1))
+        .sink("sentinel", RecordingSink::new("sentinel"));
+    let mut sources = Vec::new();
+    for n in 0..4 {
+        // Separate accounts, so no budget spaces them: only the jitter does.
+        let source = EventLogSource::new(format!("org{n}"), EventLog::new(), clock);
+        sources.push(source.clone());
+        builder = builder
+            .source(format!("s{n}"), source)
+            .subscribe(Subscription::new("sentinel", format!("s{n}"), "events").every(mins(5)));
+    }
+    let start = Instant::now();
+    let running = builder.build().unwrap().start().await.unwrap();
+    tokio::time::sleep(mins(11)).await;
+    let mut firsts: Vec<Duration> = sources.iter().map(|s| s.calls()[0].at - start).collect();
+    assert!(
+        firsts.iter().all(|t| *t < mins(1)),
+        "within the jitter window: {firsts:?}"
+    );
+    firsts.dedup();
+    firsts.sort();
+    firsts.dedup();
+    assert_eq!(firsts.len(), 4, "each job has its own phase: {firsts:?}");
+    for source in &sources {
+        let calls = source.calls();
+        assert_eq!(calls.len(), 3, "one call per interval");
+        assert_eq!(calls[1].at - calls[0].at, mins(5), "the phase holds");
+    }
+    running.shutdown().await.unwrap();
+}
+
+/// A product whose code panics: a bug in the sink must not take the delivery task down.
+struct Panicking;
+
+#[async_trait::async_trait]
+impl Sink for Panicking {
+    fn describe(&self) -> SinkInfo {
+        SinkInfo::new("panicking")
+    }
+    async fn check(&self, _cx: &SinkContext) -> Result<(), SinkError> {
+        Ok(())
+    }
+    async fn deliver(&self, _cx: &SinkContext, _batch: &Batch) -> Result<Delivery, SinkError> {
+        panic!("bug in the sink")
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_sink_dead_letters_its_batches_and_keeps_running() {
+    let clock = clock();
+    let log = log(3);
+    let dead = Arc::new(MemoryDeadLetters::new());
+    let running = Platform::builder()
+        .clock(clock)
+        .max_jitter(Duration::ZERO)
+        .dead_letters(dead.clone())
+        .source("okta", EventLogSource::new("contoso", log.clone(), clock))
+        .sink("buggy", Panicking)
+        .subscribe(Subscription::new("buggy", "okta", "events").every(mins(1)))
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    log.generate(2, Utc::now());
+    tokio::time::sleep(mins(1)).await;
+    let letters = dead.letters();
+    assert_eq!(
+        letters.len(),
+        5,
+        "both batches, the second after the first panic"
+    );
+    assert!(
+        letters[0].reason.contains("sink panicked"),
+        "{}",
+        letters[0].reason
+    );
+    running.shutdown().await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_is_bounded_by_its_timeout_and_keeps_the_unaccepted_page_for_next_time() {
+    let checkpoints = Arc::new(MemoryCheckpoints::new());
+    let (s, platform) = story(log(5), EventLogSettings::default(), checkpoints.clone());
+    s.mdi.set_behaviour(SinkBehaviour::Hang);
+    let running = platform.start().await.unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let result = running.shutdown().await;
+    assert!(
+        matches!(result, Err(PlatformError::ShutdownTimeout(..))),
+        "{result:?}"
+    );
+    let saved = checkpoints
+        .load(&StreamKey::new("okta-contoso", "events"))
+        .await
+        .unwrap();
+    assert_eq!(
+        saved, None,
+        "mdi never accepted the page, so the cursor stays where it was"
     );
 }

@@ -255,6 +255,12 @@ pub trait HealthReporter: Send + Sync + 'static {
     fn record_volume(&self, sample: VolumeSample) {
         let _ = sample;
     }
+
+    /// The metrics registry the engine should count errors, drops, queue depths and budgets
+    /// in, if this reporter keeps one (status and volumes arrive through the calls above).
+    fn metrics(&self) -> Option<std::sync::Arc<Metrics>> {
+        None
+    }
 }
 
 /// Emits an event only when a component's status changes.

@@ -211,6 +211,10 @@ impl HealthReporter for HealthService {
         }
     }
 
+    fn metrics(&self) -> Option<Arc<Metrics>> {
+        Some(self.metrics.clone())
+    }
+
     fn record_volume(&self, sample: VolumeSample) {
         if sample.component.product.is_some() {
             self.metrics

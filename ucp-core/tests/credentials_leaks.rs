@@ -201,7 +201,7 @@ async fn no_secret_appears_in_anything_a_full_run_emits() {
     let provider = TokenProvider::new(Arc::new(HttpTokenFetcher::new().unwrap()))
         .with_health(health.clone())
         .with_config(TokenConfig {
-            backoff_base: Duration::from_millis(20),
+            backoff_base: Duration::from_millis(300),
             ..TokenConfig::default()
         });
     let creds = TenantCredentials::new("contoso", store.clone());
@@ -287,7 +287,7 @@ async fn no_secret_appears_in_anything_a_full_run_emits() {
     out.debug_display("unavailable token error", &unavailable);
     let backing_off = provider.token(&rotated_request).await.unwrap_err();
     out.debug_display("back-off token error", &backing_off);
-    tokio::time::sleep(Duration::from_millis(40)).await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
     provider.token(&rotated_request).await.unwrap();
     out.debug("token provider", &provider);
 

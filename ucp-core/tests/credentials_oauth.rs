@@ -34,7 +34,7 @@ async fn lab() -> Lab {
     let provider = TokenProvider::new(Arc::new(HttpTokenFetcher::new().unwrap()))
         .with_health(health.clone())
         .with_config(TokenConfig {
-            backoff_base: Duration::from_millis(50),
+            backoff_base: Duration::from_millis(500),
             ..TokenConfig::default()
         });
     Lab {
@@ -284,7 +284,7 @@ async fn endpoint_failures_back_off_and_surface_as_health_naming_the_credential(
     assert!(warning.message.contains("contoso/entra"));
     assert!(!warning.message.contains("entra-secret"));
 
-    tokio::time::sleep(Duration::from_millis(80)).await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
     lab.provider.token(&request).await.unwrap();
     assert_eq!(lab.sim.token_requests(), 2);
     assert_eq!(lab.health.events().pop().unwrap().status, Status::Ok);

@@ -31,8 +31,10 @@ pub mod stats;
 pub use budget::{BudgetKey, BudgetSpec, RateBudget};
 pub use checkpoint::{CheckpointError, CheckpointStore, FileCheckpoints, MemoryCheckpoints};
 pub use clock::Clock;
+pub use credentials::token::{AccessToken, TokenError, TokenProvider, TokenRequest};
 pub use credentials::{
-    Credential, CredentialError, CredentialRef, CredentialStore, MemoryCredentials,
+    Credential, CredentialError, CredentialRef, CredentialStore, EnvCredentials, FileCredentials,
+    FileKey, MemoryCredentials, TenantCredentials,
 };
 pub use dead_letter::{DeadLetter, DeadLetterStore, MemoryDeadLetters};
 pub use dedup::DedupWindow;

@@ -11,14 +11,20 @@
 //!   headers, for examples of partner-written HTTP connectors.
 //! - [`okta`]: a simulated Okta org (System Log API with polling and bounded paging, SCIM
 //!   filters, rate-limit headers, SSWS and bearer auth, late-persisted events, faults).
+//! - [`token_endpoint`]: an OAuth 2.0 token endpoint (Entra ID v2 and Okta client
+//!   credentials) that verifies client secrets and signed assertions, with a protected
+//!   resource for 401 → refresh → retry tests.
+//! - [`leak`]: a leak scanner and a TRACE-level log capture for zero-leak test suites.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod demo_api;
 pub mod event_log;
+pub mod leak;
 pub mod okta;
 pub mod recording_sink;
+pub mod token_endpoint;
 
 pub use event_log::{EventLog, EventLogSettings, EventLogSource, Fault};
 pub use recording_sink::{RecordingSink, SinkBehaviour};

@@ -4,16 +4,111 @@
 //! raw [`CredentialStore`]: their context hands them a [`TenantCredentials`] view that refuses
 //! any reference of another tenant. All secret material is held in `secrecy` types, so it
 //! never reaches `Debug`, logs, errors or health messages.
+//!
+//! # Stores
+//!
+//! - [`MemoryCredentials`]: in process memory (tests, examples).
+//! - [`EnvCredentials`]: environment variables `UCP_CRED__<TENANT>__<NAME>__<FIELD>`
+//!   (read-only; a missing variable is named in the error).
+//! - [`FileCredentials`]: one file encrypted with XChaCha20-Poly1305 under a key file or an
+//!   Argon2id passphrase; atomic writes, mode 0600; a wrong key, a truncated file and a
+//!   changed byte are refused with distinct [`FileError`]s.
+//!
+//! `put` under an existing reference is rotation: every connector sees the new secret at its
+//! next lookup, and the [`TokenProvider`](token::TokenProvider) drops tokens minted from the
+//! old one.
+//!
+//! # Wiring a credential into a source
+//!
+//! 1. The operator stores the credential once, under the connector's tenant and a name
+//!    (`contoso` / `okta`), in whichever store the platform was given.
+//! 2. The source is configured with that *name* only, never the secret.
+//! 3. In `check` and `collect`, the source resolves it through its context:
+//!    [`SourceContext::credential`](crate::source::SourceContext::credential) or
+//!    `cx.credentials().get_named("okta")` for a static secret (an Okta `SSWS` token);
+//!    for OAuth it asks the platform's one shared [`TokenProvider`](token::TokenProvider)
+//!    for a token with a [`TokenRequest`](token::TokenRequest) that names the credential,
+//!    the scope and the account's rate budget, and wraps the provider call in
+//!    [`with_token`](token::TokenProvider::with_token) so a 401 refreshes the token and
+//!    retries once.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//!
+//! use async_trait::async_trait;
+//! use secrecy::{ExposeSecret, SecretString};
+//! use ucp_core::budget::{BudgetKey, BudgetSpec, RateBudget};
+//! use ucp_core::clock::Clock;
+//! use ucp_core::credentials::token::{
+//!     Attempt, FetchedToken, TokenError, TokenFetcher, TokenProvider, TokenRequest,
+//! };
+//! use ucp_core::credentials::{Credential, CredentialRef, CredentialStore, MemoryCredentials};
+//! use ucp_core::source::SourceContext;
+//!
+//! // In production: `HttpTokenFetcher::new()?`, which speaks Entra ID and Okta.
+//! struct Stub;
+//! #[async_trait]
+//! impl TokenFetcher for Stub {
+//!     async fn fetch(&self, _: &CredentialRef, _: &Credential, _: &str)
+//!         -> Result<FetchedToken, TokenError> {
+//!         Ok(FetchedToken { token: SecretString::from("t".to_string()), expires_in: Duration::from_secs(3600) })
+//!     }
+//! }
+//!
+//! /// What a source's `collect` does: one provider call with the shared token.
+//! async fn fetch_page(cx: &SourceContext, tokens: &TokenProvider) -> Result<u16, TokenError> {
+//!     let request = TokenRequest::named(cx.credentials(), "okta", "okta.logs.read")
+//!         .with_budget(cx.budget().clone());
+//!     tokens
+//!         .with_token(&request, |token| async move {
+//!             // e.g. reqwest: .bearer_auth(token.secret().expose_secret()), then map 401.
+//!             let status = if token.secret().expose_secret().is_empty() { 401 } else { 200 };
+//!             if status == 401 { Attempt::Unauthorized } else { Attempt::Done(status) }
+//!         })
+//!         .await
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Once, by the operator: the credential, stored under tenant + name.
+//! let store = Arc::new(MemoryCredentials::new());
+//! store.put(CredentialRef::new("contoso", "okta"), Credential::PrivateKeyJwt {
+//!     token_url: "https://contoso.okta.com/oauth2/v1/token".into(),
+//!     client_id: "0oa-service-app".into(),
+//!     private_key_pem: SecretString::from("-----BEGIN PRIVATE KEY-----…".to_string()),
+//!     key_id: Some("key-1".into()),
+//!     algorithm: ucp_core::credentials::JwtAlgorithm::RS256,
+//! }).await?;
+//!
+//! // The platform builds one context per connector; the provider is shared by all.
+//! let budget = Arc::new(RateBudget::new(
+//!     BudgetSpec::new(BudgetKey::new("okta", "contoso.okta.com"), 600, Duration::from_secs(60)),
+//!     Clock::new(),
+//! ));
+//! let cx = SourceContext::new("okta-contoso", "contoso", budget, store, Clock::new());
+//! let tokens = TokenProvider::new(Arc::new(Stub));
+//! assert_eq!(fetch_page(&cx, &tokens).await?, 200);
+//! # Ok(())
+//! # }
+//! ```
 
+mod env;
+mod file;
 mod memory;
+pub mod token;
+mod wire;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
+pub use env::EnvCredentials;
+pub use file::{FileCredentials, FileError, FileKey, KdfParams};
 pub use memory::MemoryCredentials;
 
 /// Where a credential lives: its tenant and its name within the tenant.
@@ -77,7 +172,8 @@ pub enum Credential {
         client_id: String,
         /// PEM-encoded private key.
         private_key_pem: SecretString,
-        /// Key id (`kid`) registered with the provider.
+        /// Key id registered with the provider: sent as `kid`; for Entra ID certificate
+        /// credentials, the certificate's base64url SHA-1 thumbprint, also sent as `x5t`.
         key_id: Option<String>,
         /// Signing algorithm.
         algorithm: JwtAlgorithm,
@@ -135,6 +231,40 @@ pub enum CredentialError {
         expected: &'static str,
         /// What is stored.
         found: &'static str,
+    },
+    /// The environment store lacks variables the credential needs.
+    #[error("credential {reference}: environment variable(s) {} not set: set them (naming scheme in the `EnvCredentials` docs)", .variables.join(", "))]
+    MissingVariables {
+        /// The credential.
+        reference: CredentialRef,
+        /// Names of the missing variables.
+        variables: Vec<String>,
+    },
+    /// An environment variable holds something unusable (its value is never shown).
+    #[error("credential {reference}: environment variable {variable} is invalid: {reason}")]
+    InvalidVariable {
+        /// The credential.
+        reference: CredentialRef,
+        /// The variable's name.
+        variable: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+    /// The store cannot be written through this interface.
+    #[error("the {store} credential store is read-only: {hint}")]
+    ReadOnly {
+        /// Which store.
+        store: &'static str,
+        /// Where to change credentials instead.
+        hint: &'static str,
+    },
+    /// The encrypted credential file could not be read or written.
+    #[error("credential file {}: {error}", .path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        error: FileError,
     },
     /// The store itself failed (I/O, decryption).
     #[error("credential store failed: {0}")]

@@ -23,11 +23,12 @@ use tracing::Instrument;
 use crate::budget::RateBudget;
 use crate::checkpoint::CheckpointStore;
 use crate::dedup::DedupWindow;
+use crate::delivery::durable::DurableStore;
 use crate::delivery::{Ack, Envelope, PendingPage};
 use crate::error::CollectError;
 use crate::filter::Filter;
 use crate::health::{Component, HealthKind, Status, StatusTracker};
-use crate::plan::WhenFull;
+use crate::plan::{SubscriptionId, WhenFull};
 use crate::record::{Batch, Cursor, Record, StreamKey};
 use crate::reporting::HealthHub;
 use crate::source::{CollectRequest, Page, RateLimitHint, Source, SourceContext, SourceError};
@@ -40,13 +41,26 @@ const MAX_THROTTLES_PER_ROUND: u32 = 5;
 /// Backoff before retrying a page within a round.
 const PAGE_RETRY_BACKOFF: Duration = Duration::from_secs(2);
 
+/// Where a subscriber's batches go.
+#[derive(Clone)]
+pub(crate) enum SubscriberQueue {
+    /// A bounded channel to its delivery task.
+    Memory(mpsc::Sender<Envelope>),
+    /// Its queue in the durable store.
+    Disk {
+        store: Arc<DurableStore>,
+        id: SubscriptionId,
+        max_bytes: u64,
+    },
+}
+
 /// One subscriber as the job sees it.
 #[derive(Clone)]
 pub(crate) struct Subscriber {
     pub product: Arc<str>,
     pub filter: Option<Filter>,
     pub when_full: WhenFull,
-    pub queue: mpsc::Sender<Envelope>,
+    pub queue: SubscriberQueue,
     pub counters: Arc<SubscriptionCounters>,
     /// Set when the subscription is removed: its unaccepted batches no longer hold the cursor.
     pub released: Arc<AtomicBool>,
@@ -75,12 +89,22 @@ pub(crate) struct Job {
     pub max_jitter: Duration,
     pub config: watch::Receiver<JobConfig>,
     pub stop: watch::Receiver<bool>,
+    /// The checkpoint store is the durable store: a page's durable appends and its cursor
+    /// can commit in one transaction.
+    pub checkpoints_are_durable: bool,
 }
 
 /// A fanned-out page waiting for its subscribers.
 struct Pending {
     cursor: Cursor,
     page: Arc<PendingPage>,
+}
+
+/// What a full durable queue's policy did.
+enum Room {
+    Made,
+    Dropped,
+    Stopped,
 }
 
 /// How a round ended.
@@ -101,6 +125,8 @@ struct State {
     /// When a page last arrived (or the job started), for staleness.
     last_success: Instant,
     stale_reported: bool,
+    /// The cursor last written to the checkpoint store.
+    saved: Option<Cursor>,
 }
 
 impl Job {
@@ -173,6 +199,7 @@ impl Job {
             queue_status: Vec::new(),
             last_success: Instant::now(),
             stale_reported: false,
+            saved: None,
         };
         self.report_stretch(&mut state).await;
         Some(state)
@@ -438,6 +465,8 @@ impl Job {
         });
         let docs = parse_if_filtered(&shared.records, &config.subscribers);
         let mut result = RoundEnd::Done;
+        let mut durable = Vec::new();
+        let mut sent_to_memory = false;
         for subscriber in &config.subscribers {
             let batch = select(&shared, docs.as_deref(), subscriber.filter.as_ref());
             add(
@@ -452,13 +481,26 @@ impl Job {
                 subscriber.released.clone(),
                 state.ack_tx.clone(),
             );
-            if let RoundEnd::Stopped = self
-                .enqueue(state, subscriber, Envelope { batch, ack })
-                .await
-            {
-                result = RoundEnd::Stopped;
-                break;
+            match &subscriber.queue {
+                SubscriberQueue::Disk { .. } => durable.push((subscriber, batch, ack)),
+                SubscriberQueue::Memory(queue) => {
+                    sent_to_memory = true;
+                    let envelope = Envelope { batch, ack };
+                    if let RoundEnd::Stopped =
+                        self.enqueue(state, subscriber, queue, envelope).await
+                    {
+                        result = RoundEnd::Stopped;
+                        break;
+                    }
+                }
             }
+        }
+        if !durable.is_empty() && matches!(result, RoundEnd::Done) {
+            // With nothing else to wait for, the cursor commits with the appends.
+            let alone = !sent_to_memory && state.pending.len() == 1;
+            let checkpoint = (alone && self.checkpoints_are_durable)
+                .then(|| (self.key.clone(), shared.cursor_after.clone()));
+            result = self.enqueue_durable(state, durable, checkpoint).await;
         }
         // Release the job's own guard: the page may be complete already.
         if pending.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
@@ -467,10 +509,165 @@ impl Job {
         result
     }
 
+    /// Append one page's batches to the durable queues of its subscribers in one transaction,
+    /// applying each queue's byte bound and when-full policy first.
+    async fn enqueue_durable(
+        &self,
+        state: &mut State,
+        entries: Vec<(&Subscriber, Arc<Batch>, Ack)>,
+        checkpoint: Option<(StreamKey, Cursor)>,
+    ) -> RoundEnd {
+        let mut appends = Vec::with_capacity(entries.len());
+        let mut acks = Vec::with_capacity(entries.len());
+        let mut store = None;
+        for (subscriber, batch, ack) in entries {
+            let SubscriberQueue::Disk {
+                store: disk,
+                id,
+                max_bytes,
+            } = &subscriber.queue
+            else {
+                continue;
+            };
+            let size = batch.payload_bytes() as u64;
+            if disk.queue_bytes(id) + size > *max_bytes {
+                match self
+                    .make_room(
+                        state,
+                        subscriber,
+                        disk,
+                        id,
+                        *max_bytes,
+                        size,
+                        batch.len() as u64,
+                    )
+                    .await
+                {
+                    Room::Made => {}
+                    Room::Dropped => {
+                        ack.accept();
+                        continue;
+                    }
+                    Room::Stopped => return RoundEnd::Stopped,
+                }
+            }
+            store = Some(disk.clone());
+            appends.push((id.clone(), batch));
+            acks.push((subscriber, ack));
+        }
+        let Some(store) = store else {
+            return RoundEnd::Done;
+        };
+        match store.append(appends, checkpoint.clone()).await {
+            Ok(()) => {
+                if let Some((_, cursor)) = checkpoint {
+                    state.saved = Some(cursor);
+                }
+                for (subscriber, ack) in acks {
+                    ack.accept();
+                    self.queue_level(state, subscriber).await;
+                }
+            }
+            Err(error) => {
+                // The acks drop unaccepted: the cursor stays before this page, and the next
+                // start collects it again for the durable queues.
+                self.health
+                    .observe(&mut state.collection, Status::Error, HealthKind::Delivery, || {
+                        format!(
+                            "{}: cannot write to the durable queues ({error}); collection goes on, and what they missed is collected again at the next start; free disk space or fix the store",
+                            self.key
+                        )
+                    })
+                    .await;
+            }
+        }
+        RoundEnd::Done
+    }
+
+    /// A durable queue is over its byte bound: apply its policy.
+    #[allow(clippy::too_many_arguments)]
+    async fn make_room(
+        &self,
+        state: &mut State,
+        subscriber: &Subscriber,
+        store: &Arc<DurableStore>,
+        id: &SubscriptionId,
+        max_bytes: u64,
+        size: u64,
+        records: u64,
+    ) -> Room {
+        let component = self.queue_component(subscriber);
+        let full = |what: String| {
+            format!(
+                "the durable queue of '{}' for {} is full ({} of {max_bytes} bytes): {what}; the product is slower than collection",
+                subscriber.product,
+                self.key,
+                store.queue_bytes(id)
+            )
+        };
+        match subscriber.when_full {
+            WhenFull::DropNewest => {
+                add(&subscriber.counters.dropped, records);
+                self.health.dropped(&component, records);
+                let message = full(format!(
+                    "dropped the newest {records} records by policy (counted)"
+                ));
+                let tracker = self.queue_tracker(state, subscriber);
+                self.health
+                    .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
+                    .await;
+                Room::Dropped
+            }
+            WhenFull::DropOldest => {
+                match store.drop_oldest(id, size, max_bytes).await {
+                    Ok(dropped) => {
+                        add(&subscriber.counters.dropped, dropped);
+                        self.health.dropped(&component, dropped);
+                        let message = full(format!(
+                            "dropped the oldest {dropped} records by policy (counted)"
+                        ));
+                        let tracker = self.queue_tracker(state, subscriber);
+                        self.health
+                            .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
+                            .await;
+                    }
+                    Err(error) => tracing::error!(%error, "could not drop the oldest batches"),
+                }
+                Room::Made
+            }
+            WhenFull::Block => {
+                let message = full(
+                    "collection of this stream is paused for every product until it has room"
+                        .into(),
+                );
+                let tracker = self.queue_tracker(state, subscriber);
+                self.health
+                    .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
+                    .await;
+                let room = store.room(id);
+                loop {
+                    let notified = room.notified();
+                    tokio::pin!(notified);
+                    notified.as_mut().enable();
+                    if store.queue_bytes(id) + size <= max_bytes || store.queue_bytes(id) == 0 {
+                        return Room::Made;
+                    }
+                    let stop = wait_stop(self.stop.clone());
+                    tokio::select! {
+                        biased;
+                        _ = stop => return Room::Stopped,
+                        _ = notified => {}
+                    }
+                }
+            }
+        }
+    }
+
     async fn enqueue(
         &self,
         state: &mut State,
         subscriber: &Subscriber,
+        queue: &mpsc::Sender<Envelope>,
         envelope: Envelope,
     ) -> RoundEnd {
         let records = envelope.batch.len() as u64;
@@ -479,10 +676,10 @@ impl Job {
                 "the queue of '{}' for {} is full ({} batches): {what}; the product is slower than collection",
                 subscriber.product,
                 self.key,
-                subscriber.queue.max_capacity()
+                queue.max_capacity()
             )
         };
-        let envelope = match subscriber.queue.try_send(envelope) {
+        let envelope = match queue.try_send(envelope) {
             Ok(()) => {
                 self.queue_level(state, subscriber).await;
                 return RoundEnd::Done;
@@ -496,7 +693,7 @@ impl Job {
         };
         let tracker = self.queue_tracker(state, subscriber);
         match subscriber.when_full {
-            WhenFull::DropNewest => {
+            WhenFull::DropNewest | WhenFull::DropOldest => {
                 add(&subscriber.counters.dropped, records);
                 self.health
                     .dropped(&self.queue_component(subscriber), records);
@@ -520,7 +717,7 @@ impl Job {
                 tokio::select! {
                     biased;
                     _ = stop => RoundEnd::Stopped, // the envelope is dropped unaccepted: re-collected
-                    sent = subscriber.queue.send(envelope) => {
+                    sent = queue.send(envelope) => {
                         if let Err(mpsc::error::SendError(envelope)) = sent {
                             envelope.ack.accept();
                         }
@@ -531,25 +728,43 @@ impl Job {
         }
     }
 
-    /// Report a queue at or above 80% of its capacity as a Warning, and its recovery.
+    /// Report a queue at or above 80% of its bound as a Warning, and its recovery.
     async fn queue_level(&self, state: &mut State, subscriber: &Subscriber) {
-        let capacity = subscriber.queue.max_capacity();
-        let depth = capacity - subscriber.queue.capacity();
-        self.health
-            .queue_depth(&self.queue_component(subscriber), depth);
+        let (used, bound, unit) = match &subscriber.queue {
+            SubscriberQueue::Memory(queue) => {
+                let capacity = queue.max_capacity();
+                (
+                    (capacity - queue.capacity()) as u64,
+                    capacity as u64,
+                    "batches",
+                )
+            }
+            SubscriberQueue::Disk {
+                store,
+                id,
+                max_bytes,
+            } => (store.queue_bytes(id), *max_bytes, "bytes"),
+        };
+        if let SubscriberQueue::Memory(_) = subscriber.queue {
+            self.health
+                .queue_depth(&self.queue_component(subscriber), used as usize);
+        }
         let tracker = self.queue_tracker(state, subscriber);
-        if depth * 5 >= capacity * 4 {
+        if used * 5 >= bound * 4 {
             let consequence = match subscriber.when_full {
                 WhenFull::Block => "when full, collection pauses for every product of the stream",
                 WhenFull::DropNewest => {
                     "when full, new batches are dropped for this product (counted)"
                 }
+                WhenFull::DropOldest => {
+                    "when full, the oldest batches are dropped for this product (counted)"
+                }
             };
             let message = format!(
-                "the queue of '{}' for {} is {}% full ({depth} of {capacity} batches): the product is slower than collection; {consequence}",
+                "the queue of '{}' for {} is {}% full ({used} of {bound} {unit}): the product is slower than collection; {consequence}",
                 subscriber.product,
                 self.key,
-                depth * 100 / capacity
+                used * 100 / bound.max(1)
             );
             self.health
                 .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
@@ -618,6 +833,9 @@ impl Job {
         let Some(cursor) = newest else {
             return;
         };
+        if state.saved.as_ref() == Some(&cursor) {
+            return; // committed with the durable appends already
+        }
         if let Err(error) = self.checkpoints.save(&self.key, &cursor).await {
             self.health
                 .observe(&mut state.collection, Status::Error, HealthKind::Collection, || {
@@ -626,6 +844,7 @@ impl Job {
                 .await;
         } else {
             tracing::debug!(cursor = %cursor, "checkpoint saved");
+            state.saved = Some(cursor);
         }
     }
 

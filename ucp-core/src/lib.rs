@@ -38,6 +38,7 @@ pub use credentials::{
 };
 pub use dead_letter::{DeadLetter, DeadLetterStore, MemoryDeadLetters};
 pub use dedup::DedupWindow;
+pub use delivery::durable::{DurableError, DurableStore, StoredDeadLetter};
 pub use error::{CollectError, ConfigError, DeliveryError, ErrorClass, PlatformError};
 pub use filter::Filter;
 pub use health::{
@@ -46,7 +47,9 @@ pub use health::{
     Metrics, Notifier, SqliteHealthTable, Status, VolumeQuery, VolumeSample, VolumeSeries, Volumes,
     WebhookNotifier,
 };
-pub use plan::{JobPlan, Plan, QueueConfig, RetryPolicy, Subscription, SubscriptionId, WhenFull};
+pub use plan::{
+    JobPlan, Plan, QueueBackend, QueueConfig, RetryPolicy, Subscription, SubscriptionId, WhenFull,
+};
 pub use platform::{CheckOutcome, Platform, PlatformBuilder, RunningPlatform};
 pub use record::{Batch, Cursor, Record, RecordId, StreamKey};
 pub use sink::{Delivery, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo};
@@ -55,4 +58,3 @@ pub use source::{
     SourceInfo, StreamInfo,
 };
 pub use stats::{JobStats, PlatformStats, SubscriptionStats};
-pub use delivery::durable::{DurableError, DurableStore, StoredDeadLetter};

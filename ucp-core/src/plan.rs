@@ -25,15 +25,38 @@ pub enum WhenFull {
     Block,
     /// The new batch is dropped for this product only; the loss is counted and reported.
     DropNewest,
+    /// The oldest batches of this product's durable queue are dropped to make room; the loss
+    /// is counted and reported. Only for durable queues.
+    DropOldest,
+}
+
+/// Where a subscription's queue lives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum QueueBackend {
+    /// In memory, bounded by [`QueueConfig::capacity`] batches. While a batch waits here,
+    /// the stream's cursor does not move past it.
+    #[default]
+    Memory,
+    /// On disk in the platform's [`crate::DurableStore`], bounded by `max_bytes` of payload.
+    /// A batch counts as accepted once it is committed there, so collection moves on while
+    /// the product catches up at its own pace; a restart resumes from the product's position.
+    /// Temporary delivery failures are retried without limit (the disk absorbs an outage);
+    /// only records the product refuses for good are dead-lettered.
+    Disk {
+        /// Payload bytes the queue may hold before [`WhenFull`] applies.
+        max_bytes: u64,
+    },
 }
 
 /// A subscription's bounded queue.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueueConfig {
-    /// Batches the queue holds before [`WhenFull`] applies.
+    /// Batches an in-memory queue holds before [`WhenFull`] applies.
     pub capacity: usize,
     /// The policy when full.
     pub when_full: WhenFull,
+    /// Memory or disk.
+    pub backend: QueueBackend,
 }
 
 impl Default for QueueConfig {
@@ -41,6 +64,7 @@ impl Default for QueueConfig {
         QueueConfig {
             capacity: 16,
             when_full: WhenFull::Block,
+            backend: QueueBackend::Memory,
         }
     }
 }
@@ -142,6 +166,12 @@ impl Subscription {
         self
     }
 
+    /// Keep this product's queue on disk, holding at most `max_bytes` of payload.
+    pub fn durable(mut self, max_bytes: u64) -> Self {
+        self.queue.backend = QueueBackend::Disk { max_bytes };
+        self
+    }
+
     /// Delivery retry policy.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
@@ -167,6 +197,12 @@ impl Subscription {
             Some("the interval is zero: give a positive interval with .every(...)".into())
         } else if self.queue.capacity == 0 {
             Some("the queue capacity is zero: it must hold at least one batch".into())
+        } else if self.queue.backend == (QueueBackend::Disk { max_bytes: 0 }) {
+            Some("the durable queue's byte bound is zero".into())
+        } else if self.queue.when_full == WhenFull::DropOldest
+            && self.queue.backend == QueueBackend::Memory
+        {
+            Some("drop-oldest needs a durable queue (.durable(max_bytes)); in memory use Block or DropNewest".into())
         } else if self.retry.max_attempts == 0 {
             Some("the retry policy allows zero attempts: allow at least one".into())
         } else if self.retry.attempt_timeout.is_zero() {

@@ -39,11 +39,13 @@ use crate::clock::Clock;
 use crate::credentials::{CredentialStore, MemoryCredentials};
 use crate::dead_letter::{DeadLetterStore, MemoryDeadLetters};
 use crate::dedup::DedupWindow;
+use crate::delivery::durable::DurableStore;
 use crate::delivery::DeliveryTask;
 use crate::error::{ConfigError, PlatformError};
 use crate::health::{Component, HealthReporter, MemoryHealth};
-use crate::job::{Job, JobConfig, Subscriber};
-use crate::plan::{self, Plan, Subscription, SubscriptionId};
+use crate::health::{HealthKind, Status};
+use crate::job::{Job, JobConfig, Subscriber, SubscriberQueue};
+use crate::plan::{self, Plan, QueueBackend, Subscription, SubscriptionId};
 use crate::record::StreamKey;
 use crate::reporting::HealthHub;
 use crate::sink::{Sink, SinkContext, SinkError, SinkInfo};
@@ -91,6 +93,7 @@ pub struct PlatformBuilder {
     health: Option<Arc<dyn HealthReporter>>,
     checkpoints: Option<Arc<dyn CheckpointStore>>,
     dead_letters: Option<Arc<dyn DeadLetterStore>>,
+    durable: Option<Arc<DurableStore>>,
     clock: Option<Clock>,
     sources: Vec<(String, String, Arc<dyn Source>)>,
     sinks: Vec<(String, String, Arc<dyn Sink>)>,
@@ -121,6 +124,14 @@ impl PlatformBuilder {
     /// Where undeliverable records go (default: in memory).
     pub fn dead_letters(mut self, store: Arc<dyn DeadLetterStore>) -> Self {
         self.dead_letters = Some(store);
+        self
+    }
+
+    /// The durable store for subscriptions with `.durable(max_bytes)` queues. Unless set
+    /// otherwise, it also becomes the checkpoint and dead-letter store, so that a page's
+    /// appends to every durable queue and the stream's cursor commit together.
+    pub fn durable(mut self, store: Arc<DurableStore>) -> Self {
+        self.durable = Some(store);
         self
     }
 
@@ -232,6 +243,7 @@ impl PlatformBuilder {
         let mut subscriptions: BTreeMap<SubscriptionId, Subscription> = BTreeMap::new();
         for sub in self.subscriptions {
             plan::validate(&sub, &infos, &sink_names)?;
+            needs_store(&sub, self.durable.is_some())?;
             let id = sub.id();
             if subscriptions.contains_key(&id) {
                 return Err(ConfigError::DuplicateSubscription {
@@ -256,8 +268,24 @@ impl PlatformBuilder {
         for (key, spec) in specs {
             budgets.insert(key, Arc::new(RateBudget::new(spec, clock)));
         }
+        let durable = self.durable;
+        let checkpoints: Arc<dyn CheckpointStore> = match (self.checkpoints, &durable) {
+            (Some(store), _) => store,
+            (None, Some(store)) => store.clone(),
+            (None, None) => Arc::new(MemoryCheckpoints::new()),
+        };
+        let dead_letters: Arc<dyn DeadLetterStore> = match (self.dead_letters, &durable) {
+            (Some(store), _) => store,
+            (None, Some(store)) => store.clone(),
+            (None, None) => Arc::new(MemoryDeadLetters::new()),
+        };
+        let checkpoints_are_durable = durable
+            .as_ref()
+            .is_some_and(|d| std::ptr::addr_eq(Arc::as_ptr(d), Arc::as_ptr(&checkpoints)));
         Ok(Platform {
             shared: Arc::new(Shared {
+                durable,
+                checkpoints_are_durable,
                 credentials: self
                     .credentials
                     .unwrap_or_else(|| Arc::new(MemoryCredentials::new())),
@@ -265,12 +293,8 @@ impl PlatformBuilder {
                     self.health.unwrap_or_else(|| Arc::new(MemoryHealth::new())),
                     clock,
                 ),
-                checkpoints: self
-                    .checkpoints
-                    .unwrap_or_else(|| Arc::new(MemoryCheckpoints::new())),
-                dead_letters: self
-                    .dead_letters
-                    .unwrap_or_else(|| Arc::new(MemoryDeadLetters::new())),
+                checkpoints,
+                dead_letters,
                 clock,
                 sources,
                 sinks,
@@ -283,8 +307,22 @@ impl PlatformBuilder {
     }
 }
 
+/// A durable queue needs the durable store.
+fn needs_store(sub: &Subscription, have_store: bool) -> Result<(), ConfigError> {
+    if matches!(sub.queue.backend, QueueBackend::Disk { .. }) && !have_store {
+        return Err(ConfigError::InvalidSubscription {
+            product: sub.product.clone(),
+            stream: sub.stream_key(),
+            problem: "a durable queue needs a durable store: add .durable(DurableStore::open(dir)?) to the platform".into(),
+        });
+    }
+    Ok(())
+}
+
 /// What never changes after `build`.
 struct Shared {
+    durable: Option<Arc<DurableStore>>,
+    checkpoints_are_durable: bool,
     credentials: Arc<dyn CredentialStore>,
     health: HealthHub,
     checkpoints: Arc<dyn CheckpointStore>,
@@ -323,6 +361,23 @@ impl Platform {
             state: Mutex::new(RunState::default()),
             stop: stop_tx,
         };
+        if let Some(recovery) = running.shared.durable.as_ref().and_then(|d| d.recovery()) {
+            let component = Component {
+                tenant: DEFAULT_TENANT.into(),
+                connector: "durable-store".into(),
+                product: None,
+                stream: None,
+            };
+            let mut tracker = running.shared.health.tracker(component);
+            let message = recovery.to_string();
+            running
+                .shared
+                .health
+                .observe(&mut tracker, Status::Warning, HealthKind::Lifecycle, || {
+                    message
+                })
+                .await;
+        }
         {
             let mut state = running.state.lock().await;
             for sub in self.subscriptions.into_values() {
@@ -347,6 +402,8 @@ struct SubscriptionRuntime {
     subscription: Subscription,
     subscriber: Subscriber,
     counters: Arc<SubscriptionCounters>,
+    /// Stops a durable delivery task (a memory one stops when its queue closes).
+    stop: watch::Sender<bool>,
     task: JoinHandle<()>,
 }
 
@@ -405,15 +462,22 @@ impl RunningPlatform {
             .iter()
             .map(|(key, job)| job.counters.snapshot(key.clone()))
             .collect();
-        let subscriptions = state
-            .subscriptions
-            .iter()
-            .map(|(id, sub)| {
-                let capacity = sub.subscriber.queue.max_capacity();
-                let depth = capacity - sub.subscriber.queue.capacity();
-                sub.counters.snapshot(id.clone(), depth, capacity)
-            })
-            .collect();
+        let mut subscriptions = Vec::with_capacity(state.subscriptions.len());
+        for (id, sub) in &state.subscriptions {
+            let (depth, capacity, bytes) = match &sub.subscriber.queue {
+                SubscriberQueue::Memory(queue) => {
+                    let capacity = queue.max_capacity();
+                    (capacity - queue.capacity(), capacity, 0)
+                }
+                SubscriberQueue::Disk { store, id, .. } => {
+                    let depth = store.queue_len(id).await.unwrap_or(0) as usize;
+                    (depth, 0, store.queue_bytes(id))
+                }
+            };
+            let mut stats = sub.counters.snapshot(id.clone(), depth, capacity);
+            stats.queue_bytes = bytes;
+            subscriptions.push(stats);
+        }
         let mut budgets: Vec<_> = self.shared.budgets.values().map(|b| b.status()).collect();
         budgets.sort_by(|a, b| a.key.cmp(&b.key));
         PlatformStats {
@@ -461,6 +525,7 @@ impl RunningPlatform {
     pub async fn subscribe(&self, subscription: Subscription) -> Result<(), ConfigError> {
         let sink_names: Vec<&str> = self.shared.sinks.keys().map(String::as_str).collect();
         plan::validate(&subscription, &self.shared.infos, &sink_names)?;
+        needs_store(&subscription, self.shared.durable.is_some())?;
         let mut state = self.state.lock().await;
         let id = subscription.id();
         if state.subscriptions.contains_key(&id) {
@@ -495,7 +560,9 @@ impl RunningPlatform {
         };
         removed.subscriber.released.store(true, Ordering::Release);
         self.apply_plan(&mut state);
-        // The delivery task ends once its queue is drained and the job has let go of it.
+        // A memory queue's task ends once its queue is drained and the job has let go of it;
+        // a durable one stops now (its queue stays on disk for a later subscription).
+        let _ = removed.stop.send(true);
         drop(removed.task);
         Ok(())
     }
@@ -520,9 +587,13 @@ impl RunningPlatform {
         }
         for (_, sub) in std::mem::take(&mut state.subscriptions) {
             let SubscriptionRuntime {
-                subscriber, task, ..
+                subscriber,
+                task,
+                stop,
+                ..
             } = sub;
             drop(subscriber);
+            let _ = stop.send(true);
             let aborter = task.abort_handle();
             if tokio::time::timeout_at(deadline, task).await.is_err() {
                 aborter.abort();
@@ -550,7 +621,6 @@ impl RunningPlatform {
         let id = subscription.id();
         let entry = &self.shared.sinks[&subscription.product];
         let source_tenant = &self.shared.sources[&subscription.source].tenant;
-        let (queue, rx) = mpsc::channel(subscription.queue.capacity);
         let counters = Arc::new(SubscriptionCounters::default());
         let component = Component {
             tenant: source_tenant.clone(),
@@ -574,6 +644,25 @@ impl RunningPlatform {
             health: self.shared.health.clone(),
             component,
             clock: self.shared.clock,
+            retry_forever: matches!(subscription.queue.backend, QueueBackend::Disk { .. }),
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let (queue, task) = match (subscription.queue.backend, &self.shared.durable) {
+            (QueueBackend::Disk { max_bytes }, Some(store)) => {
+                let queue = SubscriberQueue::Disk {
+                    store: store.clone(),
+                    id: id.clone(),
+                    max_bytes,
+                };
+                (
+                    queue,
+                    tokio::spawn(task.run_durable(store.clone(), stop_rx)),
+                )
+            }
+            _ => {
+                let (queue, rx) = mpsc::channel(subscription.queue.capacity);
+                (SubscriberQueue::Memory(queue), tokio::spawn(task.run(rx)))
+            }
         };
         let subscriber = Subscriber {
             product: Arc::from(subscription.product.as_str()),
@@ -583,13 +672,13 @@ impl RunningPlatform {
             counters: counters.clone(),
             released: Arc::new(AtomicBool::new(false)),
         };
-        let task = tokio::spawn(task.run(rx));
         state.subscriptions.insert(
             id,
             SubscriptionRuntime {
                 subscription,
                 subscriber,
                 counters,
+                stop,
                 task,
             },
         );
@@ -694,6 +783,7 @@ impl RunningPlatform {
             max_jitter: self.shared.settings.max_jitter,
             config: config_rx,
             stop: stop_rx,
+            checkpoints_are_durable: self.shared.checkpoints_are_durable,
         };
         let task = tokio::spawn(job.run());
         JobRuntime {

@@ -78,8 +78,10 @@ pub struct SubscriptionStats {
     pub dead_lettered: u64,
     /// Batches waiting in the queue.
     pub queue_depth: usize,
-    /// The queue's capacity in batches.
+    /// The queue's capacity in batches (0 for a durable queue, bounded in bytes).
     pub queue_capacity: usize,
+    /// Payload bytes waiting in a durable queue (0 in memory).
+    pub queue_bytes: u64,
 }
 
 /// Everything the running platform counts.
@@ -148,6 +150,7 @@ impl SubscriptionCounters {
             dead_lettered: get(&self.dead_lettered),
             queue_depth,
             queue_capacity,
+            queue_bytes: 0,
         }
     }
 }

@@ -81,6 +81,11 @@ impl RecordingSink {
         lock(&self.inner.reject).extend(ids.into_iter().map(Into::into));
     }
 
+    /// Stop refusing any record (the product was fixed).
+    pub fn accept_all(&self) {
+        lock(&self.inner.reject).clear();
+    }
+
     /// Batches accepted so far, with when.
     pub fn batches(&self) -> Vec<(Instant, Arc<Batch>)> {
         lock(&self.inner.received).clone()
@@ -163,7 +168,18 @@ impl Sink for RecordingSink {
                 reason: format!("{product} refuses record {}", r.id),
             })
             .collect();
-        lock(&self.inner.received).push((Instant::now(), Arc::new(batch.clone())));
+        // Keep what was accepted: the batch minus the refused records.
+        let accepted = Batch {
+            records: batch
+                .records
+                .iter()
+                .filter(|r| !reject.contains(r.id.as_str()))
+                .cloned()
+                .collect::<Vec<_>>()
+                .into(),
+            ..batch.clone()
+        };
+        lock(&self.inner.received).push((Instant::now(), Arc::new(accepted)));
         Ok(Delivery::with_rejected(rejected))
     }
 }

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use futures::FutureExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 
 use crate::clock::Clock;
@@ -25,6 +25,15 @@ use crate::record::{Batch, Record};
 use crate::reporting::HealthHub;
 use crate::sink::{Delivery, Sink, SinkContext, SinkError};
 use crate::stats::{add, SubscriptionCounters};
+use durable::{DurableError, DurableStore};
+
+/// Wait before reading a durable queue again after the store failed.
+const STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Resolves once `stop` is set.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
+}
 
 /// Acceptance state of one fanned-out page, shared by the job and its subscribers' acks.
 #[derive(Debug)]
@@ -111,6 +120,9 @@ pub(crate) struct DeliveryTask {
     pub health: HealthHub,
     pub component: Component,
     pub clock: Clock,
+    /// Retry temporary failures without limit (durable queues: the disk absorbs an outage,
+    /// and the product gets everything, in order, when it returns).
+    pub retry_forever: bool,
 }
 
 /// How one chunk ended.
@@ -136,6 +148,72 @@ impl DeliveryTask {
         }
         .instrument(span)
         .await
+    }
+
+    /// Deliver the subscription's durable queue in order, acknowledging each batch once the
+    /// product accepted it (or it was dead-lettered), until `stop`. A batch in flight at stop
+    /// stays queued and is delivered again after the restart.
+    pub(crate) async fn run_durable(self, store: Arc<DurableStore>, stop: watch::Receiver<bool>) {
+        let span = tracing::info_span!("ucp.delivery", product = %self.id.product, stream = %self.id.stream, durable = true);
+        let mut tracker = self.health.tracker(self.component.clone());
+        let arrivals = store.arrivals(&self.id);
+        async {
+            loop {
+                let arrived = arrivals.notified();
+                tokio::pin!(arrived);
+                arrived.as_mut().enable();
+                let front = tokio::select! {
+                    biased;
+                    _ = stopped(stop.clone()) => break,
+                    front = store.front(&self.id) => front,
+                };
+                match front {
+                    Ok(Some((seq, batch))) => {
+                        let batch = Arc::new(batch);
+                        let delivery = async {
+                            for chunk in chunks(&batch, self.max_batch_records) {
+                                self.deliver(&chunk, &mut tracker).await;
+                            }
+                        };
+                        tokio::select! {
+                            biased;
+                            _ = stopped(stop.clone()) => break,
+                            _ = delivery => {}
+                        }
+                        if let Err(error) = store.ack(&self.id, seq).await {
+                            // Delivered but not acknowledged: it is delivered again later.
+                            self.store_failed(&mut tracker, &error).await;
+                        }
+                    }
+                    Ok(None) => {
+                        tokio::select! {
+                            biased;
+                            _ = stopped(stop.clone()) => break,
+                            _ = arrived => {}
+                        }
+                    }
+                    Err(error) => {
+                        self.store_failed(&mut tracker, &error).await;
+                        tokio::select! {
+                            biased;
+                            _ = stopped(stop.clone()) => break,
+                            _ = tokio::time::sleep(STORE_RETRY) => {}
+                        }
+                    }
+                }
+            }
+            tracing::debug!("durable delivery task stops; its queue stays on disk");
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn store_failed(&self, tracker: &mut StatusTracker, error: &DurableError) {
+        self.health
+            .observe(tracker, Status::Error, HealthKind::Delivery, || {
+                format!("{}: the durable queue failed: {error}", self.id)
+            })
+            .await;
     }
 
     async fn deliver(&self, batch: &Arc<Batch>, tracker: &mut StatusTracker) {
@@ -204,7 +282,7 @@ impl DeliveryTask {
                     reason: failure.to_string(),
                 };
             }
-            if attempt >= self.retry.max_attempts {
+            if attempt >= self.retry.max_attempts && !self.retry_forever {
                 self.health.observe(tracker, Status::Warning, HealthKind::Delivery, || {
                     format!("{failure}; gave up after {attempt} attempts and dead-lettered {} records", batch.len())
                 }).await;

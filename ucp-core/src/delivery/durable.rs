@@ -235,8 +235,9 @@ impl DurableStore {
     }
 
     /// Append each batch to its subscription's queue, and save `checkpoint` with them, in one
-    /// transaction (one fsync).
-    pub(crate) async fn append(
+    /// transaction (one fsync). The engine calls this once per collected page; tools may use
+    /// it to put batches on a queue by hand.
+    pub async fn append(
         &self,
         entries: Vec<(SubscriptionId, Arc<Batch>)>,
         checkpoint: Option<(StreamKey, Cursor)>,
@@ -280,11 +281,8 @@ impl DurableStore {
         Ok(())
     }
 
-    /// The oldest batch of a subscription's queue, if any.
-    pub(crate) async fn front(
-        &self,
-        id: &SubscriptionId,
-    ) -> Result<Option<(i64, Batch)>, DurableError> {
+    /// The oldest batch of a subscription's queue with its sequence number, if any.
+    pub async fn front(&self, id: &SubscriptionId) -> Result<Option<(i64, Batch)>, DurableError> {
         let key = id.clone();
         let row = self
             .run("reading a queue", move |conn| {
@@ -314,7 +312,7 @@ impl DurableStore {
     }
 
     /// The product accepted batch `seq`: remove it (the delivery position moves past it).
-    pub(crate) async fn ack(&self, id: &SubscriptionId, seq: i64) -> Result<(), DurableError> {
+    pub async fn ack(&self, id: &SubscriptionId, seq: i64) -> Result<(), DurableError> {
         let key = id.clone();
         let bytes = self
             .run("acknowledging a batch", move |conn| {

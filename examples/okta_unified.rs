@@ -85,7 +85,9 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                     .ok()
                     .filter(|d| (1..=86_400).contains(d))
                     .ok_or_else(|| {
-                        format!("--duration '{v}' must be a whole number of seconds from 1 to 86400")
+                        format!(
+                            "--duration '{v}' must be a whole number of seconds from 1 to 86400"
+                        )
                     })?;
             }
             "--speed" => {
@@ -177,7 +179,9 @@ enum Org {
 /// The org from `OKTA_ORG_URL` and `OKTA_API_TOKEN`, or a simulated one.
 async fn org(speed: f64) -> Result<(Org, SecretString), Box<dyn std::error::Error>> {
     let url = std::env::var("OKTA_ORG_URL").ok().filter(|v| !v.is_empty());
-    let token = std::env::var("OKTA_API_TOKEN").ok().filter(|v| !v.is_empty());
+    let token = std::env::var("OKTA_API_TOKEN")
+        .ok()
+        .filter(|v| !v.is_empty());
     match (url, token) {
         (Some(url), Some(token)) => Ok((Org::Real { url }, SecretString::from(token))),
         (Some(_), None) => Err("OKTA_ORG_URL is set but OKTA_API_TOKEN is not: set both to poll a real org, or neither for the simulated one".into()),
@@ -365,8 +369,14 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let running = platform.start().await?;
     for outcome in running.check().await {
         match outcome {
-            CheckOutcome::Source { name, result: Err(e) } => println!("check {name}: {e}"),
-            CheckOutcome::Sink { name, result: Err(e) } => println!("check {name}: {e}"),
+            CheckOutcome::Source {
+                name,
+                result: Err(e),
+            } => println!("check {name}: {e}"),
+            CheckOutcome::Sink {
+                name,
+                result: Err(e),
+            } => println!("check {name}: {e}"),
             _ => {}
         }
     }
@@ -607,8 +617,14 @@ mod tests {
         let d = args(&[]).unwrap();
         assert_eq!((d.duration, d.speed), (30, 60.0));
         assert!(args(&["--duration", "x"]).err().unwrap().contains("'x'"));
-        assert!(args(&["--speed", "0"]).err().unwrap().contains("--speed '0'"));
+        assert!(args(&["--speed", "0"])
+            .err()
+            .unwrap()
+            .contains("--speed '0'"));
         assert!(args(&["--speed"]).err().unwrap().contains("needs a value"));
-        assert!(args(&["--fast"]).err().unwrap().contains("unknown argument '--fast'"));
+        assert!(args(&["--fast"])
+            .err()
+            .unwrap()
+            .contains("unknown argument '--fast'"));
     }
 }

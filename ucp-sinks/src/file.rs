@@ -590,7 +590,10 @@ mod tests {
     #[test]
     fn multi_line_json_is_compacted_without_touching_strings() {
         let mut out = Vec::new();
-        push_event(&mut out, b"{\n  \"a\": \"x y\\\" z\",\n  \"b\": [1, 2]\n}\n");
+        push_event(
+            &mut out,
+            b"{\n  \"a\": \"x y\\\" z\",\n  \"b\": [1, 2]\n}\n",
+        );
         assert_eq!(out, b"{\"a\":\"x y\\\" z\",\"b\":[1,2]}");
     }
 

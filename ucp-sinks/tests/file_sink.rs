@@ -166,10 +166,9 @@ async fn files_roll_before_they_exceed_the_size_limit() {
 #[tokio::test(start_paused = true)]
 async fn files_roll_once_they_are_older_than_the_age_limit() {
     let dir = tempfile::tempdir().unwrap();
-    let sink = FileSink::open(
-        FileSinkConfig::new("xspm", dir.path()).max_age(Duration::from_secs(600)),
-    )
-    .unwrap();
+    let sink =
+        FileSink::open(FileSinkConfig::new("xspm", dir.path()).max_age(Duration::from_secs(600)))
+            .unwrap();
     sink.deliver(&cx(), &batch_of(0..5)).await.unwrap();
     tokio::time::advance(Duration::from_secs(300)).await;
     sink.deliver(&cx(), &batch_of(5..10)).await.unwrap();

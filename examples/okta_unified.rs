@@ -517,11 +517,13 @@ fn summary(
         job.map_or(0, |j| j.calls_saved)
     );
     if let Some(b) = budget {
+        let demo_minute = 60.0 / args.speed;
         println!(
-            "  budget {}: {} calls per {:.1} s allowed to ucp",
+            "  budget {}: ucp may make {} calls per {:.1} s ({:.0} per demo minute)",
             b.key,
             b.allowed,
-            b.per.as_secs_f64()
+            b.per.as_secs_f64(),
+            b.allowed as f64 * demo_minute / b.per.as_secs_f64()
         );
     }
     println!(

@@ -3,7 +3,7 @@
 //! Product sinks for ucp: each module implements [`ucp_core::Sink`] for one kind of product
 //! ingestion point.
 //!
-//! - [`file`]: NDJSON files with an id envelope, rolled by size and age, optionally gzip,
+//! - [`file`](mod@file): NDJSON files with an id envelope, rolled by size and age, optionally gzip,
 //!   complete files only ever visible under their final name.
 //! - [`stdout`]: a console sink for examples.
 //!

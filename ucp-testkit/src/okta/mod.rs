@@ -74,6 +74,11 @@ pub struct OktaSimConfig {
     pub late_by: Duration,
     /// Calls per minute the org allows on `/api/v1/logs`.
     pub rate_limit_per_minute: u32,
+    /// Time compression of the rate limit, for demos and fast tests: the org's minute
+    /// window lasts `60 s / speed` of real time (default 1). Headers stay truthful: the
+    /// limit and remaining calls per window, and the window's real end (epoch seconds,
+    /// rounded up). Event times are not compressed.
+    pub speed: f64,
 }
 
 impl Default for OktaSimConfig {
@@ -89,6 +94,7 @@ impl Default for OktaSimConfig {
             late_every: None,
             late_by: Duration::from_secs(120),
             rate_limit_per_minute: 600,
+            speed: 1.0,
         }
     }
 }
@@ -142,6 +148,22 @@ impl OktaSimConfig {
         self.rate_limit_per_minute = calls;
         self
     }
+
+    /// Run the rate-limit window `speed` times faster than real time (see the field).
+    pub fn speed(mut self, speed: f64) -> Self {
+        self.speed = speed;
+        self
+    }
+
+    /// The rate-limit window's length in real time.
+    pub fn rate_window(&self) -> Duration {
+        let speed = if self.speed.is_finite() && self.speed > 0.0 {
+            self.speed
+        } else {
+            1.0
+        };
+        Duration::from_millis(((60_000.0 / speed).round() as u64).max(1))
+    }
 }
 
 /// One visible event, for assertions.
@@ -191,7 +213,8 @@ impl OktaSimulator {
             bearer: HashSet::new(),
             rate: RateWindow {
                 limit: config.rate_limit_per_minute,
-                window_end: i64::MIN,
+                length_ms: config.rate_window().as_millis() as i64,
+                window_end_ms: i64::MIN,
                 used: 0,
             },
             faults: Default::default(),
@@ -320,6 +343,14 @@ impl OktaSimulator {
     /// Change the per-minute rate limit.
     pub fn set_rate_limit(&self, calls: u32) {
         lock(&self.shared).rate.limit = calls;
+    }
+
+    /// When the current rate-limit window ends (the org's time).
+    pub fn rate_window_end(&self) -> DateTime<Utc> {
+        let mut state = lock(&self.shared);
+        let now = state.now();
+        state.rate.roll_at(now);
+        DateTime::from_timestamp_millis(state.rate.window_end_ms).unwrap_or(now)
     }
 
     /// Spend `calls` of the current minute's quota, as another application of the org would.

@@ -15,22 +15,32 @@ use super::faults::{Fault, FaultPlan};
 use super::log::EventLog;
 use super::query::{LogQuery, QueryError};
 
-/// The org's per-minute rate-limit window (shared by every token).
+/// The org's per-minute rate-limit window (shared by every token). With a speed above 1 the
+/// org's "minute" lasts `60 s / speed` of real time.
 #[derive(Debug)]
 pub(crate) struct RateWindow {
     pub limit: u32,
-    pub window_end: i64,
+    /// Length of the window in milliseconds (60 000 at speed 1).
+    pub length_ms: i64,
+    /// End of the current window, epoch milliseconds.
+    pub window_end_ms: i64,
     pub used: u32,
 }
 
 impl RateWindow {
-    /// Roll the window if it ended; minute windows align to the wall clock like Okta's.
+    /// Roll the window if it ended; windows align to the epoch (minute windows to the wall
+    /// clock's minutes, like Okta's).
     pub(crate) fn roll_at(&mut self, now: DateTime<Utc>) {
-        let secs = now.timestamp();
-        if secs >= self.window_end {
-            self.window_end = secs - secs.rem_euclid(60) + 60;
+        let ms = now.timestamp_millis();
+        if ms >= self.window_end_ms {
+            self.window_end_ms = ms - ms.rem_euclid(self.length_ms) + self.length_ms;
             self.used = 0;
         }
+    }
+
+    /// `X-Rate-Limit-Reset`: the window's end in epoch seconds, rounded up.
+    pub(crate) fn reset_secs(&self) -> i64 {
+        self.window_end_ms.div_euclid(1000) + i64::from(self.window_end_ms.rem_euclid(1000) > 0)
     }
 
     fn remaining(&self) -> u32 {
@@ -243,7 +253,7 @@ fn rate_headers(state: &SimState, out: &mut Prepared) {
     ));
     out.headers.push((
         HeaderName::from_static("x-rate-limit-reset"),
-        state.rate.window_end.to_string(),
+        state.rate.reset_secs().to_string(),
     ));
 }
 
@@ -271,4 +281,42 @@ fn error(mut out: Prepared, status: StatusCode, code: &str, summary: &str) -> Pr
     })
     .to_string();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at_ms(ms: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(ms).unwrap()
+    }
+
+    #[test]
+    fn a_compressed_window_rolls_on_its_own_length_and_rounds_the_reset_up() {
+        // speed 60 → one-second windows; speed 40 → 1.5 s windows.
+        let mut window = RateWindow {
+            limit: 20,
+            length_ms: 1_000,
+            window_end_ms: i64::MIN,
+            used: 0,
+        };
+        window.roll_at(at_ms(1_700_000_000_250));
+        window.used = 20;
+        assert_eq!(window.window_end_ms, 1_700_000_001_000);
+        assert_eq!(window.reset_secs(), 1_700_000_001);
+        window.roll_at(at_ms(1_700_000_000_999));
+        assert_eq!(window.remaining(), 0);
+        window.roll_at(at_ms(1_700_000_001_000));
+        assert_eq!(window.remaining(), 20);
+
+        let mut slow = RateWindow {
+            limit: 20,
+            length_ms: 1_500,
+            window_end_ms: i64::MIN,
+            used: 0,
+        };
+        slow.roll_at(at_ms(1_700_000_001_100));
+        assert_eq!(slow.window_end_ms, 1_700_000_002_500);
+        assert_eq!(slow.reset_secs(), 1_700_000_003);
+    }
 }

@@ -1,0 +1,632 @@
+//! One Okta System Log, collected once, delivered to three security products.
+//!
+//! ```text
+//! cargo run --release --example okta_unified                      # about 30 s
+//! cargo run --release --example okta_unified -- --duration 5      # a short run
+//! cargo run --release --example okta_unified -- --speed 120       # faster demo time
+//! ```
+//!
+//! With no configuration it starts a simulated Okta org on 127.0.0.1: a developer org with two
+//! hours of backlog, one new event per (demo) second, some events persisted late, and a rate
+//! limit of 20 calls a minute, of which ucp uses at most half. Three products subscribe to
+//! the org's System Log with their own rules:
+//!
+//! | product  | events                                               | every  |
+//! |----------|------------------------------------------------------|--------|
+//! | sentinel | everything                                           | 5 min  |
+//! | mdi      | `user.authentication*`, `user.session*`              | 5 min  |
+//! | xspm     | `user.account*`, `group.*`, `application.*`          | 10 min |
+//!
+//! The platform turns them into one collection job, so the org sees one call per round for
+//! all three. Time is compressed: `--speed 60` (the default) makes one real second one demo
+//! minute, so intervals are divided by 60 and the simulated org's rate-limit minute lasts one
+//! second. Part way through, another application of the org uses up the quota for three
+//! demo minutes; the org answers 429 and ucp pauses every call until the reset.
+//!
+//! Flags: `--duration <seconds>` (real seconds, default 30), `--speed <factor>` (default 60).
+//!
+//! It prints progress every second and ends with a summary: the API calls the org received
+//! and the 429s it sent, records collected, records delivered per product with its filter,
+//! health per connector (status and last messages from the health service), and the output:
+//! NDJSON files per product under `./ucp-out/okta_unified/` and a volume chart,
+//! `./ucp-out/okta_unified/volumes.svg`.
+//!
+//! **A real org.** Set `OKTA_ORG_URL` (e.g. `https://contoso.okta.com`) and `OKTA_API_TOKEN`
+//! (an SSWS API token of an admin who may read the System Log) and the example polls that
+//! org instead, starting one hour back. Its budget is the org's real one, learned from the
+//! `X-Rate-Limit-*` headers (ucp uses at most half), so the intervals divided by `--speed`
+//! never overdraw it; use `--speed 1 --duration 1800` for the real 5- and 10-minute rounds.
+//! The token only lives in the credential store and is never printed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use ucp::health::Retention;
+use ucp::sinks::{FileSink, FileSinkConfig};
+use ucp::sources::okta::{OktaConfig, OktaSource, SYSTEM_LOG};
+use ucp::*;
+use ucp_testkit::okta::{OktaSimConfig, OktaSimulator};
+
+const TENANT: &str = "contoso";
+const CONNECTOR: &str = "okta-contoso";
+const CREDENTIAL: &str = "okta-api-token";
+const DEMO_TOKEN: &str = "00demoSimulatedOrgToken";
+const OUT: &str = "ucp-out/okta_unified";
+
+// ---------------------------------------------------------------- flags
+
+struct Args {
+    duration: u64,
+    speed: f64,
+}
+
+const USAGE: &str = "usage: okta_unified [--duration <seconds>] [--speed <factor>]";
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
+    let mut parsed = Args {
+        duration: 30,
+        speed: 60.0,
+    };
+    let mut args = args.into_iter();
+    while let Some(flag) = args.next() {
+        let mut value = |name: &str| {
+            args.next()
+                .ok_or_else(|| format!("{name} needs a value\n{USAGE}"))
+        };
+        match flag.as_str() {
+            "--duration" => {
+                let v = value("--duration")?;
+                parsed.duration = v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|d| (1..=86_400).contains(d))
+                    .ok_or_else(|| {
+                        format!(
+                            "--duration '{v}' must be a whole number of seconds from 1 to 86400"
+                        )
+                    })?;
+            }
+            "--speed" => {
+                let v = value("--speed")?;
+                parsed.speed = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|s| s.is_finite() && (1.0..=600.0).contains(s))
+                    .ok_or_else(|| {
+                        format!("--speed '{v}' must be a number from 1 to 600 (60: one real second is one demo minute)")
+                    })?;
+            }
+            "-h" | "--help" => return Err(USAGE.to_string()),
+            other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
+        }
+    }
+    Ok(parsed)
+}
+
+// ---------------------------------------------------------------- demo time
+
+/// Demo time: real time since the start, times `speed`.
+#[derive(Clone, Copy)]
+struct DemoTime {
+    start: DateTime<Utc>,
+    speed: f64,
+}
+
+impl DemoTime {
+    fn at(&self, real: DateTime<Utc>) -> DateTime<Utc> {
+        let elapsed = (real - self.start).num_milliseconds().max(0) as f64;
+        self.start + chrono::Duration::milliseconds((elapsed * self.speed) as i64)
+    }
+
+    fn real(&self, demo: Duration) -> Duration {
+        demo.div_f64(self.speed)
+    }
+}
+
+/// The simulated org's rate-limit minute lasts `60 s / speed`: tell the budget so.
+struct DemoPace {
+    okta: OktaSource,
+    speed: f64,
+}
+
+#[async_trait]
+impl Source for DemoPace {
+    fn describe(&self) -> SourceInfo {
+        let mut info = self.okta.describe();
+        info.budget.per = info.budget.per.div_f64(self.speed);
+        info
+    }
+
+    async fn check(&self, cx: &SourceContext) -> Result<(), SourceError> {
+        self.okta.check(cx).await
+    }
+
+    async fn collect(&self, cx: &SourceContext, req: CollectRequest) -> Result<Page, SourceError> {
+        self.okta.collect(cx, req).await
+    }
+}
+
+/// Puts volume samples on the demo time line, so the volume chart has one point per demo
+/// minute. Status events keep their real times (their messages quote real reset times).
+struct DemoHealth {
+    service: Arc<HealthService>,
+    time: DemoTime,
+}
+
+#[async_trait]
+impl HealthReporter for DemoHealth {
+    async fn report(&self, event: HealthEvent) {
+        self.service.report(event).await;
+    }
+
+    fn record_volume(&self, mut sample: VolumeSample) {
+        sample.time = self.time.at(sample.time);
+        self.service.record_volume(sample);
+    }
+}
+
+// ---------------------------------------------------------------- the org
+
+enum Org {
+    Simulated(Arc<OktaSimulator>),
+    Real { url: String },
+}
+
+/// The org from `OKTA_ORG_URL` and `OKTA_API_TOKEN`, or a simulated one.
+async fn org(speed: f64) -> Result<(Org, SecretString), Box<dyn std::error::Error>> {
+    let url = std::env::var("OKTA_ORG_URL").ok().filter(|v| !v.is_empty());
+    let token = std::env::var("OKTA_API_TOKEN")
+        .ok()
+        .filter(|v| !v.is_empty());
+    match (url, token) {
+        (Some(url), Some(token)) => Ok((Org::Real { url }, SecretString::from(token))),
+        (Some(_), None) => Err("OKTA_ORG_URL is set but OKTA_API_TOKEN is not: set both to poll a real org, or neither for the simulated one".into()),
+        (None, Some(_)) => Err("OKTA_API_TOKEN is set but OKTA_ORG_URL is not: set both to poll a real org, or neither for the simulated one".into()),
+        (None, None) => {
+            // One event per demo second, two hours of it already in the log, every 40th
+            // event persisted 90 demo seconds late; 20 calls per demo minute.
+            let sim = OktaSimulator::start(
+                OktaSimConfig::default()
+                    .token(DEMO_TOKEN)
+                    .seed(2026)
+                    .backlog(7_200)
+                    .backlog_span(Duration::from_secs(7_200))
+                    .live(speed)
+                    .late(40, Duration::from_secs(90).div_f64(speed))
+                    .rate_limit(20)
+                    .speed(speed),
+            )
+            .await?;
+            Ok((Org::Simulated(Arc::new(sim)), SecretString::from(DEMO_TOKEN)))
+        }
+    }
+}
+
+// ---------------------------------------------------------------- products
+
+struct Product {
+    name: &'static str,
+    rule: &'static str,
+    filter: Option<Filter>,
+    every: Duration,
+    sink: FileSink,
+}
+
+fn products(out: &Path, time: DemoTime) -> Result<Vec<Product>, Box<dyn std::error::Error>> {
+    let prefix = |p: &str| Filter::starts_with("/eventType", p);
+    let sink = |name: &str| {
+        FileSink::open(
+            FileSinkConfig::new(name, out)
+                // One file per 10 demo minutes, or per 16 MiB.
+                .max_age(time.real(Duration::from_secs(600)))
+                .max_bytes(16 * 1024 * 1024),
+        )
+    };
+    Ok(vec![
+        Product {
+            name: "sentinel",
+            rule: "everything",
+            filter: None,
+            every: time.real(Duration::from_secs(300)),
+            sink: sink("sentinel")?,
+        },
+        Product {
+            name: "mdi",
+            rule: "user.authentication*, user.session*",
+            filter: Some(prefix("user.authentication").or(prefix("user.session"))),
+            every: time.real(Duration::from_secs(300)),
+            sink: sink("mdi")?,
+        },
+        Product {
+            name: "xspm",
+            rule: "user.account*, group.*, application.*",
+            filter: Some(
+                prefix("user.account")
+                    .or(prefix("group."))
+                    .or(prefix("application.")),
+            ),
+            every: time.real(Duration::from_secs(600)),
+            sink: sink("xspm")?,
+        },
+    ])
+}
+
+// ---------------------------------------------------------------- running it
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("{message}");
+            std::process::exit(2);
+        }
+    };
+    if let Err(error) = run(args).await {
+        eprintln!("okta_unified failed: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let time = DemoTime {
+        start: Utc::now(),
+        speed: args.speed,
+    };
+    let out = PathBuf::from(OUT);
+    if out.exists() {
+        std::fs::remove_dir_all(&out)?;
+    }
+    let (org, token) = org(args.speed).await?;
+
+    // The token is stored once, for every product; the connector only names it.
+    let credentials = Arc::new(MemoryCredentials::new());
+    credentials
+        .put(
+            CredentialRef::new(TENANT, CREDENTIAL),
+            Credential::ApiToken { token },
+        )
+        .await?;
+
+    let health = Arc::new(
+        HealthService::builder()
+            .table(Arc::new(MemoryHealthTable::new(Retention::default())))
+            .build(),
+    );
+    let source: Arc<dyn Source> = match &org {
+        // Two hours of backlog: start a little before it.
+        Org::Simulated(sim) => Arc::new(DemoPace {
+            okta: OktaSource::new(
+                OktaConfig::new(sim.base_url(), CREDENTIAL)
+                    .start_ago(Duration::from_secs(2 * 3600 + 60))
+                    .rate_limit_per_minute(20),
+            )?,
+            speed: args.speed,
+        }),
+        Org::Real { url } => Arc::new(OktaSource::new(
+            OktaConfig::new(url.clone(), CREDENTIAL).start_ago(Duration::from_secs(3600)),
+        )?),
+    };
+    let budget_key = source.describe().budget.key;
+
+    let products = products(&out, time)?;
+    let mut builder = Platform::builder()
+        .credentials(credentials)
+        .health(Arc::new(DemoHealth {
+            service: health.clone(),
+            time,
+        }))
+        .checkpoints(Arc::new(MemoryCheckpoints::new()))
+        .tenant_source(TENANT, CONNECTOR, source)
+        .max_jitter(Duration::ZERO);
+    for p in &products {
+        builder = builder.tenant_sink(TENANT, p.name, Arc::new(p.sink.clone()));
+        let mut subscription = Subscription::new(p.name, CONNECTOR, SYSTEM_LOG).every(p.every);
+        if let Some(filter) = &p.filter {
+            subscription = subscription.filter(filter.clone());
+        }
+        builder = builder.subscribe(subscription);
+    }
+    let platform = builder.build()?;
+
+    match &org {
+        Org::Simulated(sim) => println!(
+            "Okta org (simulated) at {}: developer org, 20 calls/min, ucp uses at most half",
+            sim.base_url()
+        ),
+        Org::Real { url } => println!("Okta org {url} (real; budget learned from its headers)"),
+    }
+    println!(
+        "demo time runs at {}x: {} real seconds = {:.0} demo minutes",
+        args.speed,
+        args.duration,
+        args.duration as f64 * args.speed / 60.0
+    );
+    for p in &products {
+        println!(
+            "subscribe {:<8} every {:>2} demo min  {}",
+            p.name,
+            (p.every.as_secs_f64() * args.speed / 60.0).round(),
+            p.rule
+        );
+    }
+    for job in &platform.plan().jobs {
+        println!(
+            "plan: ONE job collects {} every {:.1} s for {}",
+            job.stream,
+            job.effective_interval.as_secs_f64(),
+            job.subscribers.join(", ")
+        );
+    }
+
+    let running = platform.start().await?;
+    for outcome in running.check().await {
+        match outcome {
+            CheckOutcome::Source {
+                name,
+                result: Err(e),
+            } => println!("check {name}: {e}"),
+            CheckOutcome::Sink {
+                name,
+                result: Err(e),
+            } => println!("check {name}: {e}"),
+            _ => {}
+        }
+    }
+
+    // Part way through, another application of the org uses the whole quota for three demo
+    // minutes: the org answers 429 and every ucp call waits for the reset.
+    let burst_at = args.duration as f64 * 0.4;
+    let burst_for = time.real(Duration::from_secs(180));
+    let mut burst = None;
+
+    println!();
+    let started = tokio::time::Instant::now();
+    for second in 1..=args.duration {
+        tokio::time::sleep_until(started + Duration::from_secs(second)).await;
+        if let (Org::Simulated(sim), None) = (&org, &burst) {
+            if second as f64 >= burst_at {
+                println!("      another application of the org starts using its whole quota");
+                burst = Some(tokio::spawn(drain_quota(sim.clone(), burst_for)));
+            }
+        }
+        let stats = running.stats().await;
+        progress(second, &org, &stats, &products, args.speed);
+    }
+    if let Some(task) = burst {
+        task.abort();
+    }
+
+    let stats = running.stats().await;
+    running.shutdown().await?;
+    let mut outputs = Vec::new();
+    for p in &products {
+        p.sink.close().await?;
+        outputs.push(p.sink.completed_files()?);
+    }
+    let end = time.at(Utc::now());
+    summary(&org, &stats, &products, &outputs, &budget_key, &args);
+    health_report(&health).await?;
+
+    let svg_path = out.join("volumes.svg");
+    let mut series = health.volumes().query(
+        &VolumeQuery::collected(TENANT, CONNECTOR, BinSize::Minute, time.start, end)
+            .expect_streams([SYSTEM_LOG]),
+    )?;
+    for p in &products {
+        series.extend(
+            health.volumes().query(
+                &VolumeQuery::collected(TENANT, CONNECTOR, BinSize::Minute, time.start, end)
+                    .delivered_to(p.name)
+                    .expect_streams([SYSTEM_LOG]),
+            )?,
+        );
+    }
+    let svg = render_volume_svg(&series, "Okta System Log: records per demo minute")?;
+    std::fs::write(&svg_path, svg)?;
+    println!(
+        "\nvolume chart (records per demo minute, collected and per product; the time axis is demo time): {}",
+        svg_path.display()
+    );
+    Ok(())
+}
+
+/// Another application spending the simulated org's quota, window after window.
+async fn drain_quota(sim: Arc<OktaSimulator>, for_: Duration) {
+    let end = tokio::time::Instant::now() + for_;
+    while tokio::time::Instant::now() < end {
+        sim.consume_quota(1_000);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn delivered(stats: &PlatformStats, product: &str) -> u64 {
+    stats
+        .subscription(product, CONNECTOR, SYSTEM_LOG)
+        .map_or(0, |s| s.records_delivered)
+}
+
+fn progress(second: u64, org: &Org, stats: &PlatformStats, products: &[Product], speed: f64) {
+    let job = stats.job(CONNECTOR, SYSTEM_LOG);
+    let (calls, throttled) = match org {
+        Org::Simulated(sim) => (sim.requests(), sim.throttled()),
+        Org::Real { .. } => (
+            job.map_or(0, |j| j.source_calls),
+            job.map_or(0, |j| j.throttled),
+        ),
+    };
+    let paused = stats.budgets.iter().any(|b| b.paused_until.is_some());
+    let mut line = format!(
+        "[{second:>3}s | demo {:>4.0} min] okta calls {calls:>3} (429: {throttled}) | collected {:>6}",
+        second as f64 * speed / 60.0,
+        job.map_or(0, |j| j.records_collected)
+    );
+    for p in products {
+        line.push_str(&format!(" | {} {:>6}", p.name, delivered(stats, p.name)));
+    }
+    if paused {
+        line.push_str(" | budget paused until the org's reset");
+    }
+    println!("{line}");
+}
+
+fn summary(
+    org: &Org,
+    stats: &PlatformStats,
+    products: &[Product],
+    outputs: &[Vec<PathBuf>],
+    budget_key: &BudgetKey,
+    args: &Args,
+) {
+    let job = stats.job(CONNECTOR, SYSTEM_LOG);
+    let budget = stats.budgets.iter().find(|b| &b.key == budget_key);
+    println!(
+        "\nsummary ({} s real, {:.0} demo minutes)",
+        args.duration,
+        args.duration as f64 * args.speed / 60.0
+    );
+    match org {
+        Org::Simulated(sim) => {
+            println!(
+                "  source API calls     {:>8}   (counted by the org; ucp's job made {}, the check 1)",
+                sim.requests(),
+                job.map_or(0, |j| j.source_calls)
+            );
+            println!("  429s received        {:>8}", sim.throttled());
+        }
+        Org::Real { .. } => {
+            println!(
+                "  source API calls     {:>8}   (collection calls, plus 1 check)",
+                job.map_or(0, |j| j.source_calls)
+            );
+            println!(
+                "  429s received        {:>8}",
+                job.map_or(0, |j| j.throttled)
+            );
+        }
+    }
+    println!(
+        "  calls saved          {:>8}   (what two more per-product connectors would have made)",
+        job.map_or(0, |j| j.calls_saved)
+    );
+    if let Some(b) = budget {
+        let demo_minute = 60.0 / args.speed;
+        println!(
+            "  budget {}: ucp may make {} calls per {:.1} s ({:.0} per demo minute)",
+            b.key,
+            b.allowed,
+            b.per.as_secs_f64(),
+            b.allowed as f64 * demo_minute / b.per.as_secs_f64()
+        );
+    }
+    println!(
+        "  records collected    {:>8}   (duplicates dropped: {})",
+        job.map_or(0, |j| j.records_collected),
+        job.map_or(0, |j| j.duplicates_dropped)
+    );
+    let truth = match org {
+        Org::Simulated(sim) => Some(sim.visible_events()),
+        Org::Real { .. } => None,
+    };
+    println!(
+        "\n  {:<9} {:<40} {:>9} {:>9}  output",
+        "product", "filter", "delivered", "in org"
+    );
+    for (p, files) in products.iter().zip(outputs) {
+        let in_org = truth.as_ref().map_or("-".to_string(), |events| {
+            events
+                .iter()
+                .filter(|e| {
+                    p.filter.as_ref().is_none_or(|f| {
+                        serde_json::from_str(&e.json).is_ok_and(|doc| f.matches(&doc))
+                    })
+                })
+                .count()
+                .to_string()
+        });
+        let output = match files.as_slice() {
+            [] => "no file written".to_string(),
+            [one] => one.display().to_string(),
+            [first, .., last] => format!(
+                "{} files: {} .. {}",
+                files.len(),
+                first.display(),
+                last.file_name().map_or("".into(), |n| n.to_string_lossy())
+            ),
+        };
+        println!(
+            "  {:<9} {:<40} {:>9} {:>9}  {output}",
+            p.name,
+            p.rule,
+            delivered(stats, p.name),
+            in_org
+        );
+    }
+    if truth.is_some() {
+        println!("  (\"in org\": matching events the org holds now, including the last second's, not yet collected)");
+    }
+}
+
+async fn health_report(health: &HealthService) -> Result<(), Box<dyn std::error::Error>> {
+    println!("\nhealth (from the health service's table; real times)");
+    for (connector, rows) in health.table().last_messages_per_connector(4).await? {
+        println!(
+            "  {}/{}: {}",
+            connector.tenant, connector.connector, connector.status
+        );
+        for part in &connector.parts {
+            println!(
+                "    {:<22} {:<8} since {}  {}",
+                part.product.as_deref().unwrap_or("(collection)"),
+                part.status.to_string(),
+                part.since.format("%H:%M:%S"),
+                part.message
+            );
+        }
+        println!("    last messages:");
+        for row in rows {
+            println!(
+                "      {} {:<8} {:<10} {}",
+                row.time.format("%H:%M:%S"),
+                row.status.to_string(),
+                row.kind.to_string(),
+                row.message
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Result<Args, String> {
+        parse_args(list.iter().map(|s| s.to_string()))
+    }
+
+    #[test]
+    fn flags_parse_and_bad_values_are_named() {
+        let a = args(&["--duration", "5", "--speed", "120"]).unwrap();
+        assert_eq!((a.duration, a.speed), (5, 120.0));
+        let d = args(&[]).unwrap();
+        assert_eq!((d.duration, d.speed), (30, 60.0));
+        assert!(args(&["--duration", "x"]).err().unwrap().contains("'x'"));
+        assert!(args(&["--speed", "0"])
+            .err()
+            .unwrap()
+            .contains("--speed '0'"));
+        assert!(args(&["--speed"]).err().unwrap().contains("needs a value"));
+        assert!(args(&["--fast"])
+            .err()
+            .unwrap()
+            .contains("unknown argument '--fast'"));
+    }
+}

@@ -1,0 +1,616 @@
+//! NDJSON files: one line per record, rolled by size and age, optionally gzip-compressed.
+//!
+//! Each line is a small envelope, so a consumer can drop duplicates by `id`:
+//!
+//! ```text
+//! {"id":"<record id>","time":"<RFC 3339>","stream":"<source>/<stream>","event":<payload>}
+//! ```
+//!
+//! `event` is the payload as the provider sent it when it is JSON (payloads spanning several
+//! lines are compacted: whitespace outside strings is dropped, nothing else changes), or a
+//! JSON string holding the payload otherwise.
+//!
+//! **Files.** The sink writes `{prefix}-{n:06}.ndjson` (`.ndjson.gz` with gzip) in its
+//! directory, numbering on from the highest file already there. The file being written is
+//! named with a `.part` suffix; it is renamed to its final name only once complete (flushed,
+//! gzip trailer written, fsynced), so a reader that lists `*.ndjson` / `*.ndjson.gz` never
+//! sees half a file. A file is completed when the next batch would take it past
+//! [`FileSinkConfig::max_bytes`] (counted before compression; a file holds at least one batch,
+//! and batches are never split), when a batch arrives after it is
+//! [`FileSinkConfig::max_age`] old (on the platform clock), or on [`FileSink::close`].
+//!
+//! **Gzip.** Written directly: each file is one gzip stream, compressed as it is written and
+//! sync-flushed after every batch, so what a delivery acknowledged is already in the file.
+//!
+//! **Durability and idempotency.** A delivery returns once the batch is written to the
+//! operating system (and fsynced too with [`FileSinkConfig::fsync_each_batch`]); files are
+//! fsynced when completed. A `.part` left by a crash is completed when a sink opens the
+//! directory again: its complete lines are kept, a trailing half line is dropped. Delivery is
+//! **at-least-once**: a batch retried after a failure, or re-collected after a crash, is
+//! written again, so consumers drop duplicates by `id`.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use flate2::read::MultiGzDecoder;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use serde_json::value::RawValue;
+use tokio::time::Instant;
+use ucp_core::{Batch, Delivery, Record, Sink, SinkContext, SinkError, SinkInfo};
+
+/// Suffix of the file being written.
+pub const PART_SUFFIX: &str = ".part";
+
+/// How a [`FileSink`] writes. Build with [`FileSinkConfig::new`] and the setters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSinkConfig {
+    /// Product name the sink reports (e.g. `sentinel`).
+    pub product: String,
+    /// Directory of the files (created if missing).
+    pub dir: PathBuf,
+    /// File name prefix (default: the product name).
+    pub prefix: String,
+    /// Complete a file before it would exceed this many bytes of NDJSON (default 64 MiB).
+    pub max_bytes: u64,
+    /// Complete a file once it is this old when a batch arrives (default 1 hour).
+    pub max_age: Duration,
+    /// Compress each file as one gzip stream (default off).
+    pub gzip: bool,
+    /// fsync after every batch, not only when a file completes (default off).
+    pub fsync_each_batch: bool,
+}
+
+impl FileSinkConfig {
+    /// Files for `product` in `dir`, with the defaults above.
+    pub fn new(product: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
+        let product = product.into();
+        FileSinkConfig {
+            prefix: product.clone(),
+            product,
+            dir: dir.into(),
+            max_bytes: 64 * 1024 * 1024,
+            max_age: Duration::from_secs(3600),
+            gzip: false,
+            fsync_each_batch: false,
+        }
+    }
+
+    /// Name files `{prefix}-{n}.ndjson`.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// Roll before a file exceeds `bytes` (uncompressed).
+    pub fn max_bytes(mut self, bytes: u64) -> Self {
+        self.max_bytes = bytes;
+        self
+    }
+
+    /// Roll once a file is `age` old.
+    pub fn max_age(mut self, age: Duration) -> Self {
+        self.max_age = age;
+        self
+    }
+
+    /// Compress files with gzip.
+    pub fn gzip(mut self, on: bool) -> Self {
+        self.gzip = on;
+        self
+    }
+
+    /// fsync after every batch.
+    pub fn fsync_each_batch(mut self, on: bool) -> Self {
+        self.fsync_each_batch = on;
+        self
+    }
+
+    fn extension(&self) -> &'static str {
+        if self.gzip {
+            "ndjson.gz"
+        } else {
+            "ndjson"
+        }
+    }
+
+    fn file_name(&self, seq: u64) -> String {
+        format!("{}-{seq:06}.{}", self.prefix, self.extension())
+    }
+
+    /// The sequence number of a file of this sink, completed or not.
+    fn seq_of(&self, name: &str) -> Option<u64> {
+        let name = name.strip_suffix(PART_SUFFIX).unwrap_or(name);
+        let rest = name.strip_prefix(&self.prefix)?.strip_prefix('-')?;
+        let digits = rest.strip_suffix(self.extension())?.strip_suffix('.')?;
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse().ok())
+            .flatten()
+    }
+}
+
+/// Why the file sink could not set up or write.
+#[derive(Debug, thiserror::Error)]
+#[error("file sink of '{product}' could not {action} {path}: {source}; check that the directory exists, is writable and has space")]
+pub struct FileSinkError {
+    /// The product.
+    pub product: String,
+    /// What it was doing.
+    pub action: &'static str,
+    /// The file or directory.
+    pub path: PathBuf,
+    /// The cause.
+    #[source]
+    pub source: io::Error,
+}
+
+/// Counters of a file sink.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FileSinkStats {
+    /// Records written (retried batches count again).
+    pub records: u64,
+    /// NDJSON bytes written, before compression.
+    pub bytes: u64,
+    /// Files completed (renamed to their final name).
+    pub files_completed: u64,
+}
+
+/// The open `.part` file.
+struct Current {
+    seq: u64,
+    part: PathBuf,
+    writer: Writer,
+    bytes: u64,
+    opened: Instant,
+}
+
+enum Writer {
+    Plain(BufWriter<File>),
+    Gzip(GzEncoder<BufWriter<File>>),
+}
+
+impl Writer {
+    fn write_batch(&mut self, bytes: &[u8], fsync: bool) -> io::Result<()> {
+        match self {
+            Writer::Plain(w) => {
+                w.write_all(bytes)?;
+                w.flush()?;
+                if fsync {
+                    w.get_ref().sync_data()?;
+                }
+            }
+            Writer::Gzip(w) => {
+                w.write_all(bytes)?;
+                // A sync flush: everything so far is decodable from the file.
+                w.flush()?;
+                if fsync {
+                    w.get_ref().get_ref().sync_data()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Write the gzip trailer, flush and fsync.
+    fn finish(self) -> io::Result<()> {
+        let buffered = match self {
+            Writer::Plain(w) => w,
+            Writer::Gzip(w) => w.finish()?,
+        };
+        let file = buffered.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()
+    }
+}
+
+struct State {
+    next_seq: u64,
+    current: Option<Current>,
+    stats: FileSinkStats,
+}
+
+struct Inner {
+    config: FileSinkConfig,
+    state: Mutex<State>,
+}
+
+/// The NDJSON file sink. See the module docs. Clones share the same files.
+#[derive(Clone)]
+pub struct FileSink {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for FileSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileSink")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FileSink {
+    /// Create the directory if needed, complete any `.part` a previous run left, and number
+    /// new files after the highest one there.
+    pub fn open(config: FileSinkConfig) -> Result<FileSink, FileSinkError> {
+        let fail = |action, path: &Path, source| FileSinkError {
+            product: config.product.clone(),
+            action,
+            path: path.to_path_buf(),
+            source,
+        };
+        fs::create_dir_all(&config.dir).map_err(|e| fail("create directory", &config.dir, e))?;
+        let mut highest = 0;
+        let mut parts = Vec::new();
+        let entries = fs::read_dir(&config.dir).map_err(|e| fail("list", &config.dir, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| fail("list", &config.dir, e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(seq) = config.seq_of(&name) {
+                highest = highest.max(seq);
+                if name.ends_with(PART_SUFFIX) {
+                    parts.push(seq);
+                }
+            }
+        }
+        parts.sort_unstable();
+        let mut stats = FileSinkStats::default();
+        for seq in parts {
+            let part = part_path(&config, seq);
+            recover_part(&config, &part, seq).map_err(|e| fail("recover", &part, e))?;
+            stats.files_completed += 1;
+            tracing::warn!(product = %config.product, file = %part.display(), "completed a partial file left by an earlier run");
+        }
+        Ok(FileSink {
+            inner: Arc::new(Inner {
+                config,
+                state: Mutex::new(State {
+                    next_seq: highest + 1,
+                    current: None,
+                    stats,
+                }),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FileSinkConfig {
+        &self.inner.config
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> FileSinkStats {
+        lock(&self.inner.state).stats
+    }
+
+    /// Completed files of this sink in its directory, oldest first.
+    pub fn completed_files(&self) -> io::Result<Vec<PathBuf>> {
+        let config = &self.inner.config;
+        let mut files: Vec<(u64, PathBuf)> = fs::read_dir(&config.dir)?
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let seq = config.seq_of(&name)?;
+                (!name.ends_with(PART_SUFFIX)).then(|| (seq, entry.path()))
+            })
+            .collect();
+        files.sort();
+        Ok(files.into_iter().map(|(_, path)| path).collect())
+    }
+
+    /// Complete the file being written, if any; returns its final path.
+    pub async fn close(&self) -> Result<Option<PathBuf>, FileSinkError> {
+        let inner = self.inner.clone();
+        run_blocking(move || {
+            let mut state = lock(&inner.state);
+            complete(&inner.config, &mut state)
+        })
+        .await
+        .map_err(|(path, source)| FileSinkError {
+            product: self.inner.config.product.clone(),
+            action: "complete",
+            path,
+            source,
+        })
+    }
+
+    /// Write `bytes` (whole lines), rolling first if the batch would overflow the file or
+    /// the file is too old.
+    fn write(&self, bytes: &[u8], records: u64, now: Instant) -> Result<(), (PathBuf, io::Error)> {
+        let config = &self.inner.config;
+        let mut state = lock(&self.inner.state);
+        if let Some(current) = &state.current {
+            let full = current.bytes > 0 && current.bytes + bytes.len() as u64 > config.max_bytes;
+            let old = now.saturating_duration_since(current.opened) >= config.max_age;
+            if full || old {
+                complete(config, &mut state)?;
+            }
+        }
+        if state.current.is_none() {
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            let part = part_path(config, seq);
+            let file = OpenOptions::new()
+                .create_new(true)
+                .write(true)
+                .open(&part)
+                .map_err(|e| (part.clone(), e))?;
+            let buffered = BufWriter::new(file);
+            let writer = if config.gzip {
+                Writer::Gzip(GzEncoder::new(buffered, Compression::default()))
+            } else {
+                Writer::Plain(buffered)
+            };
+            state.current = Some(Current {
+                seq,
+                part,
+                writer,
+                bytes: 0,
+                opened: now,
+            });
+        }
+        let Some(current) = state.current.as_mut() else {
+            return Ok(());
+        };
+        let written = current.writer.write_batch(bytes, config.fsync_each_batch);
+        if written.is_ok() {
+            current.bytes += bytes.len() as u64;
+        }
+        let part = current.part.clone();
+        match written {
+            Ok(()) => {
+                state.stats.records += records;
+                state.stats.bytes += bytes.len() as u64;
+                Ok(())
+            }
+            Err(error) => {
+                // Keep what earlier batches wrote: complete the file with its whole lines.
+                // This batch is retried into a new file (its lines written here, if any, are
+                // duplicates a consumer drops by id).
+                if let Some(current) = state.current.take() {
+                    drop(current.writer);
+                    if let Err(e) = recover_part(config, &current.part, current.seq) {
+                        tracing::warn!(product = %config.product, file = %current.part.display(), error = %e, "could not complete a file after a write error");
+                    }
+                }
+                Err((part, error))
+            }
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let mut state = lock(&self.state);
+        if let Err((path, error)) = complete(&self.config, &mut state) {
+            tracing::warn!(product = %self.config.product, file = %path.display(), %error, "could not complete the file on drop");
+        }
+    }
+}
+
+/// Finish the current file, fsync it and rename it to its final name (then fsync the
+/// directory so the rename survives a power loss).
+fn complete(
+    config: &FileSinkConfig,
+    state: &mut State,
+) -> Result<Option<PathBuf>, (PathBuf, io::Error)> {
+    let Some(current) = state.current.take() else {
+        return Ok(None);
+    };
+    let done = config.dir.join(config.file_name(current.seq));
+    current
+        .writer
+        .finish()
+        .map_err(|e| (current.part.clone(), e))?;
+    fs::rename(&current.part, &done).map_err(|e| (current.part.clone(), e))?;
+    sync_dir(&config.dir);
+    state.stats.files_completed += 1;
+    Ok(Some(done))
+}
+
+/// Complete a `.part` whose writer is gone: keep its whole lines, drop a trailing half line
+/// (and, for gzip, a stream cut short), write the final file and remove the part.
+fn recover_part(config: &FileSinkConfig, part: &Path, seq: u64) -> io::Result<()> {
+    let mut raw = Vec::new();
+    File::open(part)?.read_to_end(&mut raw)?;
+    let mut text = if config.gzip {
+        let mut decoded = Vec::new();
+        let mut decoder = MultiGzDecoder::new(&raw[..]);
+        let mut chunk = [0u8; 8192];
+        // A stream without its trailer decodes up to the last flush, then errors: keep that.
+        while let Ok(n) = decoder.read(&mut chunk) {
+            if n == 0 {
+                break;
+            }
+            decoded.extend_from_slice(&chunk[..n]);
+        }
+        decoded
+    } else {
+        raw
+    };
+    let whole = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    text.truncate(whole);
+    let done = config.dir.join(config.file_name(seq));
+    let tmp = part.with_extension("recovering");
+    {
+        let file = File::create(&tmp)?;
+        let mut writer = if config.gzip {
+            Writer::Gzip(GzEncoder::new(BufWriter::new(file), Compression::default()))
+        } else {
+            Writer::Plain(BufWriter::new(file))
+        };
+        writer.write_batch(&text, false)?;
+        writer.finish()?;
+    }
+    fs::rename(&tmp, &done)?;
+    fs::remove_file(part)?;
+    sync_dir(&config.dir);
+    Ok(())
+}
+
+fn part_path(config: &FileSinkConfig, seq: u64) -> PathBuf {
+    config
+        .dir
+        .join(format!("{}{PART_SUFFIX}", config.file_name(seq)))
+}
+
+/// fsync a directory after a rename; best effort (not every platform allows it).
+fn sync_dir(dir: &Path) {
+    if let Err(error) = File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::debug!(dir = %dir.display(), %error, "directory fsync not done");
+    }
+}
+
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Run blocking file work off the async threads.
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, (PathBuf, io::Error)> + Send + 'static,
+) -> Result<T, (PathBuf, io::Error)> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result,
+        Err(join) => Err((PathBuf::new(), io::Error::other(join.to_string()))),
+    }
+}
+
+/// The NDJSON lines of `records` from `stream`.
+pub fn encode_lines(stream: &str, records: &[Record]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(records.iter().map(|r| r.payload.len() + 128).sum());
+    let stream = json_string(stream);
+    for record in records {
+        out.extend_from_slice(b"{\"id\":");
+        out.extend_from_slice(json_string(record.id.as_str()).as_bytes());
+        out.extend_from_slice(b",\"time\":\"");
+        out.extend_from_slice(
+            record
+                .time
+                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                .as_bytes(),
+        );
+        out.extend_from_slice(b"\",\"stream\":");
+        out.extend_from_slice(stream.as_bytes());
+        out.extend_from_slice(b",\"event\":");
+        push_event(&mut out, &record.payload);
+        out.extend_from_slice(b"}\n");
+    }
+    out
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+/// The payload as JSON, on one line.
+fn push_event(out: &mut Vec<u8>, payload: &[u8]) {
+    let is_json = serde_json::from_slice::<&RawValue>(payload).is_ok();
+    if !is_json {
+        out.extend_from_slice(json_string(&String::from_utf8_lossy(payload)).as_bytes());
+        return;
+    }
+    if !payload.iter().any(|b| matches!(b, b'\n' | b'\r')) {
+        out.extend_from_slice(payload.trim_ascii());
+        return;
+    }
+    // Valid JSON has no raw line breaks inside strings, so dropping whitespace outside
+    // strings is enough to put it on one line, keeping member order and values.
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in payload {
+        if in_string {
+            out.push(b);
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+            if b == b'"' {
+                in_string = true;
+            }
+            out.push(b);
+        }
+    }
+}
+
+#[async_trait]
+impl Sink for FileSink {
+    fn describe(&self) -> SinkInfo {
+        SinkInfo::new(self.inner.config.product.clone())
+    }
+
+    async fn check(&self, _cx: &SinkContext) -> Result<(), SinkError> {
+        let dir = self.inner.config.dir.clone();
+        let probe = dir.join(format!(".{}-check{PART_SUFFIX}", self.inner.config.prefix));
+        run_blocking(move || {
+            File::create(&probe)
+                .and_then(|_| fs::remove_file(&probe))
+                .map_err(|e| (dir, e))
+        })
+        .await
+        .map_err(|(path, e)| SinkError::Permanent {
+            message: format!(
+                "file sink of '{}' cannot write in {}: {e}; check the directory's permissions",
+                self.inner.config.product,
+                path.display()
+            ),
+        })
+    }
+
+    async fn deliver(&self, cx: &SinkContext, batch: &Batch) -> Result<Delivery, SinkError> {
+        if batch.is_empty() {
+            return Ok(Delivery::all());
+        }
+        let lines = encode_lines(&batch.stream.to_string(), &batch.records);
+        let records = batch.len() as u64;
+        let now = cx.clock().now();
+        let sink = self.clone();
+        run_blocking(move || sink.write(&lines, records, now))
+            .await
+            .map_err(|(path, e)| SinkError::Retryable {
+                message: format!(
+                    "file sink of '{}' could not write {}: {e}; check the disk's space and permissions",
+                    self.inner.config.product,
+                    path.display()
+                ),
+                retry_after: None,
+            })?;
+        Ok(Delivery::all())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_line_json_is_compacted_without_touching_strings() {
+        let mut out = Vec::new();
+        push_event(
+            &mut out,
+            b"{\n  \"a\": \"x y\\\" z\",\n  \"b\": [1, 2]\n}\n",
+        );
+        assert_eq!(out, b"{\"a\":\"x y\\\" z\",\"b\":[1,2]}");
+    }
+
+    #[test]
+    fn non_json_payload_becomes_a_string() {
+        let mut out = Vec::new();
+        push_event(&mut out, b"plain \"text\"\nline");
+        assert_eq!(out, b"\"plain \\\"text\\\"\\nline\"");
+    }
+
+    #[test]
+    fn file_names_round_trip_to_their_sequence() {
+        let config = FileSinkConfig::new("mdi", "/tmp").gzip(true);
+        assert_eq!(config.file_name(7), "mdi-000007.ndjson.gz");
+        assert_eq!(config.seq_of("mdi-000007.ndjson.gz"), Some(7));
+        assert_eq!(config.seq_of("mdi-000007.ndjson.gz.part"), Some(7));
+        assert_eq!(config.seq_of("mdi-000007.ndjson"), None);
+        assert_eq!(config.seq_of("xspm-000007.ndjson.gz"), None);
+    }
+}

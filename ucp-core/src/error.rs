@@ -90,6 +90,12 @@ pub enum ConfigError {
         /// What is wrong.
         problem: String,
     },
+    /// The HTTP client of the default token provider could not be built.
+    #[error("the token provider's HTTP client could not be built ({reason}); pass one with .tokens(...)")]
+    TokenClient {
+        /// Why.
+        reason: String,
+    },
     /// `unsubscribe` named a subscription that does not exist.
     #[error("'{product}' has no subscription to {stream}")]
     NoSuchSubscription {

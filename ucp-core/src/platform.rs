@@ -36,6 +36,7 @@ use tokio::task::JoinHandle;
 use crate::budget::{BudgetKey, RateBudget};
 use crate::checkpoint::{CheckpointStore, MemoryCheckpoints};
 use crate::clock::Clock;
+use crate::credentials::token::{HttpTokenFetcher, TokenProvider};
 use crate::credentials::{CredentialStore, MemoryCredentials};
 use crate::dead_letter::{DeadLetterStore, MemoryDeadLetters};
 use crate::dedup::DedupWindow;
@@ -94,6 +95,7 @@ pub struct PlatformBuilder {
     checkpoints: Option<Arc<dyn CheckpointStore>>,
     dead_letters: Option<Arc<dyn DeadLetterStore>>,
     durable: Option<Arc<DurableStore>>,
+    tokens: Option<Arc<TokenProvider>>,
     clock: Option<Clock>,
     sources: Vec<(String, String, Arc<dyn Source>)>,
     sinks: Vec<(String, String, Arc<dyn Sink>)>,
@@ -132,6 +134,14 @@ impl PlatformBuilder {
     /// appends to every durable queue and the stream's cursor commit together.
     pub fn durable(mut self, store: Arc<DurableStore>) -> Self {
         self.durable = Some(store);
+        self
+    }
+
+    /// The one OAuth token provider every connector and sink gets through its context
+    /// (default: Entra ID and Okta over HTTPS, reporting token failures to the health
+    /// reporter): a token is minted once per credential and scope for all of them.
+    pub fn tokens(mut self, tokens: Arc<TokenProvider>) -> Self {
+        self.tokens = Some(tokens);
         self
     }
 
@@ -268,6 +278,20 @@ impl PlatformBuilder {
         for (key, spec) in specs {
             budgets.insert(key, Arc::new(RateBudget::new(spec, clock)));
         }
+        let health = self.health.unwrap_or_else(|| Arc::new(MemoryHealth::new()));
+        let tokens = match self.tokens {
+            Some(tokens) => tokens,
+            None => {
+                let fetcher = HttpTokenFetcher::new().map_err(|e| ConfigError::TokenClient {
+                    reason: e.to_string(),
+                })?;
+                Arc::new(
+                    TokenProvider::new(Arc::new(fetcher))
+                        .with_health(health.clone())
+                        .with_clock(clock),
+                )
+            }
+        };
         let durable = self.durable;
         let checkpoints: Arc<dyn CheckpointStore> = match (self.checkpoints, &durable) {
             (Some(store), _) => store,
@@ -289,10 +313,8 @@ impl PlatformBuilder {
                 credentials: self
                     .credentials
                     .unwrap_or_else(|| Arc::new(MemoryCredentials::new())),
-                health: HealthHub::new(
-                    self.health.unwrap_or_else(|| Arc::new(MemoryHealth::new())),
-                    clock,
-                ),
+                health: HealthHub::new(health, clock),
+                tokens,
                 checkpoints,
                 dead_letters,
                 clock,
@@ -321,6 +343,7 @@ fn needs_store(sub: &Subscription, have_store: bool) -> Result<(), ConfigError> 
 
 /// What never changes after `build`.
 struct Shared {
+    tokens: Arc<TokenProvider>,
     durable: Option<Arc<DurableStore>>,
     checkpoints_are_durable: bool,
     credentials: Arc<dyn CredentialStore>,
@@ -510,7 +533,8 @@ impl RunningPlatform {
                 &entry.tenant,
                 self.shared.credentials.clone(),
                 self.shared.clock,
-            );
+            )
+            .with_tokens(self.shared.tokens.clone());
             let result = entry.sink.check(&cx).await;
             outcomes.push(CheckOutcome::Sink {
                 name: name.clone(),
@@ -615,6 +639,7 @@ impl RunningPlatform {
             self.shared.credentials.clone(),
             self.shared.clock,
         )
+        .with_tokens(self.shared.tokens.clone())
     }
 
     fn add_subscription(&self, state: &mut RunState, subscription: Subscription) {
@@ -636,7 +661,8 @@ impl RunningPlatform {
                 &entry.tenant,
                 self.shared.credentials.clone(),
                 self.shared.clock,
-            ),
+            )
+            .with_tokens(self.shared.tokens.clone()),
             max_batch_records: entry.info.max_batch_records,
             retry: subscription.retry,
             dead_letters: self.shared.dead_letters.clone(),

@@ -6,6 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::clock::Clock;
+use crate::credentials::token::{HttpTokenFetcher, TokenProvider};
 use crate::credentials::{Credential, CredentialError, CredentialStore, TenantCredentials};
 use crate::error::ErrorClass;
 use crate::record::{Batch, RecordId};
@@ -42,6 +43,7 @@ pub struct SinkContext {
     name: Arc<str>,
     tenant: Arc<str>,
     credentials: TenantCredentials,
+    tokens: Option<Arc<TokenProvider>>,
     clock: Clock,
 }
 
@@ -66,6 +68,9 @@ impl SinkContext {
             name: Arc::from(name.as_ref()),
             tenant: Arc::from(tenant.as_ref()),
             credentials: TenantCredentials::new(tenant.as_ref(), credentials),
+            tokens: HttpTokenFetcher::new()
+                .ok()
+                .map(|fetcher| Arc::new(TokenProvider::new(Arc::new(fetcher)).with_clock(clock))),
             clock,
         }
     }
@@ -83,6 +88,19 @@ impl SinkContext {
     /// The platform's clock.
     pub fn clock(&self) -> Clock {
         self.clock
+    }
+
+    /// Use this shared token provider (the platform passes its one provider to every
+    /// connector, so a token is minted once per credential and scope for all of them).
+    pub fn with_tokens(mut self, tokens: Arc<TokenProvider>) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    /// The shared OAuth token provider: cached, refreshed before expiry, single-flight.
+    /// `None` only when no HTTP client could be built for it.
+    pub fn tokens(&self) -> Option<&Arc<TokenProvider>> {
+        self.tokens.as_ref()
     }
 
     /// This tenant's credentials (other tenants' are refused).

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::budget::{BudgetSpec, RateBudget};
 use crate::clock::Clock;
+use crate::credentials::token::{HttpTokenFetcher, TokenProvider};
 use crate::credentials::{Credential, CredentialError, CredentialStore, TenantCredentials};
 use crate::error::ErrorClass;
 use crate::filter::Filter;
@@ -81,6 +82,7 @@ pub struct SourceContext {
     tenant: Arc<str>,
     budget: Arc<RateBudget>,
     credentials: TenantCredentials,
+    tokens: Option<Arc<TokenProvider>>,
     clock: Clock,
 }
 
@@ -108,6 +110,9 @@ impl SourceContext {
             tenant: Arc::from(tenant.as_ref()),
             budget,
             credentials: TenantCredentials::new(tenant.as_ref(), credentials),
+            tokens: HttpTokenFetcher::new()
+                .ok()
+                .map(|fetcher| Arc::new(TokenProvider::new(Arc::new(fetcher)).with_clock(clock))),
             clock,
         }
     }
@@ -131,6 +136,19 @@ impl SourceContext {
     /// The platform's clock.
     pub fn clock(&self) -> Clock {
         self.clock
+    }
+
+    /// Use this shared token provider (the platform passes its one provider to every
+    /// connector, so a token is minted once per credential and scope for all of them).
+    pub fn with_tokens(mut self, tokens: Arc<TokenProvider>) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    /// The shared OAuth token provider: cached, refreshed before expiry, single-flight.
+    /// `None` only when no HTTP client could be built for it.
+    pub fn tokens(&self) -> Option<&Arc<TokenProvider>> {
+        self.tokens.as_ref()
     }
 
     /// This tenant's credentials (other tenants' are refused).

@@ -23,7 +23,9 @@
 //! second. Part way through, another application of the org uses up the quota for three
 //! demo minutes; the org answers 429 and ucp pauses every call until the reset.
 //!
-//! Flags: `--duration <seconds>` (real seconds, default 30), `--speed <factor>` (default 60).
+//! Flags: `--duration <seconds>` (real seconds, default 30), `--speed <factor>` (default 60),
+//! `--durable <state-dir>`: keep cursors, a disk queue per product and dead letters there, and
+//! resume from them at the next run (the simulated org restarts with the same seeded history).
 //!
 //! It prints progress every second and ends with a summary: the API calls the org received
 //! and the 429s it sent, records collected, records delivered per product with its filter,
@@ -46,6 +48,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use ucp::health::Retention;
+use ucp::plan::SubscriptionId;
 use ucp::sinks::{FileSink, FileSinkConfig};
 use ucp::sources::okta::{OktaConfig, OktaSource, SYSTEM_LOG};
 use ucp::*;
@@ -62,14 +65,18 @@ const OUT: &str = "ucp-out/okta_unified";
 struct Args {
     duration: u64,
     speed: f64,
+    /// Keep cursors, product queues and dead letters here, and resume from them.
+    durable: Option<PathBuf>,
 }
 
-const USAGE: &str = "usage: okta_unified [--duration <seconds>] [--speed <factor>]";
+const USAGE: &str =
+    "usage: okta_unified [--duration <seconds>] [--speed <factor>] [--durable <state-dir>]";
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut parsed = Args {
         duration: 30,
         speed: 60.0,
+        durable: None,
     };
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
@@ -100,6 +107,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                         format!("--speed '{v}' must be a number from 1 to 600 (60: one real second is one demo minute)")
                     })?;
             }
+            "--durable" => parsed.durable = Some(PathBuf::from(value("--durable")?)),
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
@@ -127,10 +135,27 @@ impl DemoTime {
     }
 }
 
-/// The simulated org's rate-limit minute lasts `60 s / speed`: tell the budget so.
+/// The simulated org's rate-limit minute lasts `60 s / speed`: tell the budget so. And the
+/// simulated org is started anew, on a new port, at every run (with the same seeded history):
+/// a cursor saved by an earlier run (`--durable`) is moved onto this run's address.
 struct DemoPace {
     okta: OktaSource,
     speed: f64,
+    base_url: String,
+}
+
+impl DemoPace {
+    fn on_this_org(&self, mut req: CollectRequest) -> CollectRequest {
+        let moved = req.cursor.as_str().and_then(|next| {
+            let path = next.strip_prefix("http://")?.split_once('/')?.1;
+            let here = format!("{}/{path}", self.base_url);
+            (here != next).then_some(here)
+        });
+        if let Some(next) = moved {
+            req.cursor = Cursor::new(next);
+        }
+        req
+    }
 }
 
 #[async_trait]
@@ -146,7 +171,7 @@ impl Source for DemoPace {
     }
 
     async fn collect(&self, cx: &SourceContext, req: CollectRequest) -> Result<Page, SourceError> {
-        self.okta.collect(cx, req).await
+        self.okta.collect(cx, self.on_this_org(req)).await
     }
 }
 
@@ -281,7 +306,8 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         speed: args.speed,
     };
     let out = PathBuf::from(OUT);
-    if out.exists() {
+    // A durable run resumes: its products keep their files.
+    if out.exists() && args.durable.is_none() {
         std::fs::remove_dir_all(&out)?;
     }
     let (org, token) = org(args.speed).await?;
@@ -309,6 +335,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
                     .rate_limit_per_minute(20),
             )?,
             speed: args.speed,
+            base_url: sim.base_url().to_string(),
         }),
         Org::Real { url } => Arc::new(OktaSource::new(
             OktaConfig::new(url.clone(), CREDENTIAL).start_ago(Duration::from_secs(3600)),
@@ -323,12 +350,28 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             service: health.clone(),
             time,
         }))
-        .checkpoints(Arc::new(MemoryCheckpoints::new()))
         .tenant_source(TENANT, CONNECTOR, source)
         .max_jitter(Duration::ZERO);
+    // Durable: cursors, a disk queue per product and dead letters in one store; otherwise
+    // everything in memory.
+    let store = match &args.durable {
+        Some(dir) => {
+            let store = DurableStore::open(dir)?;
+            resume_report(&store, &products).await?;
+            builder = builder.durable(store.clone());
+            Some(store)
+        }
+        None => {
+            builder = builder.checkpoints(Arc::new(MemoryCheckpoints::new()));
+            None
+        }
+    };
     for p in &products {
         builder = builder.tenant_sink(TENANT, p.name, Arc::new(p.sink.clone()));
         let mut subscription = Subscription::new(p.name, CONNECTOR, SYSTEM_LOG).every(p.every);
+        if store.is_some() {
+            subscription = subscription.durable(256 << 20);
+        }
         if let Some(filter) = &p.filter {
             subscription = subscription.filter(filter.clone());
         }
@@ -435,6 +478,38 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         "\nvolume chart (records per demo minute, collected and per product; the time axis is demo time): {}",
         svg_path.display()
     );
+    Ok(())
+}
+
+/// What a durable run starts from: the saved cursor and what each product has queued.
+async fn resume_report(
+    store: &DurableStore,
+    products: &[Product],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let cursor = store.load(&StreamKey::new(CONNECTOR, SYSTEM_LOG)).await?;
+    match cursor {
+        Some(cursor) => println!(
+            "durable state {}: resuming after {cursor}",
+            store.path().display()
+        ),
+        None => println!("durable state {}: first run", store.path().display()),
+    }
+    if let Some(recovery) = store.recovery() {
+        println!("  {recovery}");
+    }
+    for p in products {
+        let id = SubscriptionId {
+            product: p.name.to_string(),
+            stream: StreamKey::new(CONNECTOR, SYSTEM_LOG),
+        };
+        let queued = store.queue_len(&id).await?;
+        if queued > 0 {
+            println!(
+                "  {} resumes with {queued} batches still queued for it",
+                p.name
+            );
+        }
+    }
     Ok(())
 }
 
@@ -615,6 +690,9 @@ mod tests {
     #[test]
     fn flags_parse_and_bad_values_are_named() {
         let a = args(&["--duration", "5", "--speed", "120"]).unwrap();
+        assert!(a.durable.is_none());
+        let d = args(&["--durable", "./ucp-state"]).unwrap();
+        assert_eq!(d.durable, Some(PathBuf::from("./ucp-state")));
         assert_eq!((a.duration, a.speed), (5, 120.0));
         let d = args(&[]).unwrap();
         assert_eq!((d.duration, d.speed), (30, 60.0));

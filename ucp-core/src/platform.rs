@@ -441,7 +441,7 @@ struct JobRuntime {
 struct RunState {
     subscriptions: BTreeMap<SubscriptionId, SubscriptionRuntime>,
     jobs: BTreeMap<StreamKey, JobRuntime>,
-    /// Counters of jobs that were removed, so stats keep their history.
+    /// The plan the jobs run.
     plan: Plan,
 }
 
@@ -547,18 +547,29 @@ impl RunningPlatform {
     /// Add a subscription while running. A stream already collected keeps its job and cursor;
     /// the new product receives what is collected from now on.
     pub async fn subscribe(&self, subscription: Subscription) -> Result<(), ConfigError> {
+        self.subscribe_all(vec![subscription]).await
+    }
+
+    /// Add many subscriptions at once, re-planning once. All are checked first: on an error
+    /// none is added.
+    pub async fn subscribe_all(&self, subscriptions: Vec<Subscription>) -> Result<(), ConfigError> {
         let sink_names: Vec<&str> = self.shared.sinks.keys().map(String::as_str).collect();
-        plan::validate(&subscription, &self.shared.infos, &sink_names)?;
-        needs_store(&subscription, self.shared.durable.is_some())?;
         let mut state = self.state.lock().await;
-        let id = subscription.id();
-        if state.subscriptions.contains_key(&id) {
-            return Err(ConfigError::DuplicateSubscription {
-                product: id.product,
-                stream: id.stream,
-            });
+        let mut seen = std::collections::BTreeSet::new();
+        for subscription in &subscriptions {
+            plan::validate(subscription, &self.shared.infos, &sink_names)?;
+            needs_store(subscription, self.shared.durable.is_some())?;
+            let id = subscription.id();
+            if state.subscriptions.contains_key(&id) || !seen.insert(id.clone()) {
+                return Err(ConfigError::DuplicateSubscription {
+                    product: id.product,
+                    stream: id.stream,
+                });
+            }
         }
-        self.add_subscription(&mut state, subscription);
+        for subscription in subscriptions {
+            self.add_subscription(&mut state, subscription);
+        }
         self.apply_plan(&mut state);
         Ok(())
     }
@@ -719,7 +730,7 @@ impl RunningPlatform {
             .map(|s| s.subscription.clone())
             .collect();
         let plan = compute_plan(&self.shared, &subs);
-        let mut keep: Vec<StreamKey> = Vec::with_capacity(plan.jobs.len());
+        let mut keep: std::collections::BTreeSet<StreamKey> = std::collections::BTreeSet::new();
         for job_plan in &plan.jobs {
             let subscribers: Vec<Subscriber> = job_plan
                 .subscribers
@@ -750,7 +761,7 @@ impl RunningPlatform {
                 subscribers,
                 stretch_message,
             };
-            keep.push(job_plan.stream.clone());
+            keep.insert(job_plan.stream.clone());
             match state.jobs.get(&job_plan.stream) {
                 Some(job) => {
                     job.config.send_replace(config);

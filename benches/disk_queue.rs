@@ -87,23 +87,28 @@ fn disk_queue(c: &mut Criterion) {
 
     group.throughput(Throughput::Bytes(page.payload_bytes() as u64));
     group.bench_function("read_ack_1000x1KiB", |b| {
-        b.to_async(&runtime).iter_batched(
-            || {
-                runtime
-                    .block_on(store.append(vec![(id("mdi"), page.clone())], None))
-                    .expect("append")
-            },
-            |()| async {
-                let (seq, batch) = store
-                    .front(&id("mdi"))
-                    .await
-                    .expect("front")
-                    .expect("a batch");
-                assert_eq!(batch.len(), 1_000);
-                store.ack(&id("mdi"), seq).await.expect("ack");
-            },
-            criterion::BatchSize::PerIteration,
-        )
+        b.to_async(&runtime).iter_custom(|iters| {
+            let (store, page) = (store.clone(), page.clone());
+            async move {
+                for _ in 0..iters {
+                    store
+                        .append(vec![(id("mdi"), page.clone())], None)
+                        .await
+                        .expect("append");
+                }
+                let start = std::time::Instant::now();
+                for _ in 0..iters {
+                    let (seq, batch) = store
+                        .front(&id("mdi"))
+                        .await
+                        .expect("front")
+                        .expect("a batch");
+                    assert_eq!(batch.len(), 1_000);
+                    store.ack(&id("mdi"), seq).await.expect("ack");
+                }
+                start.elapsed()
+            }
+        })
     });
     group.finish();
 }

@@ -15,8 +15,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod conformance;
 pub mod demo_api;
 pub mod event_log;
+pub mod faults;
 pub mod okta;
 pub mod recording_sink;
 

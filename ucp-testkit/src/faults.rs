@@ -381,14 +381,16 @@ async fn corrupt(response: Response<Body>, fault: Fault) -> Response<Body> {
             if let Ok(full) = HeaderValue::from_str(&bytes.len().max(1).to_string()) {
                 parts.headers.insert(header::CONTENT_LENGTH, full);
             }
-            let pieces: Vec<Result<Bytes, std::io::Error>> = vec![
-                Ok(half),
-                Err(std::io::Error::new(
+            // Pause after the half so it is flushed before the connection drops.
+            let cut = futures::stream::once(async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Err::<Bytes, std::io::Error>(std::io::Error::new(
                     std::io::ErrorKind::ConnectionReset,
                     "injected truncation",
-                )),
-            ];
-            Body::from_stream(futures::stream::iter(pieces))
+                ))
+            });
+            let half = futures::stream::once(async move { Ok::<Bytes, std::io::Error>(half) });
+            Body::from_stream(futures::StreamExt::chain(half, cut))
         }
         Fault::SlowDrip { chunk, delay } => {
             let chunk = chunk.max(1);

@@ -87,6 +87,20 @@ impl SuiteReport {
         self.failed().is_empty()
     }
 
+    /// Replace every secret in the expected/seen texts with its credential's name, so the
+    /// report of a leaking connector does not spread the secret into CI logs.
+    pub(crate) fn redact(&mut self, secrets: &[(String, String)]) {
+        for check in &mut self.checks {
+            if let Outcome::Failed { expected, seen } = &mut check.outcome {
+                for (name, secret) in secrets.iter().filter(|(_, s)| !s.is_empty()) {
+                    let mark = format!("<secret of credential '{name}'>");
+                    *expected = expected.replace(secret.as_str(), &mark);
+                    *seen = seen.replace(secret.as_str(), &mark);
+                }
+            }
+        }
+    }
+
     /// Panic with the full report unless every check passed (or was skipped).
     #[track_caller]
     pub fn assert_all_passed(&self) {

@@ -188,6 +188,9 @@ where
         report.push(checks::REJECTS_RECORDS_INDIVIDUALLY, done(self.rejects().await));
         report.push(checks::REDELIVERY_IS_SAFE, done(self.redelivery().await));
         report.push(checks::NO_SECRET_IN_OUTPUT, self.no_secret());
+        let mut credentials = self.fixture.credentials();
+        credentials.extend(self.fixture.bad_credentials());
+        report.redact(&secrets_of(&credentials));
         report
     }
 

@@ -200,6 +200,9 @@ where
             done(self.random_faults(events).await),
         );
         report.push(checks::NO_SECRET_IN_OUTPUT, self.no_secret());
+        let mut credentials = self.fixture.credentials();
+        credentials.extend(self.fixture.bad_credentials());
+        report.redact(&secrets_of(&credentials));
         report
     }
 

@@ -9,6 +9,10 @@
 //!   throttle or reject records on demand.
 //! - [`demo_api`]: the same event log served over loopback HTTP with paging and rate-limit
 //!   headers, for examples of partner-written HTTP connectors.
+//! - [`faults`]: a tower layer that injects latency, 429s, 5xx, resets, truncated or
+//!   malformed bodies, slow drips and auth expiry into any simulator, by schedule or seed.
+//! - [`conformance`]: the source and sink suites every connector passes.
+//! - [`scale`]: one platform against many simulated Okta orgs, three products each.
 //! - [`okta`]: a simulated Okta org (System Log API with polling and bounded paging, SCIM
 //!   filters, rate-limit headers, SSWS and bearer auth, late-persisted events, faults).
 
@@ -21,6 +25,7 @@ pub mod event_log;
 pub mod faults;
 pub mod okta;
 pub mod recording_sink;
+pub mod scale;
 
 pub use event_log::{EventLog, EventLogSettings, EventLogSource, Fault};
 pub use recording_sink::{RecordingSink, SinkBehaviour};

@@ -42,7 +42,7 @@ const MAX_BODY: usize = 64 * 1024 * 1024;
 pub enum Fault {
     /// Wait this long before passing the request on.
     Latency(Duration),
-    /// Answer `429` with `Retry-After` and `X-Rate-Limit-{Limit,Remaining,Reset}` (remaining 0,
+    /// Answer `429` with `Retry-After` and `X-Rate-Limit-{Limit,Remaining,Reset}` (limit 600, remaining 0,
     /// reset `retry_after` from now, in epoch seconds), without calling the simulator.
     RateLimited {
         /// Seconds until the window resets.
@@ -340,13 +340,19 @@ fn throttled(clock: Clock, retry_after: Duration) -> Response<Body> {
 
 fn server_error(status: u16) -> Response<Body> {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    json(status, error_body("E0000009", "Internal Server Error (injected fault)"))
+    json(
+        status,
+        error_body("E0000009", "Internal Server Error (injected fault)"),
+    )
 }
 
 fn unauthorized() -> Response<Body> {
     json(
         StatusCode::UNAUTHORIZED,
-        error_body("E0000011", "Invalid token provided (injected fault: expired)"),
+        error_body(
+            "E0000011",
+            "Invalid token provided (injected fault: expired)",
+        ),
     )
 }
 

@@ -24,8 +24,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use tokio::time::Instant;
 use ucp_core::{
-    Clock, Credential, CredentialRef, CredentialStore, Filter, MemoryCredentials, Platform,
-    Source, Subscription,
+    Clock, Credential, CredentialRef, CredentialStore, Filter, MemoryCredentials, Platform, Source,
+    Subscription,
 };
 
 use crate::okta::{OktaSimConfig, OktaSimulator};
@@ -238,7 +238,10 @@ where
                 .backlog(config.backlog)
                 .backlog_span(Duration::from_secs(600))
                 .live(config.events_per_second * spread)
-                .rate_limit(config.rate_limit_per_minute + (i % 3) as u32 * config.rate_limit_per_minute / 4),
+                .rate_limit(
+                    config.rate_limit_per_minute
+                        + (i % 3) as u32 * config.rate_limit_per_minute / 4,
+                ),
         )
         .await
         .map_err(|e| ScaleError::Simulator {

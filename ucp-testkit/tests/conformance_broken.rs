@@ -169,18 +169,20 @@ async fn an_unbudgeted_request_fails_the_budget_check() {
 #[tokio::test]
 async fn a_token_in_an_error_message_fails_the_leak_check() {
     let report = broken_source_report(Breakage::TokenInErrors).await;
-    assert_fails(
-        &report,
-        &[checks::NO_SECRET_IN_OUTPUT],
-        &[],
-    );
+    assert_fails(&report, &[checks::NO_SECRET_IN_OUTPUT], &[]);
     // The report names where the secret was, never the secret itself.
     assert!(report.to_string().contains("okta-token"), "{report}");
-    assert!(!report.to_string().contains("conformance-good-ssws"), "{report}");
+    assert!(
+        !report.to_string().contains("conformance-good-ssws"),
+        "{report}"
+    );
 
     let report = broken_source_report(Breakage::TokenInTrace).await;
     assert_fails(&report, &[checks::NO_SECRET_IN_OUTPUT], &[]);
-    assert!(report.to_string().contains("tracing output at TRACE"), "{report}");
+    assert!(
+        report.to_string().contains("tracing output at TRACE"),
+        "{report}"
+    );
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use ucp_sources::okta::{OktaConfig, OktaSource};
-use ucp_testkit::conformance::{checks, source_suite, Outcome, OktaFixture};
+use ucp_testkit::conformance::{checks, source_suite, OktaFixture, Outcome};
 use ucp_testkit::okta::OktaSimulator;
 
 fn okta_factory(fixture: &OktaFixture) -> impl Fn(&OktaSimulator) -> Result<OktaSource, String> {
@@ -26,9 +26,9 @@ async fn okta_source_passes_the_source_suite() {
     println!("{report}");
     report.assert_all_passed();
     // Every check applies to Okta: none may be skipped.
-    assert!(report
-        .checks
-        .iter()
-        .all(|c| c.outcome == Outcome::Passed), "{report}");
+    assert!(
+        report.checks.iter().all(|c| c.outcome == Outcome::Passed),
+        "{report}"
+    );
     assert!(report.outcome(checks::RANDOM_FAULTS_LOSE_NOTHING).is_some());
 }

@@ -14,7 +14,9 @@ async fn serve(faults: &Faults) -> String {
     let app = axum::Router::new()
         .route("/events", get(|| async { BODY }))
         .layer(faults.layer());
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
     let url = format!("http://{}/events", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
@@ -90,7 +92,10 @@ async fn connection_reset_and_truncation_are_transport_errors() {
     let reset = fetch(&url).await.unwrap_err();
     assert!(reset.starts_with("send"), "no response at all: {reset}");
     let truncated = fetch(&url).await.unwrap_err();
-    assert!(truncated.starts_with("body"), "headers then a cut body: {truncated}");
+    assert!(
+        truncated.starts_with("body"),
+        "headers then a cut body: {truncated}"
+    );
     assert_eq!(fetch(&url).await.unwrap().2, BODY);
 }
 
@@ -100,7 +105,10 @@ async fn malformed_json_replaces_the_body() {
     let url = serve(&faults).await;
     let (status, _, body) = fetch(&url).await.unwrap();
     assert_eq!(status, 200);
-    assert!(serde_json::from_str::<serde_json::Value>(&body).is_err(), "{body}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&body).is_err(),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -130,7 +138,11 @@ async fn a_seed_replays_the_same_faults() {
         let faults = Faults::new().seeded_with(
             seed,
             0.4,
-            vec![Fault::ServerError(500), Fault::AuthExpired, Fault::MalformedJson],
+            vec![
+                Fault::ServerError(500),
+                Fault::AuthExpired,
+                Fault::MalformedJson,
+            ],
         );
         let url = serve(&faults).await;
         for _ in 0..40 {

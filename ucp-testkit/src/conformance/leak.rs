@@ -117,7 +117,10 @@ mod tests {
             ("short".to_string(), "abc".to_string()),
         ];
         let found = find_secrets(&outputs, &secrets);
-        assert_eq!(found, vec!["error: secret of credential 'okta'".to_string()]);
+        assert_eq!(
+            found,
+            vec!["error: secret of credential 'okta'".to_string()]
+        );
     }
 
     #[test]

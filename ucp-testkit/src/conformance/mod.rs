@@ -14,11 +14,22 @@
 //!
 //! ```no_run
 //! # async fn demo() {
+//! use std::time::Duration;
+//! use ucp_sources::okta::{OktaConfig, OktaSource};
 //! use ucp_testkit::conformance::{source_suite, OktaFixture};
-//! # fn my_source(url: &str) -> Result<ucp_testkit::EventLogSource, String> { unimplemented!() }
-//! let report = source_suite(|sim: &ucp_testkit::okta::OktaSimulator| my_source(sim.base_url()),
-//!     OktaFixture::default()).await;
-//! report.assert_all_passed();
+//! use ucp_testkit::okta::OktaSimulator;
+//!
+//! let fixture = OktaFixture::default();
+//! let (credential, page, timeout) = (fixture.credential.clone(), fixture.page_size, fixture.timeout);
+//! let factory = move |sim: &OktaSimulator| {
+//!     OktaSource::new(
+//!         OktaConfig::new(sim.base_url(), credential.clone())
+//!             .page_limit(page as u32)
+//!             .start_ago(Duration::from_secs(7200))
+//!             .request_timeout(timeout),
+//!     )
+//! };
+//! source_suite(factory, fixture).await.assert_all_passed();
 //! # }
 //! ```
 //!
@@ -59,7 +70,7 @@ pub const TENANT: &str = "conformance";
 pub(crate) const CALL_LIMIT: Duration = Duration::from_secs(30);
 
 /// Seed of the randomized checks when `UCP_FAULT_SEED` is not set.
-pub const DEFAULT_SEED: u64 = 0x5eed_0f_fa17;
+pub const DEFAULT_SEED: u64 = 0x5eed_0ffa;
 
 /// The seed for this run: `UCP_FAULT_SEED` if set (to replay a failure), else the default.
 pub fn fault_seed() -> u64 {

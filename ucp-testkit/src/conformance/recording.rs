@@ -57,7 +57,12 @@ impl SinkFixture for RecordingSinkFixture {
             .collect()
     }
 
-    async fn throttle_next(&self, product: &RecordingSink, _faults: &Faults, retry_after: Duration) {
+    async fn throttle_next(
+        &self,
+        product: &RecordingSink,
+        _faults: &Faults,
+        retry_after: Duration,
+    ) {
         product.script([SinkBehaviour::Throttle(retry_after)]);
     }
 

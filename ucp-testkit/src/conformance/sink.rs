@@ -17,8 +17,8 @@ use chrono::Utc;
 use futures::FutureExt;
 use tracing::instrument::WithSubscriber;
 use ucp_core::{
-    Batch, Clock, Credential, CredentialRef, CredentialStore, Cursor, Delivery,
-    MemoryCredentials, Record, Sink, SinkContext, SinkError, StreamKey,
+    Batch, Clock, Credential, CredentialRef, CredentialStore, Cursor, Delivery, MemoryCredentials,
+    Record, Sink, SinkContext, SinkError, StreamKey,
 };
 
 use super::leak::{find_secrets, secrets_of, Outputs};
@@ -73,7 +73,12 @@ pub trait SinkFixture: Send + Sync {
 
     /// Make the product answer the next request with a throttle and `Retry-After`. The
     /// default injects a 429 through `faults` (for emulators wrapped with its layer).
-    async fn throttle_next(&self, _product: &Self::Product, faults: &Faults, retry_after: Duration) {
+    async fn throttle_next(
+        &self,
+        _product: &Self::Product,
+        faults: &Faults,
+        retry_after: Duration,
+    ) {
         faults.push_next(Fault::RateLimited { retry_after });
     }
 
@@ -180,12 +185,21 @@ where
     async fn all(&self) -> SuiteReport {
         let mut report = SuiteReport::new("sink", fault_seed());
         report.push(checks::DESCRIBE_IS_STABLE, done(self.describe().await));
-        report.push(checks::CHECK_OK_WITH_GOOD_CREDENTIALS, done(self.check(true).await));
-        report.push(checks::CHECK_AUTH_ERROR_WITH_BAD_CREDENTIALS, done(self.check(false).await));
+        report.push(
+            checks::CHECK_OK_WITH_GOOD_CREDENTIALS,
+            done(self.check(true).await),
+        );
+        report.push(
+            checks::CHECK_AUTH_ERROR_WITH_BAD_CREDENTIALS,
+            done(self.check(false).await),
+        );
         report.push(checks::DELIVERS_A_BATCH, done(self.delivers().await));
         report.push(checks::HONOURS_RETRY_AFTER, done(self.retry_after().await));
         report.push(checks::SPLITS_OVERSIZED_BATCHES, done(self.splits().await));
-        report.push(checks::REJECTS_RECORDS_INDIVIDUALLY, done(self.rejects().await));
+        report.push(
+            checks::REJECTS_RECORDS_INDIVIDUALLY,
+            done(self.rejects().await),
+        );
         report.push(checks::REDELIVERY_IS_SAFE, done(self.redelivery().await));
         report.push(checks::NO_SECRET_IN_OUTPUT, self.no_secret());
         let mut credentials = self.fixture.credentials();
@@ -333,9 +347,9 @@ where
         let batch = self.batch(records);
         let result = self.deliver(&env, &batch).await;
         let honoured = match &result {
-            Ok(Err(e @ (SinkError::RateLimited { .. } | SinkError::Retryable { .. }))) => {
-                e.retry_after().is_some_and(|d| d.as_secs().abs_diff(7) <= 1)
-            }
+            Ok(Err(e @ (SinkError::RateLimited { .. } | SinkError::Retryable { .. }))) => e
+                .retry_after()
+                .is_some_and(|d| d.as_secs().abs_diff(7) <= 1),
             _ => false,
         };
         if !honoured {
@@ -406,9 +420,13 @@ where
                 summary(&result),
             ));
         };
-        let mut reported: Vec<String> = delivery.rejected.iter().map(|r| r.id.to_string()).collect();
+        let mut reported: Vec<String> =
+            delivery.rejected.iter().map(|r| r.id.to_string()).collect();
         reported.sort();
-        let reasons = delivery.rejected.iter().all(|r| !r.reason.trim().is_empty());
+        let reasons = delivery
+            .rejected
+            .iter()
+            .all(|r| !r.reason.trim().is_empty());
         let stored = self.fixture.stored(&env.product).await;
         let kept: Vec<&String> = ids.iter().filter(|id| !refused.contains(id)).collect();
         let kept_stored = kept.iter().all(|id| stored.contains(id));

@@ -162,10 +162,22 @@ where
     async fn all(&self) -> SuiteReport {
         let mut report = SuiteReport::new("source", self.seed);
         let events = self.fixture.page_size() * 2 + self.fixture.page_size() / 2 + 1;
-        report.push(checks::DESCRIBE_IS_STABLE, done(self.describe_is_stable().await));
-        report.push(checks::DESCRIBE_LISTS_STREAMS, done(self.describe_lists_streams().await));
-        report.push(checks::CHECK_OK_WITH_GOOD_CREDENTIALS, done(self.check(true).await));
-        report.push(checks::CHECK_AUTH_ERROR_WITH_BAD_CREDENTIALS, done(self.check(false).await));
+        report.push(
+            checks::DESCRIBE_IS_STABLE,
+            done(self.describe_is_stable().await),
+        );
+        report.push(
+            checks::DESCRIBE_LISTS_STREAMS,
+            done(self.describe_lists_streams().await),
+        );
+        report.push(
+            checks::CHECK_OK_WITH_GOOD_CREDENTIALS,
+            done(self.check(true).await),
+        );
+        report.push(
+            checks::CHECK_AUTH_ERROR_WITH_BAD_CREDENTIALS,
+            done(self.check(false).await),
+        );
         report.push(
             checks::COLLECT_AUTH_ERROR_WITH_BAD_CREDENTIALS,
             done(self.collect_with_bad_credentials().await),
@@ -176,10 +188,22 @@ where
         let (incremental, at_end) = self.incremental_read(events).await;
         report.push(checks::INCREMENTAL_READ, incremental);
         report.push(checks::CURSOR_AT_END_RETURNS_NOTHING, at_end);
-        report.push(checks::FUTURE_CURSOR_RETURNS_NOTHING, done(self.future_cursor().await));
-        report.push(checks::RESTART_RESUMES_WITHOUT_GAPS, done(self.restart(events).await));
-        report.push(checks::RATE_LIMITED_BECOMES_HINT, done(self.rate_limited().await));
-        report.push(checks::SERVER_ERROR_IS_RETRYABLE, done(self.server_error().await));
+        report.push(
+            checks::FUTURE_CURSOR_RETURNS_NOTHING,
+            done(self.future_cursor().await),
+        );
+        report.push(
+            checks::RESTART_RESUMES_WITHOUT_GAPS,
+            done(self.restart(events).await),
+        );
+        report.push(
+            checks::RATE_LIMITED_BECOMES_HINT,
+            done(self.rate_limited().await),
+        );
+        report.push(
+            checks::SERVER_ERROR_IS_RETRYABLE,
+            done(self.server_error().await),
+        );
         report.push(checks::TIMEOUT_IS_RETRYABLE, done(self.timeout().await));
         report.push(
             checks::CONNECTION_RESET_IS_RETRYABLE,
@@ -193,8 +217,14 @@ where
             checks::MALFORMED_BODY_KEEPS_CURSOR,
             done(self.malformed(events).await),
         );
-        report.push(checks::SLOW_DRIP_IS_READ_WHOLE, done(self.slow_drip().await));
-        report.push(checks::AUTH_EXPIRY_IS_AUTH_ERROR, done(self.auth_expiry().await));
+        report.push(
+            checks::SLOW_DRIP_IS_READ_WHOLE,
+            done(self.slow_drip().await),
+        );
+        report.push(
+            checks::AUTH_EXPIRY_IS_AUTH_ERROR,
+            done(self.auth_expiry().await),
+        );
         report.push(
             checks::RANDOM_FAULTS_LOSE_NOTHING,
             done(self.random_faults(events).await),
@@ -382,7 +412,10 @@ where
         let result = self.call(cx, permits, "check", source.check(cx)).await;
         Ok(match (good, &result) {
             (true, Ok(Ok(()))) => Outcome::Passed,
-            (true, _) => fail("check succeeds with good credentials", format!("{result:?}")),
+            (true, _) => fail(
+                "check succeeds with good credentials",
+                format!("{result:?}"),
+            ),
             (false, Ok(Err(SourceError::Auth { .. }))) => Outcome::Passed,
             (false, Ok(Err(e))) => fail(
                 "check fails with SourceError::Auth for refused credentials",
@@ -571,7 +604,8 @@ where
     async fn rate_limited(&self) -> Result<Outcome, Outcome> {
         let mut env = self.env(3, true).await?;
         let wait = Duration::from_secs(30);
-        env.faults.push_next(Fault::RateLimited { retry_after: wait });
+        env.faults
+            .push_next(Fault::RateLimited { retry_after: wait });
         let reset = self.clock.now_utc() + chrono::Duration::seconds(30);
         let result = self.collect(&mut env, &Cursor::start()).await;
         let expected = format!(
@@ -653,10 +687,7 @@ where
                 "the retry from the same cursor returns the 3 records",
                 summary(&again),
             ),
-            _ => fail(
-                "the retry from the same cursor succeeds",
-                summary(&again),
-            ),
+            _ => fail("the retry from the same cursor succeeds", summary(&again)),
         })
     }
 
@@ -665,12 +696,7 @@ where
         let (reference, _) = self.read_to_end(&mut env, Cursor::start(), events).await?;
         let first = match self.collect(&mut env, &Cursor::start()).await {
             Ok(Ok(page)) if page.more => page,
-            other => {
-                return Ok(fail(
-                    "a first page with more = true",
-                    summary(&other),
-                ))
-            }
+            other => return Ok(fail("a first page with more = true", summary(&other))),
         };
         env.faults.push_next(Fault::MalformedJson);
         let result = self.collect(&mut env, &first.next).await;
@@ -710,7 +736,10 @@ where
                 "the 3 records of a page sent in small, slow pieces",
                 summary(&result),
             ),
-            _ => fail("a page sent in small, slow pieces is read", summary(&result)),
+            _ => fail(
+                "a page sent in small, slow pieces is read",
+                summary(&result),
+            ),
         })
     }
 
@@ -752,7 +781,10 @@ where
                 Ok(Err(e)) if e.class() != ErrorClass::Permanent => errors.push(variant(&e)),
                 other => {
                     return Ok(fail(
-                        format!("only retryable errors under seeded faults (seed {})", self.seed),
+                        format!(
+                            "only retryable errors under seeded faults (seed {})",
+                            self.seed
+                        ),
                         format!("{} after faults {:?}", summary(&other), faults.injected()),
                     ))
                 }

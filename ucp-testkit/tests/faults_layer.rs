@@ -178,3 +178,36 @@ async fn the_okta_simulator_takes_the_layer() {
     assert_eq!(get().await.unwrap().status().as_u16(), 200);
     assert_eq!((sim.requests(), faults.requests()), (1, 2));
 }
+
+#[tokio::test]
+async fn the_proxy_puts_faults_in_front_of_any_server() {
+    let sim = OktaSimulator::start(OktaSimConfig::default().token("t0ken-456").backlog(5))
+        .await
+        .unwrap();
+    let faults = Faults::new().at(1, Fault::ServerError(503));
+    let proxy = ucp_testkit::faults::FaultProxy::start(sim.base_url(), &faults)
+        .await
+        .unwrap();
+    let url = format!("{}/api/v1/logs?limit=2", proxy.base_url());
+    let get = || {
+        reqwest::Client::new()
+            .get(&url)
+            .header("Authorization", "SSWS t0ken-456")
+            .send()
+    };
+    assert_eq!(get().await.unwrap().status().as_u16(), 503);
+    let answer = get().await.unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let link = answer
+        .headers()
+        .get_all("link")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    assert!(link.contains(&proxy.base_url()), "{link}");
+    assert!(!link.contains(sim.base_url()), "{link}");
+    let events: Vec<serde_json::Value> = answer.json().await.unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!((sim.requests(), faults.requests()), (1, 2));
+}

@@ -158,3 +158,58 @@ pub(crate) fn expect(ok: bool, expected: impl Into<String>, seen: impl Into<Stri
         fail(expected, seen)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report() -> SuiteReport {
+        let mut report = SuiteReport::new("source", 9);
+        report.push("a_check", Outcome::Passed);
+        report.push(
+            "b_check",
+            fail("Auth", "Retryable: token s3cret-value refused"),
+        );
+        report.push("c_check", skip("not offered"));
+        report
+    }
+
+    #[test]
+    fn lists_every_check_with_expected_and_seen() {
+        let report = report();
+        assert_eq!(report.failed(), vec!["b_check"]);
+        assert_eq!(report.passed(), vec!["a_check"]);
+        assert!(!report.all_passed());
+        let text = report.to_string();
+        for needle in [
+            "3 checks, 1 failed",
+            "UCP_FAULT_SEED=9",
+            "ok      a_check",
+            "FAILED  b_check",
+            "expected: Auth",
+            "skipped c_check: not offered",
+        ] {
+            assert!(text.contains(needle), "{needle} in {text}");
+        }
+    }
+
+    #[test]
+    fn assert_all_passed_panics_with_the_list_and_skips_do_not_fail() {
+        let panic = std::panic::catch_unwind(|| report().assert_all_passed()).unwrap_err();
+        let text = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(text.contains("FAILED  b_check"), "{text}");
+        let mut fine = SuiteReport::new("sink", 1);
+        fine.push("x", Outcome::Passed);
+        fine.push("y", skip("n/a"));
+        fine.assert_all_passed();
+    }
+
+    #[test]
+    fn redaction_names_the_credential_instead_of_the_secret() {
+        let mut report = report();
+        report.redact(&[("okta".into(), "s3cret-value".into())]);
+        let text = report.to_string();
+        assert!(!text.contains("s3cret-value"), "{text}");
+        assert!(text.contains("<secret of credential 'okta'>"), "{text}");
+    }
+}

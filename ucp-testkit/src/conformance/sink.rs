@@ -33,7 +33,8 @@ pub struct ProductSetup {
     /// False: refuse every credential (for emulators that cannot tell good from bad ones
     /// by themselves; the suite also stores the fixture's bad credentials).
     pub accept_credentials: bool,
-    /// The check's fault plan: wrap an HTTP emulator's router with `faults.layer()`.
+    /// The check's fault plan: wrap an HTTP emulator's router with `faults.layer()`, or put
+    /// a [`crate::faults::FaultProxy`] in front of it.
     pub faults: Faults,
 }
 

@@ -29,8 +29,9 @@ use crate::faults::{Fault, Faults};
 pub struct ProviderSetup {
     /// Events of the tested stream visible at start, in the provider's order.
     pub events: usize,
-    /// The check's fault plan: wrap the simulator's router with `faults.layer()`. The suite
-    /// also counts the provider's requests through it.
+    /// The check's fault plan: wrap the simulator's router with `faults.layer()`, or put a
+    /// [`crate::faults::FaultProxy`] in front of it. The suite also counts the provider's
+    /// requests through it.
     pub faults: Faults,
 }
 
@@ -41,7 +42,8 @@ pub trait SourceFixture: Send + Sync {
     /// A running provider simulator (what the factory points the source at).
     type Provider: Send + Sync;
 
-    /// Start a provider in `setup`'s state, with `setup.faults.layer()` around its router.
+    /// Start a provider in `setup`'s state, behind `setup.faults` (its layer around the
+    /// router, or a [`crate::faults::FaultProxy`] in front).
     async fn start(&self, setup: ProviderSetup) -> Result<Self::Provider, String>;
 
     /// Add `count` new events to the stream, visible at once; their record ids.

@@ -5,6 +5,9 @@
 //! layer to put around a router (`router.layer(faults.layer())`); the handle stays with the
 //! test to change the plan, count requests and list what was injected.
 //!
+//! For a simulator or emulator whose router you cannot wrap (another crate's, or a real
+//! server such as Azurite), [`FaultProxy`] serves the layer in front of its base URL.
+//!
 //! Seeded plans are deterministic: the fault of request *n* depends only on the seed and *n*,
 //! so a failing case is replayed by running it again with the seed [`Faults::seed`] reports.
 //!
@@ -33,6 +36,10 @@ use rand::{Rng, SeedableRng};
 use tower_layer::Layer;
 use tower_service::Service;
 use ucp_core::Clock;
+
+mod proxy;
+
+pub use proxy::FaultProxy;
 
 /// Largest body the layer buffers to corrupt it.
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -414,4 +421,48 @@ async fn corrupt(response: Response<Body>, fault: Fault) -> Response<Body> {
         _ => Body::from(bytes),
     };
     Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seeded_picks_depend_on_seed_and_request_only() {
+        let seeded = |seed| Seeded {
+            seed,
+            rate: 0.5,
+            kinds: Fault::all_kinds(),
+        };
+        let a: Vec<Option<Fault>> = (1..200).map(|n| seeded(3).pick(n)).collect();
+        let again: Vec<Option<Fault>> = (1..200).rev().map(|n| seeded(3).pick(n)).collect();
+        assert_eq!(a, again.into_iter().rev().collect::<Vec<_>>());
+        let hits = a.iter().flatten().count();
+        assert!((60..140).contains(&hits), "{hits} of 199 at rate 0.5");
+        let b: Vec<Option<Fault>> = (1..200).map(|n| seeded(4).pick(n)).collect();
+        assert_ne!(a, b);
+        let never = Seeded {
+            seed: 3,
+            rate: 0.0,
+            kinds: Fault::all_kinds(),
+        };
+        assert!((1..200).all(|n| never.pick(n).is_none()));
+    }
+
+    #[test]
+    fn scheduled_faults_win_over_next_and_seeded_ones() {
+        let faults = Faults::new().at(1, Fault::ServerError(500)).seeded_with(
+            1,
+            1.0,
+            vec![Fault::AuthExpired],
+        );
+        faults.push_next(Fault::MalformedJson);
+        assert_eq!(faults.decide(), vec![Fault::ServerError(500)]);
+        assert_eq!(faults.decide(), vec![Fault::MalformedJson]);
+        assert_eq!(faults.decide(), vec![Fault::AuthExpired]);
+        faults.clear();
+        assert!(faults.decide().is_empty());
+        assert_eq!(faults.requests(), 4);
+        assert_eq!(faults.injected().len(), 3);
+    }
 }

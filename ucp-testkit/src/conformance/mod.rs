@@ -7,7 +7,8 @@
 //!   emulator (accepting or refusing credentials, with its limits) and says what it stored;
 //!   the factory builds the partner's [`Sink`](ucp_core::Sink) pointed at it.
 //!
-//! Both return a [`SuiteReport`] naming every check with its outcome; tests call
+//! The suites speak loopback HTTP and time real requests: run them from a plain
+//! `#[tokio::test]`, not under a paused clock. Both return a [`SuiteReport`] naming every check with its outcome; tests call
 //! [`SuiteReport::assert_all_passed`], which panics with the whole list. Faults come from
 //! [`crate::faults`]; the randomized check's seed is in the report (set `UCP_FAULT_SEED` to
 //! replay one).

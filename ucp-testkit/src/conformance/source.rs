@@ -450,6 +450,21 @@ where
             Ok(env) => env,
             Err(outcome) => return (outcome.clone(), outcome),
         };
+        // A check first, so requests it makes are counted too.
+        let Env {
+            source,
+            cx,
+            permits,
+            ..
+        } = &mut env;
+        if let Ok(Err(e)) | Err(e) = self
+            .call(cx, permits, "check", source.check(cx))
+            .await
+            .map_err(|why| SourceError::Permanent { message: why })
+        {
+            let outcome = fail("check succeeds with good credentials", variant(&e));
+            return (outcome.clone(), outcome);
+        }
         let records = match self.read_to_end(&mut env, Cursor::start(), events).await {
             Ok((records, _)) => records,
             Err(outcome) => return (outcome.clone(), outcome),

@@ -81,6 +81,9 @@ fn redb(dir: &Path) -> (f64, f64) {
     (page, start.elapsed().as_secs_f64() / ROUNDS as f64)
 }
 
+/// One store's run: seconds per page and per single-record commit.
+type Workload = dyn Fn(&Path) -> (f64, f64);
+
 fn median_min_max(mut v: Vec<f64>) -> (f64, f64, f64) {
     v.sort_by(|a, b| a.total_cmp(b));
     (v[v.len() / 2], v[0], v[v.len() - 1])
@@ -94,7 +97,7 @@ fn main() {
         1
     };
     println!("store                 page of 3×1000×1 KiB (MB/s)      single-record commit (ms)");
-    let stores: [(&str, &dyn Fn(&Path) -> (f64, f64)); 3] = [
+    let stores: [(&str, &Workload); 3] = [
         ("sqlite, 64 KiB pages", &|d| sqlite(d, 65_536)),
         ("sqlite, 4 KiB pages", &|d| sqlite(d, 4_096)),
         ("redb", &|d| redb(d)),

@@ -9,6 +9,10 @@
 //!   throttle or reject records on demand.
 //! - [`demo_api`]: the same event log served over loopback HTTP with paging and rate-limit
 //!   headers, for examples of partner-written HTTP connectors.
+//! - [`faults`]: a tower layer that injects latency, 429s, 5xx, resets, truncated or
+//!   malformed bodies, slow drips and auth expiry into any simulator, by schedule or seed.
+//! - [`conformance`]: the source and sink suites every connector passes.
+//! - [`scale`]: one platform against many simulated Okta orgs, three products each.
 //! - [`okta`]: a simulated Okta org (System Log API with polling and bounded paging, SCIM
 //!   filters, rate-limit headers, SSWS and bearer auth, late-persisted events, faults).
 //! - [`token_endpoint`]: an OAuth 2.0 token endpoint (Entra ID v2 and Okta client
@@ -19,11 +23,14 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod conformance;
 pub mod demo_api;
 pub mod event_log;
+pub mod faults;
 pub mod leak;
 pub mod okta;
 pub mod recording_sink;
+pub mod scale;
 pub mod token_endpoint;
 
 pub use event_log::{EventLog, EventLogSettings, EventLogSource, Fault};

@@ -190,6 +190,15 @@ pub struct OktaSimulator {
 impl OktaSimulator {
     /// Start the org on `127.0.0.1` with an ephemeral port.
     pub async fn start(config: OktaSimConfig) -> std::io::Result<OktaSimulator> {
+        Self::start_wrapped(config, |router| router).await
+    }
+
+    /// Like [`OktaSimulator::start`], with the org's router passed through `wrap` first, e.g.
+    /// `|router| router.layer(faults.layer())` to inject [`crate::faults`] in front of it.
+    pub async fn start_wrapped(
+        config: OktaSimConfig,
+        wrap: impl FnOnce(axum::Router) -> axum::Router,
+    ) -> std::io::Result<OktaSimulator> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
         let now = config.clock.now_utc();
@@ -222,9 +231,7 @@ impl OktaSimulator {
             authorized_requests: 0,
             base_url: base_url.clone(),
         }));
-        let app = axum::Router::new()
-            .route("/api/v1/logs", axum::routing::get(server::logs))
-            .with_state(shared.clone());
+        let app = wrap(server::router(shared.clone()));
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let served = axum::serve(listener, app)

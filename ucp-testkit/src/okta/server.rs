@@ -92,7 +92,14 @@ struct Prepared {
     latency: Duration,
 }
 
-pub(crate) async fn logs(
+/// The org's routes.
+pub(crate) fn router(shared: Shared) -> axum::Router {
+    axum::Router::new()
+        .route("/api/v1/logs", axum::routing::get(logs))
+        .with_state(shared)
+}
+
+async fn logs(
     AxumState(shared): AxumState<Shared>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,

@@ -1,0 +1,872 @@
+//! The source suite: [`source_suite`] runs every check of a [`Source`] against a provider
+//! simulator that a [`SourceFixture`] starts, with [`Faults`] in front of it.
+//!
+//! The suite drives the source as the platform does: one budget permit before each `check`
+//! and `collect`, one call per page, the cursor advanced only by successful pages. Run it
+//! on a real clock (a plain `#[tokio::test]`): the simulator speaks loopback HTTP.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::FutureExt;
+use tracing::instrument::WithSubscriber;
+use ucp_core::{
+    BudgetSpec, Clock, CollectRequest, Credential, CredentialRef, CredentialStore, Cursor,
+    ErrorClass, MemoryCredentials, Page, RateBudget, Record, Source, SourceContext, SourceError,
+};
+
+use super::leak::{find_secrets, secrets_of, Outputs};
+use super::report::{expect, fail, skip, Outcome, SuiteReport};
+use super::{checks, fault_seed, CALL_LIMIT, TENANT};
+use crate::faults::{Fault, Faults};
+
+/// The state a provider simulator starts in for one check.
+#[derive(Debug)]
+pub struct ProviderSetup {
+    /// Events of the tested stream visible at start, in the provider's order.
+    pub events: usize,
+    /// The check's fault plan: wrap the simulator's router with `faults.layer()`, or put a
+    /// [`crate::faults::FaultProxy`] in front of it. The suite also counts the provider's
+    /// requests through it.
+    pub faults: Faults,
+}
+
+/// How to stand up the provider a source talks to. Implement it once per provider
+/// simulator; [`crate::conformance::OktaFixture`] is the one for the Okta simulator.
+#[async_trait]
+pub trait SourceFixture: Send + Sync {
+    /// A running provider simulator (what the factory points the source at).
+    type Provider: Send + Sync;
+
+    /// Start a provider in `setup`'s state, behind `setup.faults` (its layer around the
+    /// router, or a [`crate::faults::FaultProxy`] in front).
+    async fn start(&self, setup: ProviderSetup) -> Result<Self::Provider, String>;
+
+    /// Add `count` new events to the stream, visible at once; their record ids.
+    async fn emit(&self, provider: &Self::Provider, count: usize) -> Result<Vec<String>, String>;
+
+    /// The stream to test.
+    fn stream(&self) -> String;
+
+    /// Records per page the source asks for (as the factory configures it), so the suite
+    /// can put several pages of events in the provider.
+    fn page_size(&self) -> usize;
+
+    /// Credentials the provider accepts, by the names the source looks up.
+    fn credentials(&self) -> Vec<(String, Credential)>;
+
+    /// The same names holding credentials the provider refuses.
+    fn bad_credentials(&self) -> Vec<(String, Credential)>;
+
+    /// A cursor of this provider that lies in the future, if the source's cursors can
+    /// express one (enables `future_cursor_returns_nothing`).
+    fn future_cursor(&self, _provider: &Self::Provider) -> Option<Cursor> {
+        None
+    }
+
+    /// The per-request timeout the factory configures, if any (enables
+    /// `timeout_is_retryable`: the suite delays an answer past it).
+    fn request_timeout(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// Run every source check: `factory` builds the partner's source pointed at a provider
+/// `fixture` started. See the [module docs](crate::conformance) for the list.
+pub async fn source_suite<X, S, E, F>(factory: F, fixture: X) -> SuiteReport
+where
+    X: SourceFixture,
+    S: Source,
+    E: Display,
+    F: Fn(&X::Provider) -> Result<S, E> + Send + Sync,
+{
+    let outputs = Outputs::default();
+    let dispatch = outputs.dispatch();
+    let run = Run {
+        fixture: &fixture,
+        factory: &factory,
+        outputs: outputs.clone(),
+        clock: Clock::new(),
+        seed: fault_seed(),
+    };
+    run.all().with_subscriber(dispatch).await
+}
+
+struct Run<'a, X, F> {
+    fixture: &'a X,
+    factory: &'a F,
+    outputs: Outputs,
+    clock: Clock,
+    seed: u64,
+}
+
+/// One provider, one source and its context.
+struct Env<P, S> {
+    provider: P,
+    faults: Faults,
+    source: S,
+    cx: SourceContext,
+    /// Permits the suite drew (one per call, as the platform does).
+    permits: u64,
+}
+
+type CallResult<T> = Result<Result<T, SourceError>, String>;
+
+/// Flatten a check written with early returns.
+fn done(result: Result<Outcome, Outcome>) -> Outcome {
+    match result {
+        Ok(outcome) | Err(outcome) => outcome,
+    }
+}
+
+fn ids(records: &[Record]) -> Vec<String> {
+    records.iter().map(|r| r.id.to_string()).collect()
+}
+
+/// A short account of a call's result for "seen" texts.
+fn summary(result: &CallResult<Page>) -> String {
+    match result {
+        Ok(Ok(page)) => format!(
+            "Ok: a page of {} records, more = {}, next cursor {}",
+            page.records.len(),
+            page.more,
+            page.next
+        ),
+        Ok(Err(error)) => format!("Err({})", variant(error)),
+        Err(why) => why.clone(),
+    }
+}
+
+fn variant(error: &SourceError) -> String {
+    let name = match error {
+        SourceError::Auth { .. } => "Auth",
+        SourceError::Config { .. } => "Config",
+        SourceError::RateLimited { .. } => "RateLimited",
+        SourceError::Retryable { .. } => "Retryable",
+        SourceError::Malformed { .. } => "Malformed",
+        SourceError::Permanent { .. } => "Permanent",
+        _ => "another variant",
+    };
+    format!("{name}: {error}")
+}
+
+impl<X, S, E, F> Run<'_, X, F>
+where
+    X: SourceFixture,
+    S: Source,
+    E: Display,
+    F: Fn(&X::Provider) -> Result<S, E> + Send + Sync,
+{
+    async fn all(&self) -> SuiteReport {
+        let mut report = SuiteReport::new("source", self.seed);
+        let events = self.fixture.page_size() * 2 + self.fixture.page_size() / 2 + 1;
+        report.push(
+            checks::DESCRIBE_IS_STABLE,
+            done(self.describe_is_stable().await),
+        );
+        report.push(
+            checks::DESCRIBE_LISTS_STREAMS,
+            done(self.describe_lists_streams().await),
+        );
+        report.push(
+            checks::CHECK_OK_WITH_GOOD_CREDENTIALS,
+            done(self.check(true).await),
+        );
+        report.push(
+            checks::CHECK_AUTH_ERROR_WITH_BAD_CREDENTIALS,
+            done(self.check(false).await),
+        );
+        report.push(
+            checks::COLLECT_AUTH_ERROR_WITH_BAD_CREDENTIALS,
+            done(self.collect_with_bad_credentials().await),
+        );
+        let (basic, budget) = self.basic_read(events).await;
+        report.push(checks::BASIC_READ, basic);
+        report.push(checks::CALLS_ARE_BUDGETED, budget);
+        let (incremental, at_end) = self.incremental_read(events).await;
+        report.push(checks::INCREMENTAL_READ, incremental);
+        report.push(checks::CURSOR_AT_END_RETURNS_NOTHING, at_end);
+        report.push(
+            checks::FUTURE_CURSOR_RETURNS_NOTHING,
+            done(self.future_cursor().await),
+        );
+        report.push(
+            checks::RESTART_RESUMES_WITHOUT_GAPS,
+            done(self.restart(events).await),
+        );
+        report.push(
+            checks::RATE_LIMITED_BECOMES_HINT,
+            done(self.rate_limited().await),
+        );
+        report.push(
+            checks::SERVER_ERROR_IS_RETRYABLE,
+            done(self.server_error().await),
+        );
+        report.push(checks::TIMEOUT_IS_RETRYABLE, done(self.timeout().await));
+        report.push(
+            checks::CONNECTION_RESET_IS_RETRYABLE,
+            done(self.transport(Fault::ConnectionReset, false).await),
+        );
+        report.push(
+            checks::TRUNCATED_BODY_IS_AN_ERROR,
+            done(self.transport(Fault::TruncatedBody, true).await),
+        );
+        report.push(
+            checks::MALFORMED_BODY_KEEPS_CURSOR,
+            done(self.malformed(events).await),
+        );
+        report.push(
+            checks::SLOW_DRIP_IS_READ_WHOLE,
+            done(self.slow_drip().await),
+        );
+        report.push(
+            checks::AUTH_EXPIRY_IS_AUTH_ERROR,
+            done(self.auth_expiry().await),
+        );
+        report.push(
+            checks::RANDOM_FAULTS_LOSE_NOTHING,
+            done(self.random_faults(events).await),
+        );
+        report.push(checks::NO_SECRET_IN_OUTPUT, self.no_secret());
+        let mut credentials = self.fixture.credentials();
+        credentials.extend(self.fixture.bad_credentials());
+        report.redact(&secrets_of(&credentials));
+        report
+    }
+
+    // ---- plumbing -------------------------------------------------------------------------
+
+    async fn env(&self, events: usize, good: bool) -> Result<Env<X::Provider, S>, Outcome> {
+        let faults = Faults::new().clock(self.clock);
+        let provider = self
+            .fixture
+            .start(ProviderSetup {
+                events,
+                faults: faults.clone(),
+            })
+            .await
+            .map_err(|e| fail("the fixture starts a provider", format!("it failed: {e}")))?;
+        let source = self.build(&provider)?;
+        let cx = self.context(&source, good).await?;
+        Ok(Env {
+            provider,
+            faults,
+            source,
+            cx,
+            permits: 0,
+        })
+    }
+
+    fn build(&self, provider: &X::Provider) -> Result<S, Outcome> {
+        (self.factory)(provider)
+            .map_err(|e| fail("the factory builds the source", format!("it failed: {e}")))
+    }
+
+    async fn context(&self, source: &S, good: bool) -> Result<SourceContext, Outcome> {
+        let store = Arc::new(MemoryCredentials::new());
+        let credentials = if good {
+            self.fixture.credentials()
+        } else {
+            self.fixture.bad_credentials()
+        };
+        for (name, credential) in credentials {
+            store
+                .put(CredentialRef::new(TENANT, name), credential)
+                .await
+                .map_err(|e| fail("the suite stores the fixture's credentials", e.to_string()))?;
+        }
+        // The provider's account, with room for every call the suite makes: the check is
+        // that each request is counted, not that the source waits.
+        let key = source.describe().budget.key;
+        let budget = RateBudget::new(
+            BudgetSpec::new(key, 1_000_000, Duration::from_secs(60)),
+            self.clock,
+        );
+        Ok(SourceContext::new(
+            "conformance-source",
+            TENANT,
+            Arc::new(budget),
+            store,
+            self.clock,
+        ))
+    }
+
+    /// Run one source call with a permit drawn first; a panic or a hang is an `Err` text.
+    async fn call<T: std::fmt::Debug>(
+        &self,
+        cx: &SourceContext,
+        permits: &mut u64,
+        label: &str,
+        call: impl Future<Output = Result<T, SourceError>>,
+    ) -> CallResult<T> {
+        cx.budget().acquire().await;
+        *permits += 1;
+        let guarded = tokio::time::timeout(CALL_LIMIT, AssertUnwindSafe(call).catch_unwind());
+        let result = match guarded.await {
+            Err(_) => Err(format!("the call did not return within {CALL_LIMIT:?}")),
+            Ok(Err(panic)) => Err(format!("the call panicked: {}", panic_text(&*panic))),
+            Ok(Ok(result)) => Ok(result),
+        };
+        self.outputs.keep(label, format!("{result:?}"));
+        result
+    }
+
+    async fn collect(&self, env: &mut Env<X::Provider, S>, cursor: &Cursor) -> CallResult<Page> {
+        let request = CollectRequest {
+            stream: self.fixture.stream(),
+            cursor: cursor.clone(),
+            filter: None,
+        };
+        let Env {
+            source,
+            cx,
+            permits,
+            ..
+        } = env;
+        self.call(cx, permits, "collect", source.collect(cx, request))
+            .await
+    }
+
+    /// Follow pages from `from` until a page says there are no more.
+    async fn read_to_end(
+        &self,
+        env: &mut Env<X::Provider, S>,
+        from: Cursor,
+        expected_events: usize,
+    ) -> Result<(Vec<Record>, Cursor), Outcome> {
+        let max_calls = expected_events / self.fixture.page_size().max(1) + 10;
+        let mut records = Vec::new();
+        let mut cursor = from;
+        for call in 1..=max_calls {
+            match self.collect(env, &cursor).await {
+                Ok(Ok(page)) => {
+                    records.extend(page.records);
+                    cursor = page.next;
+                    if !page.more {
+                        return Ok((records, cursor));
+                    }
+                }
+                other => {
+                    return Err(fail(
+                        "every page of a read without faults succeeds",
+                        format!("call {call} from cursor {cursor}: {}", summary(&other)),
+                    ))
+                }
+            }
+        }
+        Err(fail(
+            format!("a read of {expected_events} events ends (a page with more = false)"),
+            format!("still more after {max_calls} calls"),
+        ))
+    }
+
+    // ---- checks ---------------------------------------------------------------------------
+
+    async fn describe_is_stable(&self) -> Result<Outcome, Outcome> {
+        let env = self.env(0, true).await?;
+        let first = env.source.describe();
+        let again = env.source.describe();
+        let other = self.build(&env.provider)?.describe();
+        self.outputs.keep("describe", format!("{first:?}"));
+        Ok(expect(
+            first == again && first == other,
+            "describe returns the same info every time and for every instance on the same provider",
+            format!("{first:?}\nthen {again:?}\nthen (new instance) {other:?}"),
+        ))
+    }
+
+    async fn describe_lists_streams(&self) -> Result<Outcome, Outcome> {
+        let env = self.env(0, true).await?;
+        let info = env.source.describe();
+        let names: Vec<&str> = info.streams.iter().map(|s| s.name.as_str()).collect();
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        let stream = self.fixture.stream();
+        Ok(expect(
+            names.contains(&stream.as_str())
+                && unique.len() == names.len()
+                && info.budget.problem().is_none()
+                && !info.provider.is_empty(),
+            format!(
+                "a provider name, stream '{stream}' among uniquely named streams, a usable budget"
+            ),
+            format!(
+                "provider '{}', streams {names:?}, budget problem {:?}",
+                info.provider,
+                info.budget.problem()
+            ),
+        ))
+    }
+
+    async fn check(&self, good: bool) -> Result<Outcome, Outcome> {
+        let mut env = self.env(0, good).await?;
+        let Env {
+            source,
+            cx,
+            permits,
+            ..
+        } = &mut env;
+        let result = self.call(cx, permits, "check", source.check(cx)).await;
+        Ok(match (good, &result) {
+            (true, Ok(Ok(()))) => Outcome::Passed,
+            (true, _) => fail(
+                "check succeeds with good credentials",
+                format!("{result:?}"),
+            ),
+            (false, Ok(Err(SourceError::Auth { .. }))) => Outcome::Passed,
+            (false, Ok(Err(e))) => fail(
+                "check fails with SourceError::Auth for refused credentials",
+                variant(e),
+            ),
+            (false, Ok(Ok(()))) => fail(
+                "check fails with SourceError::Auth for refused credentials",
+                "Ok(())",
+            ),
+            (false, Err(why)) => fail(
+                "check fails with SourceError::Auth for refused credentials",
+                why.clone(),
+            ),
+        })
+    }
+
+    async fn collect_with_bad_credentials(&self) -> Result<Outcome, Outcome> {
+        let mut env = self.env(3, false).await?;
+        let result = self.collect(&mut env, &Cursor::start()).await;
+        Ok(expect(
+            matches!(result, Ok(Err(SourceError::Auth { .. }))),
+            "collect fails with SourceError::Auth for refused credentials",
+            summary(&result),
+        ))
+    }
+
+    /// `basic_read` and `calls_are_budgeted`, from one read of several pages.
+    async fn basic_read(&self, events: usize) -> (Outcome, Outcome) {
+        let mut env = match self.env(events, true).await {
+            Ok(env) => env,
+            Err(outcome) => return (outcome.clone(), outcome),
+        };
+        // A check first, so requests it makes are counted too.
+        let Env {
+            source,
+            cx,
+            permits,
+            ..
+        } = &mut env;
+        if let Ok(Err(e)) | Err(e) = self
+            .call(cx, permits, "check", source.check(cx))
+            .await
+            .map_err(|why| SourceError::Permanent { message: why })
+        {
+            let outcome = fail("check succeeds with good credentials", variant(&e));
+            return (outcome.clone(), outcome);
+        }
+        let records = match self.read_to_end(&mut env, Cursor::start(), events).await {
+            Ok((records, _)) => records,
+            Err(outcome) => return (outcome.clone(), outcome),
+        };
+        let ids = ids(&records);
+        let mut unique = ids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        let earliest = self.clock.now_utc() - chrono::Duration::days(3650);
+        let latest = self.clock.now_utc() + chrono::Duration::days(1);
+        let bad_times: Vec<String> = records
+            .iter()
+            .filter(|r| r.time < earliest || r.time > latest)
+            .map(|r| format!("{} at {}", r.id, r.time))
+            .collect();
+        let empty_ids = ids.iter().filter(|id| id.is_empty()).count();
+        let basic = expect(
+            records.len() == events
+                && unique.len() == events
+                && empty_ids == 0
+                && bad_times.is_empty(),
+            format!("{events} records with distinct, non-empty ids and event times"),
+            format!(
+                "{} records, {} distinct ids, {empty_ids} empty ids, implausible times: {bad_times:?}",
+                records.len(),
+                unique.len()
+            ),
+        );
+        let requests = env.faults.requests();
+        let permits = env.cx.budget().status().calls;
+        let budget = if requests == 0 {
+            fail(
+                "the provider sees the source's requests through setup.faults.layer()",
+                "0 requests: the fixture did not wrap the provider's router with the fault layer",
+            )
+        } else {
+            expect(
+                requests <= permits,
+                format!(
+                    "at most {permits} provider requests: {} permits drawn by the suite (one per call) plus {} the source drew itself",
+                    env.permits,
+                    permits - env.permits.min(permits)
+                ),
+                format!("{requests} requests reached the provider"),
+            )
+        };
+        (basic, budget)
+    }
+
+    /// `incremental_read` and `cursor_at_end_returns_nothing`.
+    async fn incremental_read(&self, events: usize) -> (Outcome, Outcome) {
+        let both = |o: Outcome| (o.clone(), o);
+        let mut env = match self.env(events, true).await {
+            Ok(env) => env,
+            Err(outcome) => return both(outcome),
+        };
+        let (old, end) = match self.read_to_end(&mut env, Cursor::start(), events).await {
+            Ok(read) => read,
+            Err(outcome) => return both(outcome),
+        };
+        let at_end = match self.collect(&mut env, &end).await {
+            Ok(Ok(page)) => expect(
+                page.records.is_empty(),
+                "no record from the cursor at the end of the stream",
+                format!("{} records: {:?}", page.records.len(), ids(&page.records)),
+            ),
+            other => fail(
+                "an empty page from the cursor at the end of the stream",
+                summary(&other),
+            ),
+        };
+        let new = match self.fixture.emit(&env.provider, 5).await {
+            Ok(new) => new,
+            Err(e) => return (fail("the fixture emits 5 events", e), at_end),
+        };
+        let incremental = match self.read_to_end(&mut env, end, new.len()).await {
+            Ok((records, _)) => {
+                let got = ids(&records);
+                let old = ids(&old);
+                let repeated: Vec<&String> = got.iter().filter(|id| old.contains(id)).collect();
+                expect(
+                    got == new,
+                    format!("exactly the {} new records {new:?}, in order", new.len()),
+                    format!("{got:?} (of which already read before: {repeated:?})"),
+                )
+            }
+            Err(outcome) => outcome,
+        };
+        (incremental, at_end)
+    }
+
+    async fn future_cursor(&self) -> Result<Outcome, Outcome> {
+        let mut env = self.env(3, true).await?;
+        let Some(cursor) = self.fixture.future_cursor(&env.provider) else {
+            return Ok(skip("the fixture offers no cursor in the future"));
+        };
+        self.fixture
+            .emit(&env.provider, 2)
+            .await
+            .map_err(|e| fail("the fixture emits 2 events", e))?;
+        let result = self.collect(&mut env, &cursor).await;
+        Ok(match &result {
+            Ok(Ok(page)) => expect(
+                page.records.is_empty(),
+                format!("no record from the future cursor {cursor}"),
+                format!("{} records", page.records.len()),
+            ),
+            _ => fail(
+                format!("an empty page from the future cursor {cursor}"),
+                summary(&result),
+            ),
+        })
+    }
+
+    async fn restart(&self, events: usize) -> Result<Outcome, Outcome> {
+        let mut env = self.env(events, true).await?;
+        let (reference, _) = self.read_to_end(&mut env, Cursor::start(), events).await?;
+        let first = match self.collect(&mut env, &Cursor::start()).await {
+            Ok(Ok(page)) if page.more => page,
+            other => {
+                return Ok(fail(
+                    "a first page with more = true (the provider holds several pages)",
+                    summary(&other),
+                ))
+            }
+        };
+        // A new process: a new source instance and context, only the saved cursor kept.
+        env.source = self.build(&env.provider)?;
+        env.cx = self.context(&env.source, true).await?;
+        let (rest, _) = self
+            .read_to_end(&mut env, first.next.clone(), events)
+            .await?;
+        let mut resumed = ids(&first.records);
+        resumed.extend(ids(&rest));
+        let reference = ids(&reference);
+        Ok(expect(
+            resumed == reference,
+            format!(
+                "page 1 then, after a restart from its cursor, the rest: {} records with no gap or duplicate",
+                reference.len()
+            ),
+            format!(
+                "{} records; missing {:?}; extra or repeated {:?}",
+                resumed.len(),
+                reference
+                    .iter()
+                    .filter(|id| !resumed.contains(id))
+                    .collect::<Vec<_>>(),
+                extra(&resumed, &reference)
+            ),
+        ))
+    }
+
+    async fn rate_limited(&self) -> Result<Outcome, Outcome> {
+        let mut env = self.env(3, true).await?;
+        let wait = Duration::from_secs(30);
+        env.faults
+            .push_next(Fault::RateLimited { retry_after: wait });
+        let reset = self.clock.now_utc() + chrono::Duration::seconds(30);
+        let result = self.collect(&mut env, &Cursor::start()).await;
+        let expected = format!(
+            "SourceError::RateLimited with a throttled hint carrying the reset (~{reset}) or a 30 s retry-after"
+        );
+        Ok(match &result {
+            Ok(Err(SourceError::RateLimited { hint, .. })) => {
+                let reset_ok = hint
+                    .reset
+                    .is_some_and(|r| (r - reset).num_seconds().abs() <= 5);
+                let retry_ok = hint
+                    .retry_after
+                    .is_some_and(|d| d.as_secs().abs_diff(30) <= 5);
+                expect(
+                    hint.throttled && (reset_ok || retry_ok),
+                    expected,
+                    format!("{hint:?}"),
+                )
+            }
+            _ => fail(expected, summary(&result)),
+        })
+    }
+
+    async fn server_error(&self) -> Result<Outcome, Outcome> {
+        let mut seen = Vec::new();
+        for status in [500, 503] {
+            let mut env = self.env(3, true).await?;
+            env.faults.push_next(Fault::ServerError(status));
+            let result = self.collect(&mut env, &Cursor::start()).await;
+            if !matches!(result, Ok(Err(SourceError::Retryable { .. }))) {
+                seen.push(format!("HTTP {status}: {}", summary(&result)));
+            }
+        }
+        Ok(expect(
+            seen.is_empty(),
+            "SourceError::Retryable for HTTP 500 and 503",
+            seen.join("; "),
+        ))
+    }
+
+    async fn timeout(&self) -> Result<Outcome, Outcome> {
+        let Some(limit) = self.fixture.request_timeout() else {
+            return Ok(skip("the fixture declares no request timeout"));
+        };
+        let mut env = self.env(3, true).await?;
+        env.faults
+            .push_next(Fault::Latency(limit + Duration::from_secs(2)));
+        let result = self.collect(&mut env, &Cursor::start()).await;
+        Ok(expect(
+            matches!(result, Ok(Err(SourceError::Retryable { .. }))),
+            format!("SourceError::Retryable when the provider does not answer within {limit:?}"),
+            summary(&result),
+        ))
+    }
+
+    /// A transport fault on the first page: a retryable error (or Malformed when allowed),
+    /// then the same cursor reads the page.
+    async fn transport(&self, fault: Fault, malformed_ok: bool) -> Result<Outcome, Outcome> {
+        let mut env = self.env(3, true).await?;
+        env.faults.push_next(fault.clone());
+        let result = self.collect(&mut env, &Cursor::start()).await;
+        let accepted = match &result {
+            Ok(Err(SourceError::Retryable { .. })) => true,
+            Ok(Err(SourceError::Malformed { .. })) => malformed_ok,
+            _ => false,
+        };
+        let expected = if malformed_ok {
+            format!("SourceError::Retryable or Malformed on {fault:?}")
+        } else {
+            format!("SourceError::Retryable on {fault:?}")
+        };
+        if !accepted {
+            return Ok(fail(expected, summary(&result)));
+        }
+        let again = self.collect(&mut env, &Cursor::start()).await;
+        Ok(match &again {
+            Ok(Ok(page)) => expect(
+                page.records.len() == 3,
+                "the retry from the same cursor returns the 3 records",
+                summary(&again),
+            ),
+            _ => fail("the retry from the same cursor succeeds", summary(&again)),
+        })
+    }
+
+    async fn malformed(&self, events: usize) -> Result<Outcome, Outcome> {
+        let mut env = self.env(events, true).await?;
+        let (reference, _) = self.read_to_end(&mut env, Cursor::start(), events).await?;
+        let first = match self.collect(&mut env, &Cursor::start()).await {
+            Ok(Ok(page)) if page.more => page,
+            other => return Ok(fail("a first page with more = true", summary(&other))),
+        };
+        env.faults.push_next(Fault::MalformedJson);
+        let result = self.collect(&mut env, &first.next).await;
+        if !matches!(result, Ok(Err(SourceError::Malformed { .. }))) {
+            return Ok(fail(
+                "SourceError::Malformed for a body that is not the promised JSON (so the cursor stays)",
+                summary(&result),
+            ));
+        }
+        let (rest, _) = self.read_to_end(&mut env, first.next, events).await?;
+        let mut read = ids(&first.records);
+        read.extend(ids(&rest));
+        let reference = ids(&reference);
+        Ok(expect(
+            read == reference,
+            "after the malformed page, the same cursor reads on with no gap",
+            format!(
+                "missing {:?}",
+                reference
+                    .iter()
+                    .filter(|id| !read.contains(id))
+                    .collect::<Vec<_>>()
+            ),
+        ))
+    }
+
+    async fn slow_drip(&self) -> Result<Outcome, Outcome> {
+        let mut env = self.env(3, true).await?;
+        env.faults.push_next(Fault::SlowDrip {
+            chunk: 256,
+            delay: Duration::from_millis(5),
+        });
+        let result = self.collect(&mut env, &Cursor::start()).await;
+        Ok(match &result {
+            Ok(Ok(page)) => expect(
+                page.records.len() == 3,
+                "the 3 records of a page sent in small, slow pieces",
+                summary(&result),
+            ),
+            _ => fail(
+                "a page sent in small, slow pieces is read",
+                summary(&result),
+            ),
+        })
+    }
+
+    async fn auth_expiry(&self) -> Result<Outcome, Outcome> {
+        let mut env = self.env(3, true).await?;
+        env.faults.push_next(Fault::AuthExpired);
+        let result = self.collect(&mut env, &Cursor::start()).await;
+        Ok(expect(
+            matches!(result, Ok(Err(SourceError::Auth { .. }))),
+            "SourceError::Auth when the provider answers 401 (credential expired)",
+            summary(&result),
+        ))
+    }
+
+    /// Seeded faults on every request; retrying as the platform does loses and repeats nothing.
+    async fn random_faults(&self, events: usize) -> Result<Outcome, Outcome> {
+        let mut env = self.env(events, true).await?;
+        let (reference, _) = self.read_to_end(&mut env, Cursor::start(), events).await?;
+        let mut kinds: Vec<Fault> = Fault::all_kinds()
+            .into_iter()
+            .filter(|f| !matches!(f, Fault::AuthExpired))
+            .collect();
+        if let Some(limit) = self.fixture.request_timeout() {
+            kinds.retain(|f| !matches!(f, Fault::Latency(d) if *d >= limit));
+        }
+        let faults = env.faults.clone().seeded_with(self.seed, 0.3, kinds);
+        let mut read = Vec::new();
+        let mut cursor = Cursor::start();
+        let mut errors = Vec::new();
+        for _ in 0..CALL_LIMIT.as_secs() * 4 {
+            match self.collect(&mut env, &cursor).await {
+                Ok(Ok(page)) => {
+                    read.extend(ids(&page.records));
+                    cursor = page.next;
+                    if !page.more {
+                        break;
+                    }
+                }
+                Ok(Err(e)) if e.class() != ErrorClass::Permanent => errors.push(variant(&e)),
+                other => {
+                    return Ok(fail(
+                        format!(
+                            "only retryable errors under seeded faults (seed {})",
+                            self.seed
+                        ),
+                        format!("{} after faults {:?}", summary(&other), faults.injected()),
+                    ))
+                }
+            }
+        }
+        let reference = ids(&reference);
+        Ok(expect(
+            read == reference,
+            format!(
+                "with seed {} (faults {:?}), retrying from the same cursor reads the {} records once each",
+                self.seed,
+                faults.injected(),
+                reference.len()
+            ),
+            format!(
+                "{} records, missing {:?}, extra or repeated {:?}, errors {errors:?}",
+                read.len(),
+                reference
+                    .iter()
+                    .filter(|id| !read.contains(id))
+                    .collect::<Vec<_>>(),
+                extra(&read, &reference)
+            ),
+        ))
+    }
+
+    fn no_secret(&self) -> Outcome {
+        let mut credentials = self.fixture.credentials();
+        credentials.extend(self.fixture.bad_credentials());
+        let secrets = secrets_of(&credentials);
+        if secrets.is_empty() {
+            return skip("the fixture's credentials hold no secret to look for");
+        }
+        let found = find_secrets(&self.outputs.all(), &secrets);
+        expect(
+            found.is_empty(),
+            format!(
+                "no secret in any result, error or info (Debug) or in {} bytes of TRACE output",
+                self.outputs.trace_len()
+            ),
+            found.join("; "),
+        )
+    }
+}
+
+/// Ids in `got` beyond what `reference` holds (repeats included).
+fn extra(got: &[String], reference: &[String]) -> Vec<String> {
+    let mut left: Vec<&String> = reference.iter().collect();
+    got.iter()
+        .filter(|id| match left.iter().position(|r| r == id) {
+            Some(at) => {
+                left.swap_remove(at);
+                false
+            }
+            None => true,
+        })
+        .cloned()
+        .collect()
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text panic".into())
+}

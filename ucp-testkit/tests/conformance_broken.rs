@@ -1,0 +1,265 @@
+//! Deliberately broken connectors fail exactly the checks named for their fault: the suites
+//! catch what they claim to catch.
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use secrecy::ExposeSecret;
+use ucp_core::{
+    Batch, CollectRequest, Credential, Delivery, Page, Sink, SinkContext, SinkError, SinkInfo,
+    Source, SourceContext, SourceError, SourceInfo,
+};
+use ucp_sources::okta::{OktaConfig, OktaSource};
+use ucp_testkit::conformance::{
+    checks, sink_suite, source_suite, OktaFixture, RecordingSinkFixture, SuiteReport,
+};
+use ucp_testkit::okta::OktaSimulator;
+use ucp_testkit::RecordingSink;
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Breakage {
+    AuthAsRetryable,
+    SkipMalformedPage,
+    UnbudgetedExtraRequest,
+    TokenInErrors,
+    TokenInTrace,
+}
+
+/// The shipped Okta source with one fault added.
+struct BrokenSource {
+    inner: OktaSource,
+    breakage: Breakage,
+    credential: String,
+}
+
+impl BrokenSource {
+    async fn token(&self, cx: &SourceContext) -> String {
+        match cx.credential(&self.credential).await {
+            Ok(Credential::ApiToken { token }) => token.expose_secret().to_string(),
+            _ => String::new(),
+        }
+    }
+
+    async fn broken(&self, cx: &SourceContext, error: SourceError) -> SourceError {
+        match (self.breakage, error) {
+            (Breakage::AuthAsRetryable, SourceError::Auth { message }) => SourceError::Retryable {
+                message,
+                retry_after: None,
+            },
+            (Breakage::TokenInErrors, SourceError::Auth { message }) => SourceError::Auth {
+                message: format!("{message} (sent token {})", self.token(cx).await),
+            },
+            (_, error) => error,
+        }
+    }
+}
+
+#[async_trait]
+impl Source for BrokenSource {
+    fn describe(&self) -> SourceInfo {
+        self.inner.describe()
+    }
+
+    async fn check(&self, cx: &SourceContext) -> Result<(), SourceError> {
+        match self.inner.check(cx).await {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.broken(cx, e).await),
+        }
+    }
+
+    async fn collect(&self, cx: &SourceContext, req: CollectRequest) -> Result<Page, SourceError> {
+        if self.breakage == Breakage::TokenInTrace {
+            let token = self.token(cx).await;
+            tracing::trace!(%token, "collecting");
+        }
+        let result = self.inner.collect(cx, req.clone()).await;
+        if self.breakage == Breakage::UnbudgetedExtraRequest {
+            // A second request per call without drawing a permit.
+            let _ = self.inner.check(cx).await;
+        }
+        match result {
+            Ok(page) => Ok(page),
+            Err(SourceError::Malformed { .. }) if self.breakage == Breakage::SkipMalformedPage => {
+                // Skip past the bad page: fetch it again only to learn the cursor after it.
+                let page = self.inner.collect(cx, req).await?;
+                Ok(Page {
+                    records: Vec::new(),
+                    next: page.next,
+                    more: page.more,
+                    hint: page.hint,
+                })
+            }
+            Err(e) => Err(self.broken(cx, e).await),
+        }
+    }
+}
+
+async fn broken_source_report(breakage: Breakage) -> SuiteReport {
+    let fixture = OktaFixture::default();
+    let f = fixture.clone();
+    source_suite(
+        move |sim: &OktaSimulator| {
+            let inner = OktaSource::new(
+                OktaConfig::new(sim.base_url(), f.credential.clone())
+                    .page_limit(f.page_size as u32)
+                    .start_ago(Duration::from_secs(2 * 3600))
+                    .request_timeout(f.timeout),
+            )?;
+            Ok::<_, SourceError>(BrokenSource {
+                inner,
+                breakage,
+                credential: f.credential.clone(),
+            })
+        },
+        fixture,
+    )
+    .await
+}
+
+/// `required` all failed, and nothing failed beyond `required` and `allowed`.
+fn assert_fails(report: &SuiteReport, required: &[&str], allowed: &[&str]) {
+    let failed: BTreeSet<&str> = report.failed().into_iter().collect();
+    for name in required {
+        assert!(failed.contains(name), "{name} should fail:\n{report}");
+    }
+    for name in &failed {
+        assert!(
+            required.contains(name) || allowed.contains(name),
+            "{name} should not fail:\n{report}"
+        );
+    }
+    let panicked = std::panic::catch_unwind(|| report.assert_all_passed());
+    assert!(panicked.is_err(), "assert_all_passed must panic");
+}
+
+#[tokio::test]
+async fn auth_failures_reported_as_retryable_fail_the_auth_checks() {
+    let report = broken_source_report(Breakage::AuthAsRetryable).await;
+    assert_fails(
+        &report,
+        &[
+            checks::CHECK_AUTH_ERROR_WITH_BAD_CREDENTIALS,
+            checks::COLLECT_AUTH_ERROR_WITH_BAD_CREDENTIALS,
+            checks::AUTH_EXPIRY_IS_AUTH_ERROR,
+        ],
+        &[],
+    );
+    assert!(report.to_string().contains("Retryable"), "{report}");
+}
+
+#[tokio::test]
+async fn skipping_a_malformed_page_fails_the_cursor_check() {
+    let report = broken_source_report(Breakage::SkipMalformedPage).await;
+    assert_fails(
+        &report,
+        &[checks::MALFORMED_BODY_KEEPS_CURSOR],
+        // The seeded faults may draw a malformed body too; then records go missing there.
+        &[checks::RANDOM_FAULTS_LOSE_NOTHING],
+    );
+}
+
+#[tokio::test]
+async fn an_unbudgeted_request_fails_the_budget_check() {
+    let report = broken_source_report(Breakage::UnbudgetedExtraRequest).await;
+    assert_fails(&report, &[checks::CALLS_ARE_BUDGETED], &[]);
+}
+
+#[tokio::test]
+async fn a_token_in_an_error_message_fails_the_leak_check() {
+    let report = broken_source_report(Breakage::TokenInErrors).await;
+    assert_fails(&report, &[checks::NO_SECRET_IN_OUTPUT], &[]);
+    // The report names where the secret was, never the secret itself.
+    assert!(report.to_string().contains("okta-token"), "{report}");
+    assert!(
+        !report.to_string().contains("conformance-good-ssws"),
+        "{report}"
+    );
+
+    let report = broken_source_report(Breakage::TokenInTrace).await;
+    assert_fails(&report, &[checks::NO_SECRET_IN_OUTPUT], &[]);
+    assert!(
+        report.to_string().contains("tracing output at TRACE"),
+        "{report}"
+    );
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum SinkBreakage {
+    SwallowRejections,
+    DropRetryAfter,
+    NoSplitting,
+    AuthAsPermanent,
+}
+
+/// The recording product with one fault added.
+struct BrokenSink {
+    inner: RecordingSink,
+    breakage: SinkBreakage,
+}
+
+#[async_trait]
+impl Sink for BrokenSink {
+    fn describe(&self) -> SinkInfo {
+        let info = self.inner.describe();
+        match self.breakage {
+            SinkBreakage::NoSplitting => SinkInfo::new(info.product),
+            _ => info,
+        }
+    }
+
+    async fn check(&self, cx: &SinkContext) -> Result<(), SinkError> {
+        match self.inner.check(cx).await {
+            Err(SinkError::Auth { message }) if self.breakage == SinkBreakage::AuthAsPermanent => {
+                Err(SinkError::Permanent { message })
+            }
+            other => other,
+        }
+    }
+
+    async fn deliver(&self, cx: &SinkContext, batch: &Batch) -> Result<Delivery, SinkError> {
+        match (self.breakage, self.inner.deliver(cx, batch).await) {
+            (SinkBreakage::SwallowRejections, Ok(_)) => Ok(Delivery::all()),
+            (SinkBreakage::DropRetryAfter, Err(SinkError::RateLimited { message, .. })) => {
+                Err(SinkError::Retryable {
+                    message,
+                    retry_after: None,
+                })
+            }
+            (_, other) => other,
+        }
+    }
+}
+
+async fn broken_sink_report(breakage: SinkBreakage) -> SuiteReport {
+    sink_suite(
+        move |product: &RecordingSink| {
+            Ok::<_, Infallible>(BrokenSink {
+                inner: product.clone(),
+                breakage,
+            })
+        },
+        RecordingSinkFixture::default(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn broken_sinks_fail_the_named_checks() {
+    for (breakage, check) in [
+        (
+            SinkBreakage::SwallowRejections,
+            checks::REJECTS_RECORDS_INDIVIDUALLY,
+        ),
+        (SinkBreakage::DropRetryAfter, checks::HONOURS_RETRY_AFTER),
+        (SinkBreakage::NoSplitting, checks::SPLITS_OVERSIZED_BATCHES),
+        (
+            SinkBreakage::AuthAsPermanent,
+            checks::CHECK_AUTH_ERROR_WITH_BAD_CREDENTIALS,
+        ),
+    ] {
+        let report = broken_sink_report(breakage).await;
+        assert_eq!(report.failed(), vec![check], "{breakage:?}:\n{report}");
+    }
+}

@@ -277,20 +277,26 @@ impl JobPlan {
 /// Merge `subscriptions` into collection jobs. `sources` describes every source instance by
 /// name; `capacity` gives each budget's calls per second. Subscriptions are assumed valid
 /// (see [`validate`]).
-pub fn plan(
-    subscriptions: &[Subscription],
+pub fn plan<'a>(
+    subscriptions: impl IntoIterator<Item = &'a Subscription>,
     sources: &BTreeMap<String, SourceInfo>,
     capacity: &HashMap<BudgetKey, f64>,
 ) -> Plan {
-    let mut by_stream: BTreeMap<StreamKey, Vec<&Subscription>> = BTreeMap::new();
+    // Grouped by borrowed names (the same order as `StreamKey`): one key allocated per job,
+    // not per subscription.
+    let mut by_stream: BTreeMap<(&str, &str), Vec<&Subscription>> = BTreeMap::new();
     for sub in subscriptions {
-        by_stream.entry(sub.stream_key()).or_default().push(sub);
+        by_stream
+            .entry((&sub.source, &sub.stream))
+            .or_default()
+            .push(sub);
     }
     let mut jobs: Vec<JobPlan> = Vec::with_capacity(by_stream.len());
-    for (stream, subs) in by_stream {
-        let Some(info) = sources.get(&*stream.source) else {
+    for ((source, stream), subs) in by_stream {
+        let Some(info) = sources.get(source) else {
             continue;
         };
+        let stream = StreamKey::new(source, stream);
         let interval = subs.iter().map(|s| s.every).min().unwrap_or_default();
         let server_filter = if info.capabilities.server_side_filter {
             Filter::union(subs.iter().map(|s| s.filter.as_ref()))

@@ -372,8 +372,7 @@ impl Platform {
 
     /// The plan the platform will run.
     pub fn plan(&self) -> Plan {
-        let subs: Vec<Subscription> = self.subscriptions.values().cloned().collect();
-        compute_plan(&self.shared, &subs)
+        compute_plan(&self.shared, self.subscriptions.values())
     }
 
     /// Start every job and delivery task. Jobs resume from their saved cursors.
@@ -412,7 +411,7 @@ impl Platform {
     }
 }
 
-fn compute_plan(shared: &Shared, subs: &[Subscription]) -> Plan {
+fn compute_plan<'a>(shared: &Shared, subs: impl IntoIterator<Item = &'a Subscription>) -> Plan {
     let capacity: HashMap<BudgetKey, f64> = shared
         .budgets
         .iter()
@@ -724,14 +723,24 @@ impl RunningPlatform {
     /// Re-plan and bring jobs in line: update running jobs (keeping their cursors), start new
     /// ones, stop those left without subscribers.
     fn apply_plan(&self, state: &mut RunState) {
-        let subs: Vec<Subscription> = state
-            .subscriptions
-            .values()
-            .map(|s| s.subscription.clone())
-            .collect();
-        let plan = compute_plan(&self.shared, &subs);
+        let plan = compute_plan(
+            &self.shared,
+            state.subscriptions.values().map(|s| &s.subscription),
+        );
         let mut keep: std::collections::BTreeSet<StreamKey> = std::collections::BTreeSet::new();
+        // Jobs are sorted by stream in both plans: unchanged jobs keep their config untouched,
+        // so adding 1,000 subscriptions wakes only the jobs they concern.
+        let old = std::mem::take(&mut state.plan);
+        let unchanged = |job: &plan::JobPlan| {
+            old.jobs
+                .binary_search_by(|o| o.stream.cmp(&job.stream))
+                .is_ok_and(|i| old.jobs[i] == *job)
+        };
         for job_plan in &plan.jobs {
+            if unchanged(job_plan) && state.jobs.contains_key(&job_plan.stream) {
+                keep.insert(job_plan.stream.clone());
+                continue;
+            }
             let subscribers: Vec<Subscriber> = job_plan
                 .subscribers
                 .iter()

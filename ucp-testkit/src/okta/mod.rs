@@ -8,6 +8,14 @@
 //! [`OktaSimulator::allow_bearer`]) with `401`/`E0000011` otherwise; injectable [`Fault`]s;
 //! and counters so tests can assert exactly how many calls were made.
 //!
+//! Like a real org it is also its own OAuth 2.0 authorization server: `POST /oauth2/v1/token`
+//! on the org URL ([`OktaSimulator::token_url`]) mints access tokens for service apps
+//! (`client_credentials` + `private_key_jwt`) registered through [`OktaSimulator::oauth`], a
+//! [`TokenEndpoint`] mounted on the org's router that verifies each signed assertion. The
+//! System Log takes those tokens as `Authorization: Bearer` while they are live (401
+//! `E0000011` once revoked or expired) and only with the `okta.logs.read` scope (403
+//! `E0000006` and `WWW-Authenticate: Bearer error="insufficient_scope"` otherwise).
+//!
 //! **Polling** requests (no `until`, ascending) read events in the order they were persisted,
 //! `since` bounds the persistence time, and the `next` link is always present, even on an
 //! empty page; its `after` token resumes after the last event returned. **Bounded** requests
@@ -43,6 +51,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 use ucp_core::Clock;
+
+use crate::token_endpoint::TokenEndpoint;
 
 pub use events::{EventGenerator, LogEvent};
 pub use faults::Fault;
@@ -183,6 +193,7 @@ pub struct VisibleEvent {
 #[derive(Debug)]
 pub struct OktaSimulator {
     shared: Shared,
+    oauth: Arc<TokenEndpoint>,
     base_url: String,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -205,6 +216,7 @@ impl OktaSimulator {
             .unwrap_or_else(|_| chrono::Duration::hours(1));
         log.backlog(config.backlog, now - span, now);
         log.advance(now);
+        let oauth = Arc::new(TokenEndpoint::mounted(base_url.clone()));
         let shared: Shared = Arc::new(Mutex::new(SimState {
             clock: config.clock,
             offset: chrono::Duration::zero(),
@@ -221,10 +233,12 @@ impl OktaSimulator {
             counters: Counters::default(),
             authorized_requests: 0,
             base_url: base_url.clone(),
+            oauth: oauth.clone(),
         }));
         let app = axum::Router::new()
             .route("/api/v1/logs", axum::routing::get(server::logs))
-            .with_state(shared.clone());
+            .with_state(shared.clone())
+            .merge(oauth.okta_routes());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -238,9 +252,21 @@ impl OktaSimulator {
         });
         Ok(OktaSimulator {
             shared,
+            oauth,
             base_url,
             shutdown: Some(tx),
         })
+    }
+
+    /// The org authorization server: register service apps (their public keys and granted
+    /// scopes), revoke tokens, count token requests, read issued tokens and assertions.
+    pub fn oauth(&self) -> &TokenEndpoint {
+        &self.oauth
+    }
+
+    /// `{org}/oauth2/v1/token`: the org authorization server's token URL.
+    pub fn token_url(&self) -> String {
+        self.oauth.okta_token_url()
     }
 
     /// `http://127.0.0.1:<port>`: the org URL to configure a client with.
@@ -384,6 +410,11 @@ impl OktaSimulator {
     /// `401` responses sent.
     pub fn unauthorized(&self) -> u64 {
         lock(&self.shared).counters.unauthorized
+    }
+
+    /// `403` responses sent (a live access token without the `okta.logs.read` scope).
+    pub fn forbidden(&self) -> u64 {
+        lock(&self.shared).counters.forbidden
     }
 }
 

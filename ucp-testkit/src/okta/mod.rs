@@ -425,3 +425,107 @@ impl Drop for OktaSimulator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token_endpoint::{test_keys, KeyAlgorithm};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+    /// A client assertion for `aud`, signed with the test EC key.
+    fn assertion(aud: &str, jti: &str) -> String {
+        let now = Utc::now().timestamp();
+        let claims = serde_json::json!({
+            "iss": "app", "sub": "app", "aud": aud, "iat": now, "exp": now + 300, "jti": jti,
+        });
+        let key = EncodingKey::from_ec_pem(test_keys::EC_PRIVATE_PEM.as_bytes()).unwrap();
+        jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &key).unwrap()
+    }
+
+    async fn token(sim: &OktaSimulator, aud: &str, jti: &str, scope: &str) -> (u16, String) {
+        let response = reqwest::Client::new()
+            .post(sim.token_url())
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "app"),
+                ("scope", scope),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", &assertion(aud, jti)),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap();
+        let token = body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        (status, token)
+    }
+
+    async fn logs(sim: &OktaSimulator, bearer: &str) -> (u16, String, Option<String>) {
+        let response = reqwest::Client::new()
+            .get(format!("{}/api/v1/logs?limit=1", sim.base_url()))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_string());
+        (status, response.text().await.unwrap(), challenge)
+    }
+
+    #[tokio::test]
+    async fn the_org_is_its_own_authorization_server_and_checks_the_logs_scope() {
+        let sim = OktaSimulator::start(OktaSimConfig::default().backlog(3))
+            .await
+            .unwrap();
+        sim.oauth()
+            .register_key_client("app", test_keys::EC_PUBLIC_PEM, KeyAlgorithm::ES256)
+            .unwrap();
+        assert_eq!(
+            sim.token_url(),
+            format!("{}/oauth2/v1/token", sim.base_url())
+        );
+
+        // The assertion's audience must be the org's own token URL.
+        let (status, _) = token(
+            &sim,
+            "http://other.example/oauth2/v1/token",
+            "j0",
+            "okta.logs.read",
+        )
+        .await;
+        assert_eq!(status, 401);
+
+        let (status, logs_token) = token(&sim, &sim.token_url(), "j1", "okta.logs.read").await;
+        assert_eq!(status, 200);
+        let (status, body, _) = logs(&sim, &logs_token).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(sim.requests_with(&logs_token), 1);
+
+        // A live token without okta.logs.read: 403, like Okta.
+        let (status, users_token) = token(&sim, &sim.token_url(), "j2", "okta.users.read").await;
+        assert_eq!(status, 200);
+        let (status, body, challenge) = logs(&sim, &users_token).await;
+        assert_eq!(status, 403);
+        assert!(body.contains("E0000006"), "{body}");
+        assert!(challenge.unwrap().contains("insufficient_scope"));
+        assert_eq!(sim.forbidden(), 1);
+
+        // Unknown and revoked tokens: 401.
+        assert_eq!(logs(&sim, "not-issued").await.0, 401);
+        sim.oauth().revoke_all();
+        let (status, body, _) = logs(&sim, &logs_token).await;
+        assert_eq!(status, 401);
+        assert!(body.contains("E0000011"), "{body}");
+        assert_eq!(sim.unauthorized(), 2);
+        assert_eq!(sim.oauth().token_requests(), 3);
+    }
+}

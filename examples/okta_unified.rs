@@ -33,12 +33,29 @@
 //! NDJSON files per product under `./ucp-out/okta_unified/` and a volume chart,
 //! `./ucp-out/okta_unified/volumes.svg`.
 //!
-//! **A real org.** Set `OKTA_ORG_URL` (e.g. `https://contoso.okta.com`) and `OKTA_API_TOKEN`
-//! (an SSWS API token of an admin who may read the System Log) and the example polls that
-//! org instead, starting one hour back. Its budget is the org's real one, learned from the
-//! `X-Rate-Limit-*` headers (ucp uses at most half), so the intervals divided by `--speed`
-//! never overdraw it; use `--speed 1 --duration 1800` for the real 5- and 10-minute rounds.
-//! The token only lives in the credential store and is never printed.
+//! **A real org.** Set `OKTA_ORG_URL` (e.g. `https://contoso.okta.com`) and credentials of
+//! the org, and the example polls that org instead, starting one hour back. Either:
+//!
+//! - `OKTA_API_TOKEN`: an SSWS API token of an admin who may read the System Log; or
+//! - an OAuth 2.0 service app (API Services app with public-key client authentication,
+//!   granted the `okta.logs.read` scope and an admin role that may read the System Log):
+//!   `OKTA_CLIENT_ID` (its client id), `OKTA_PRIVATE_KEY_FILE` (path to its private key,
+//!   PEM; RS256, or ES256 for an `EC PRIVATE KEY` or with `OKTA_KEY_ALGORITHM=ES256`) and,
+//!   optionally, `OKTA_KEY_ID` (the key's `kid` in the app's JWKS). ucp signs a
+//!   `private_key_jwt` assertion, asks `{OKTA_ORG_URL}/oauth2/v1/token` for a
+//!   `client_credentials` token with scope `okta.logs.read` and sends it as a bearer token;
+//!   the token is cached and refreshed by the platform's token provider, and its requests
+//!   draw from the org's budget.
+//!
+//! ```text
+//! OKTA_ORG_URL=https://contoso.okta.com OKTA_CLIENT_ID=0oa1b2c3d4 \
+//!   OKTA_PRIVATE_KEY_FILE=okta-app.pem cargo run --release --example okta_unified
+//! ```
+//!
+//! The org's budget is its real one, learned from the `X-Rate-Limit-*` headers (ucp uses at
+//! most half), so the intervals divided by `--speed` never overdraw it; use `--speed 1
+//! --duration 1800` for the real 5- and 10-minute rounds. The token and the private key
+//! only live in the credential store and are never printed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,16 +64,19 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
+use ucp::credentials::token::okta_token_url;
+use ucp::credentials::JwtAlgorithm;
 use ucp::health::Retention;
 use ucp::plan::SubscriptionId;
 use ucp::sinks::{FileSink, FileSinkConfig};
-use ucp::sources::okta::{OktaConfig, OktaSource, SYSTEM_LOG};
+use ucp::sources::okta::{OktaAuth, OktaConfig, OktaSource, SYSTEM_LOG};
 use ucp::*;
 use ucp_testkit::okta::{OktaSimConfig, OktaSimulator};
 
 const TENANT: &str = "contoso";
 const CONNECTOR: &str = "okta-contoso";
 const CREDENTIAL: &str = "okta-api-token";
+const SERVICE_APP: &str = "okta-service-app";
 const DEMO_TOKEN: &str = "00demoSimulatedOrgToken";
 const OUT: &str = "ucp-out/okta_unified";
 
@@ -198,20 +218,116 @@ impl HealthReporter for DemoHealth {
 
 enum Org {
     Simulated(Arc<OktaSimulator>),
-    Real { url: String },
+    /// A real org, and how the source authenticates (naming its credential).
+    Real {
+        url: String,
+        auth: OktaAuth,
+    },
 }
 
-/// The org from `OKTA_ORG_URL` and `OKTA_API_TOKEN`, or a simulated one.
-async fn org(speed: f64) -> Result<(Org, SecretString), Box<dyn std::error::Error>> {
-    let url = std::env::var("OKTA_ORG_URL").ok().filter(|v| !v.is_empty());
-    let token = std::env::var("OKTA_API_TOKEN")
-        .ok()
-        .filter(|v| !v.is_empty());
-    match (url, token) {
-        (Some(url), Some(token)) => Ok((Org::Real { url }, SecretString::from(token))),
-        (Some(_), None) => Err("OKTA_ORG_URL is set but OKTA_API_TOKEN is not: set both to poll a real org, or neither for the simulated one".into()),
-        (None, Some(_)) => Err("OKTA_API_TOKEN is set but OKTA_ORG_URL is not: set both to poll a real org, or neither for the simulated one".into()),
-        (None, None) => {
+/// How to authenticate to a real org, as the environment says.
+enum RealAuth {
+    ApiToken(SecretString),
+    ServiceApp {
+        client_id: String,
+        key_file: PathBuf,
+        key_id: Option<String>,
+        es256: bool,
+    },
+}
+
+const REAL_VARS: [&str; 5] = [
+    "OKTA_API_TOKEN",
+    "OKTA_CLIENT_ID",
+    "OKTA_PRIVATE_KEY_FILE",
+    "OKTA_KEY_ID",
+    "OKTA_KEY_ALGORITHM",
+];
+
+/// The real org to poll, if `OKTA_ORG_URL` is set; `var` reads one (non-empty) variable.
+fn real_org(var: impl Fn(&str) -> Option<String>) -> Result<Option<(String, RealAuth)>, String> {
+    let Some(url) = var("OKTA_ORG_URL") else {
+        return match REAL_VARS.iter().find(|name| var(name).is_some()) {
+            Some(name) => Err(format!("{name} is set but OKTA_ORG_URL is not: set OKTA_ORG_URL to poll a real org, or unset {name} for the simulated one")),
+            None => Ok(None),
+        };
+    };
+    let es256 = match var("OKTA_KEY_ALGORITHM").as_deref() {
+        None | Some("RS256") => false,
+        Some("ES256") => true,
+        Some(other) => {
+            return Err(format!(
+                "OKTA_KEY_ALGORITHM '{other}' is not supported: use RS256 or ES256"
+            ))
+        }
+    };
+    let auth = match (var("OKTA_API_TOKEN"), var("OKTA_CLIENT_ID"), var("OKTA_PRIVATE_KEY_FILE")) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => return Err("both OKTA_API_TOKEN and an OAuth service app (OKTA_CLIENT_ID, OKTA_PRIVATE_KEY_FILE) are set: keep one".into()),
+        (Some(token), None, None) => RealAuth::ApiToken(SecretString::from(token)),
+        (None, Some(client_id), Some(key_file)) => RealAuth::ServiceApp {
+            client_id,
+            key_file: PathBuf::from(key_file),
+            key_id: var("OKTA_KEY_ID"),
+            es256,
+        },
+        (None, Some(_), None) => return Err("OKTA_CLIENT_ID is set but OKTA_PRIVATE_KEY_FILE is not: a service app needs its private key (PEM file)".into()),
+        (None, None, Some(_)) => return Err("OKTA_PRIVATE_KEY_FILE is set but OKTA_CLIENT_ID is not: a service app needs its client id".into()),
+        (None, None, None) => return Err("OKTA_ORG_URL is set without credentials: set OKTA_API_TOKEN, or OKTA_CLIENT_ID and OKTA_PRIVATE_KEY_FILE for an OAuth service app".into()),
+    };
+    Ok(Some((url, auth)))
+}
+
+/// The org from `OKTA_ORG_URL` and its credentials, or a simulated one; with the credential
+/// to store.
+async fn org(speed: f64) -> Result<(Org, Credential), Box<dyn std::error::Error>> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match real_org(var)? {
+        Some((url, RealAuth::ApiToken(token))) => Ok((
+            Org::Real {
+                url,
+                auth: OktaAuth::ApiToken {
+                    credential: CREDENTIAL.into(),
+                },
+            },
+            Credential::ApiToken { token },
+        )),
+        Some((
+            url,
+            RealAuth::ServiceApp {
+                client_id,
+                key_file,
+                key_id,
+                es256,
+            },
+        )) => {
+            // Only the path goes into messages, never the key.
+            let pem = std::fs::read_to_string(&key_file).map_err(|e| {
+                format!(
+                    "cannot read OKTA_PRIVATE_KEY_FILE {}: {e}",
+                    key_file.display()
+                )
+            })?;
+            let algorithm = if es256 || pem.contains("BEGIN EC PRIVATE KEY") {
+                JwtAlgorithm::ES256
+            } else {
+                JwtAlgorithm::RS256
+            };
+            let credential = Credential::PrivateKeyJwt {
+                token_url: okta_token_url(&url),
+                client_id,
+                private_key_pem: SecretString::from(pem),
+                key_id,
+                algorithm,
+            };
+            Ok((
+                Org::Real {
+                    url,
+                    auth: OktaAuth::oauth(SERVICE_APP),
+                },
+                credential,
+            ))
+        }
+        None => {
             // One event per demo second, two hours of it already in the log, every 40th
             // event persisted 90 demo seconds late; 20 calls per demo minute.
             let sim = OktaSimulator::start(
@@ -226,7 +342,11 @@ async fn org(speed: f64) -> Result<(Org, SecretString), Box<dyn std::error::Erro
                     .speed(speed),
             )
             .await?;
-            Ok((Org::Simulated(Arc::new(sim)), SecretString::from(DEMO_TOKEN)))
+            let token = SecretString::from(DEMO_TOKEN);
+            Ok((
+                Org::Simulated(Arc::new(sim)),
+                Credential::ApiToken { token },
+            ))
         }
     }
 }
@@ -310,15 +430,16 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if out.exists() && args.durable.is_none() {
         std::fs::remove_dir_all(&out)?;
     }
-    let (org, token) = org(args.speed).await?;
+    let (org, credential) = org(args.speed).await?;
 
-    // The token is stored once, for every product; the connector only names it.
+    // The credential is stored once, for every product; the connector only names it.
+    let credential_name = match &org {
+        Org::Real { auth, .. } => auth.credential(),
+        Org::Simulated(_) => CREDENTIAL,
+    };
     let credentials = Arc::new(MemoryCredentials::new());
     credentials
-        .put(
-            CredentialRef::new(TENANT, CREDENTIAL),
-            Credential::ApiToken { token },
-        )
+        .put(CredentialRef::new(TENANT, credential_name), credential)
         .await?;
 
     let health = Arc::new(
@@ -337,8 +458,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             speed: args.speed,
             base_url: sim.base_url().to_string(),
         }),
-        Org::Real { url } => Arc::new(OktaSource::new(
-            OktaConfig::new(url.clone(), CREDENTIAL).start_ago(Duration::from_secs(3600)),
+        Org::Real { url, auth } => Arc::new(OktaSource::new(
+            OktaConfig::new(url.clone(), CREDENTIAL)
+                .auth(auth.clone())
+                .start_ago(Duration::from_secs(3600)),
         )?),
     };
     let budget_key = source.describe().budget.key;
@@ -384,7 +507,13 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             "Okta org (simulated) at {}: developer org, 20 calls/min, ucp uses at most half",
             sim.base_url()
         ),
-        Org::Real { url } => println!("Okta org {url} (real; budget learned from its headers)"),
+        Org::Real { url, auth } => println!(
+            "Okta org {url} (real, {}; budget learned from its headers)",
+            match auth {
+                OktaAuth::OAuth { .. } => "OAuth service app, scope okta.logs.read",
+                _ => "SSWS API token",
+            }
+        ),
     }
     println!(
         "demo time runs at {}x: {} real seconds = {:.0} demo minutes",
@@ -582,6 +711,10 @@ fn summary(
                 job.map_or(0, |j| j.source_calls)
             );
             println!(
+                "  calls on the budget  {:>8}   (with the check and any OAuth token requests)",
+                budget.map_or(0, |b| b.calls)
+            );
+            println!(
                 "  429s received        {:>8}",
                 job.map_or(0, |j| j.throttled)
             );
@@ -685,6 +818,67 @@ mod tests {
 
     fn args(list: &[&str]) -> Result<Args, String> {
         parse_args(list.iter().map(|s| s.to_string()))
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        }
+    }
+
+    #[test]
+    fn a_real_org_takes_an_api_token_or_a_service_app() {
+        assert!(real_org(env(&[])).unwrap().is_none());
+        let url = ("OKTA_ORG_URL", "https://contoso.okta.com");
+        let ssws = real_org(env(&[url, ("OKTA_API_TOKEN", "00a")])).unwrap();
+        assert!(matches!(ssws, Some((_, RealAuth::ApiToken(_)))));
+        let app = real_org(env(&[
+            url,
+            ("OKTA_CLIENT_ID", "0oa1"),
+            ("OKTA_PRIVATE_KEY_FILE", "app.pem"),
+            ("OKTA_KEY_ID", "kid-1"),
+        ]))
+        .unwrap();
+        let Some((
+            org,
+            RealAuth::ServiceApp {
+                client_id,
+                key_file,
+                key_id,
+                es256,
+            },
+        )) = app
+        else {
+            panic!("expected a service app");
+        };
+        assert_eq!(org, "https://contoso.okta.com");
+        assert_eq!(
+            (client_id.as_str(), key_id.as_deref(), es256),
+            ("0oa1", Some("kid-1"), false)
+        );
+        assert_eq!(key_file, PathBuf::from("app.pem"));
+
+        let error = |pairs: &[(&str, &str)]| real_org(env(pairs)).err().unwrap();
+        assert!(error(&[("OKTA_CLIENT_ID", "0oa1")]).contains("OKTA_ORG_URL is not"));
+        assert!(error(&[url]).contains("without credentials"));
+        assert!(error(&[url, ("OKTA_CLIENT_ID", "0oa1")]).contains("OKTA_PRIVATE_KEY_FILE is not"));
+        assert!(
+            error(&[url, ("OKTA_API_TOKEN", "00a"), ("OKTA_CLIENT_ID", "0oa1")])
+                .contains("keep one")
+        );
+        assert!(error(&[
+            url,
+            ("OKTA_API_TOKEN", "00a"),
+            ("OKTA_KEY_ALGORITHM", "HS256")
+        ])
+        .contains("HS256"));
     }
 
     #[test]

@@ -9,6 +9,11 @@
 //! - `GET /resource`: a protected resource answering 200 to a live bearer token it issued,
 //!   401 to a revoked, expired or unknown one.
 //!
+//! Another simulator can serve the Okta path itself, as a real Okta org serves its own
+//! authorization server: [`TokenEndpoint::mounted`] at that simulator's URL, whose
+//! [`okta_routes`](TokenEndpoint::okta_routes) it merges into its router and whose
+//! [`introspect`](TokenEndpoint::introspect) tells it which tokens are live, with what scopes.
+//!
 //! Every token request is checked the way the providers check it: `grant_type`, `scope`,
 //! `client_id`, and either the client secret or the assertion (signature against the
 //! registered public key, `iss` = `sub` = client id, `aud` = the exact token URL, `exp` at most
@@ -76,6 +81,7 @@ struct Client {
 
 struct Issued {
     client_id: String,
+    scopes: Vec<String>,
     expires_at: Instant,
     revoked: bool,
 }
@@ -101,20 +107,51 @@ struct Shared {
 }
 
 impl Shared {
+    fn new(base_url: String) -> Arc<Self> {
+        Arc::new(Shared {
+            base_url,
+            inner: Mutex::new(Inner {
+                clients: HashMap::new(),
+                tokens: HashMap::new(),
+                issued: Vec::new(),
+                assertions: Vec::new(),
+                seen_jti: HashSet::new(),
+                rejections: Vec::new(),
+                expires_in: 3600,
+                fail_next: 0,
+                fail_status: 500,
+                delay: Duration::ZERO,
+            }),
+            token_requests: AtomicU64::new(0),
+            resource_requests: AtomicU64::new(0),
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
+/// A live token the endpoint issued, as [`TokenEndpoint::introspect`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedToken {
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The scopes granted (the request's `scope`, split on spaces).
+    pub scopes: Vec<String>,
+}
+
 /// A running token endpoint simulator. Stops when dropped.
 pub struct TokenEndpoint {
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
+    server: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for TokenEndpoint {
     fn drop(&mut self) {
-        self.server.abort();
+        if let Some(server) = &self.server {
+            server.abort();
+        }
     }
 }
 
@@ -131,23 +168,7 @@ impl TokenEndpoint {
     pub async fn start() -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base_url = format!("http://{}", listener.local_addr()?);
-        let shared = Arc::new(Shared {
-            base_url,
-            inner: Mutex::new(Inner {
-                clients: HashMap::new(),
-                tokens: HashMap::new(),
-                issued: Vec::new(),
-                assertions: Vec::new(),
-                seen_jti: HashSet::new(),
-                rejections: Vec::new(),
-                expires_in: 3600,
-                fail_next: 0,
-                fail_status: 500,
-                delay: Duration::ZERO,
-            }),
-            token_requests: AtomicU64::new(0),
-            resource_requests: AtomicU64::new(0),
-        });
+        let shared = Shared::new(base_url);
         let app = Router::new()
             .route("/{tenant}/oauth2/v2.0/token", post(entra_token))
             .route("/oauth2/v1/token", post(okta_token))
@@ -158,7 +179,42 @@ impl TokenEndpoint {
                 tracing::error!(error = %e, "token endpoint simulator stopped");
             }
         });
-        Ok(TokenEndpoint { shared, server })
+        Ok(TokenEndpoint {
+            shared,
+            server: Some(server),
+        })
+    }
+
+    /// An endpoint served by another server at `base_url` (no listener of its own): that
+    /// server merges [`okta_routes`](Self::okta_routes) into its router, and assertions must
+    /// name `{base_url}/oauth2/v1/token` as audience.
+    pub fn mounted(base_url: impl Into<String>) -> Self {
+        TokenEndpoint {
+            shared: Shared::new(base_url.into()),
+            server: None,
+        }
+    }
+
+    /// Okta's `POST /oauth2/v1/token` on this endpoint's clients and tokens, to merge into
+    /// the router of the server at this endpoint's URL.
+    pub fn okta_routes(&self) -> Router {
+        Router::new()
+            .route("/oauth2/v1/token", post(okta_token))
+            .with_state(self.shared.clone())
+    }
+
+    /// The client and scopes of `token` if this endpoint issued it and it is neither
+    /// revoked nor expired.
+    pub fn introspect(&self, token: &str) -> Option<IssuedToken> {
+        self.shared
+            .lock()
+            .tokens
+            .get(token)
+            .filter(|issued| !issued.revoked && Instant::now() < issued.expires_at)
+            .map(|issued| IssuedToken {
+                client_id: issued.client_id.clone(),
+                scopes: issued.scopes.clone(),
+            })
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`.
@@ -335,6 +391,13 @@ async fn token(shared: &Shared, flavor: Flavor, url: &str, form: TokenForm) -> R
                 token.clone(),
                 Issued {
                     client_id,
+                    scopes: form
+                        .scope
+                        .as_deref()
+                        .unwrap_or("")
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect(),
                     expires_at: Instant::now() + Duration::from_secs(expires_in),
                     revoked: false,
                 },

@@ -7,9 +7,10 @@ use chrono::{DateTime, Utc};
 /// Okta's largest System Log page.
 pub const MAX_PAGE_LIMIT: u32 = 1000;
 
-/// How the source authenticates. An enum so OAuth 2.0 service apps (`client_credentials` +
-/// `private_key_jwt`, scope `okta.logs.read`) can be added as a variant backed by the
-/// platform's token providers without changing callers.
+/// The scope an OAuth service app needs to read the System Log.
+pub const LOGS_SCOPE: &str = "okta.logs.read";
+
+/// How the source authenticates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OktaAuth {
@@ -24,13 +25,41 @@ pub enum OktaAuth {
         /// The credential's name in the tenant's store.
         credential: String,
     },
+    /// An OAuth 2.0 service app: `client_credentials` with a `private_key_jwt` assertion to
+    /// the org authorization server (`{org}/oauth2/v1/token`), then `Authorization: Bearer`.
+    /// The named credential is a `Credential::PrivateKeyJwt`; tokens come from the
+    /// platform's shared token provider, so one token serves every connector of the org.
+    OAuth {
+        /// The credential's name in the tenant's store.
+        credential: String,
+        /// The scopes to ask for, space-separated (default [`LOGS_SCOPE`]).
+        scope: String,
+    },
 }
 
 impl OktaAuth {
+    /// An OAuth service app with the credential `credential`, asking for [`LOGS_SCOPE`].
+    pub fn oauth(credential: impl Into<String>) -> Self {
+        OktaAuth::OAuth {
+            credential: credential.into(),
+            scope: LOGS_SCOPE.into(),
+        }
+    }
+
     /// The credential's name.
     pub fn credential(&self) -> &str {
         match self {
-            OktaAuth::ApiToken { credential } | OktaAuth::AccessToken { credential } => credential,
+            OktaAuth::ApiToken { credential }
+            | OktaAuth::AccessToken { credential }
+            | OktaAuth::OAuth { credential, .. } => credential,
+        }
+    }
+
+    /// What the provider is shown, for messages: "API token", "OAuth access token".
+    pub(crate) fn describe(&self) -> &'static str {
+        match self {
+            OktaAuth::ApiToken { .. } => "API token",
+            OktaAuth::AccessToken { .. } | OktaAuth::OAuth { .. } => "OAuth access token",
         }
     }
 }
@@ -80,6 +109,13 @@ impl OktaConfig {
             rate_limit_per_minute: 600,
             request_timeout: Some(Duration::from_secs(30)),
         }
+    }
+
+    /// A source for `org_url` authenticating as the OAuth service app in `credential` (a
+    /// `Credential::PrivateKeyJwt` whose token URL is `{org_url}/oauth2/v1/token`), with
+    /// scope [`LOGS_SCOPE`].
+    pub fn oauth(org_url: impl Into<String>, credential: impl Into<String>) -> Self {
+        Self::new(org_url, "").auth(OktaAuth::oauth(credential))
     }
 
     /// Authenticate another way.

@@ -11,6 +11,12 @@
 //! The job's [`Filter`](ucp_core::Filter) becomes Okta's SCIM `filter` where it can
 //! ([`to_scim`]). Every response's `X-Rate-Limit-*` headers become the page's hint; a 429 is
 //! [`SourceError::RateLimited`] with the reset, so the org's whole budget waits.
+//!
+//! Auth ([`OktaAuth`]): an SSWS API token, a static bearer token, or an OAuth 2.0 service
+//! app. A service app's access token comes from the platform's shared token provider
+//! ([`SourceContext::tokens`]), so every connector of the org uses one token per credential
+//! and scope; the token request is a call to the org and draws from the org's budget; a 401
+//! drops the token and the call is made once more with a fresh one.
 
 mod config;
 mod cursor;
@@ -25,13 +31,14 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::{StatusCode, Url};
 use secrecy::ExposeSecret;
 use tracing::{debug, warn};
+use ucp_core::credentials::token::{AccessToken, Attempt, TokenError, TokenRequest};
 use ucp_core::{
     BudgetKey, BudgetSpec, CollectRequest, Credential, CredentialError, CredentialRef, Cursor,
     Page, RateLimitHint, Source, SourceCapabilities, SourceContext, SourceError, SourceInfo,
     StreamInfo,
 };
 
-pub use config::{OktaAuth, OktaConfig, StartAt, MAX_PAGE_LIMIT};
+pub use config::{OktaAuth, OktaConfig, StartAt, LOGS_SCOPE, MAX_PAGE_LIMIT};
 pub use cursor::LOGS_PATH;
 pub use scim::to_scim;
 
@@ -54,6 +61,12 @@ struct Exchange {
     headers: HeaderMap,
     body: Bytes,
     hint: Option<RateLimitHint>,
+}
+
+/// What one request came to. A 401 stays apart so an OAuth token can be refreshed once.
+enum Sent {
+    Done(Result<Exchange, SourceError>),
+    Unauthorized(SourceError),
 }
 
 impl OktaSource {
@@ -120,8 +133,9 @@ impl OktaSource {
         &self.org_name
     }
 
-    /// The `Authorization` header value, marked sensitive so it never reaches logs.
-    async fn authorization(&self, cx: &SourceContext) -> Result<HeaderValue, SourceError> {
+    /// The `Authorization` header of an API token or a static access token, marked
+    /// sensitive so it never reaches logs.
+    async fn static_authorization(&self, cx: &SourceContext) -> Result<HeaderValue, SourceError> {
         let name = self.config.auth.credential();
         let credential = cx.credential(name).await?;
         let token = match credential {
@@ -137,22 +151,132 @@ impl OktaSource {
         };
         let scheme = match self.config.auth {
             OktaAuth::ApiToken { .. } => "SSWS",
-            OktaAuth::AccessToken { .. } => "Bearer",
+            _ => "Bearer",
         };
-        let mut value = HeaderValue::from_str(&format!("{scheme} {}", token.expose_secret()))
-            .map_err(|_| SourceError::Config {
-                message: format!(
-                    "credential '{name}' for Okta org {} contains characters not allowed in an HTTP header",
-                    self.org_name
-                ),
-            })?;
-        value.set_sensitive(true);
-        Ok(value)
+        self.header(scheme, token.expose_secret()).ok_or_else(|| SourceError::Config {
+            message: format!(
+                "credential '{name}' for Okta org {} contains characters not allowed in an HTTP header",
+                self.org_name
+            ),
+        })
     }
 
-    /// One GET, with every non-success status mapped to the error it means.
+    /// `<scheme> <token>` as a sensitive header value (never shown by `Debug` or logs).
+    fn header(&self, scheme: &str, token: &str) -> Option<HeaderValue> {
+        let mut value = HeaderValue::from_str(&format!("{scheme} {token}")).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+
+    /// One authenticated GET, with every non-success status mapped to the error it means.
     async fn get(&self, cx: &SourceContext, url: &Url) -> Result<Exchange, SourceError> {
-        let authorization = self.authorization(cx).await?;
+        match &self.config.auth {
+            OktaAuth::OAuth { credential, scope } => {
+                self.get_with_oauth(cx, url, credential, scope).await
+            }
+            _ => {
+                let authorization = self.static_authorization(cx).await?;
+                match self.send(cx, url, authorization).await {
+                    Sent::Done(result) => result,
+                    Sent::Unauthorized(error) => Err(error),
+                }
+            }
+        }
+    }
+
+    /// A GET with the service app's access token from the platform's token provider; after
+    /// a 401 the token is dropped and the GET made once more with a fresh one.
+    async fn get_with_oauth(
+        &self,
+        cx: &SourceContext,
+        url: &Url,
+        credential: &str,
+        scope: &str,
+    ) -> Result<Exchange, SourceError> {
+        let tokens = cx.tokens().ok_or_else(|| SourceError::Config {
+            message: format!(
+                "Okta org {}: credential '{credential}' is an OAuth service app but this source has no token provider: run it through the platform or give its context one (SourceContext::with_tokens)",
+                self.org_name
+            ),
+        })?;
+        // The token endpoint is the org's own: its requests count against the org's budget.
+        let request = TokenRequest::named(cx.credentials(), credential, scope)
+            .with_budget(cx.budget().clone());
+        let mut calls = 0u32;
+        let outcome = tokens
+            .with_token(&request, |token: AccessToken| {
+                calls += 1;
+                let again = calls > 1;
+                async move {
+                    if again {
+                        // The scheduler paid for the first request only.
+                        cx.budget().acquire().await;
+                    }
+                    let Some(authorization) = self.header("Bearer", token.secret().expose_secret())
+                    else {
+                        return Attempt::Done(Err(SourceError::Auth {
+                            message: format!(
+                                "Okta org {}: the access token minted for credential '{credential}' is not a valid HTTP header value",
+                                self.org_name
+                            ),
+                        }));
+                    };
+                    match self.send(cx, url, authorization).await {
+                        Sent::Done(result) => Attempt::Done(result),
+                        Sent::Unauthorized(_) => Attempt::Unauthorized,
+                    }
+                }
+            })
+            .await;
+        outcome.unwrap_or_else(|error| Err(self.token_error(credential, scope, error)))
+    }
+
+    /// A failure to get (or use) a token, as the error it means for the scheduler.
+    fn token_error(&self, credential: &str, scope: &str, error: TokenError) -> SourceError {
+        let org = &self.org_name;
+        let message = match &error {
+            TokenError::Rejected { .. } => format!(
+                "Okta org {org} rejected a freshly minted OAuth access token of credential '{credential}' (HTTP 401): {error}; check that the service app is active and granted {scope}"
+            ),
+            _ => format!(
+                "Okta org {org}: no OAuth access token for credential '{credential}' (scope {scope}): {error}"
+            ),
+        };
+        match error {
+            TokenError::Unavailable { .. } | TokenError::InvalidResponse { .. } => {
+                SourceError::Retryable {
+                    message,
+                    retry_after: None,
+                }
+            }
+            TokenError::BackingOff { retry_in, .. } => SourceError::Retryable {
+                message,
+                retry_after: Some(retry_in),
+            },
+            TokenError::Credential(_)
+            | TokenError::Unsupported { .. }
+            | TokenError::InsecureUrl { .. }
+            | TokenError::Client { .. } => SourceError::Config { message },
+            _ => SourceError::Auth { message },
+        }
+    }
+
+    /// One GET with `authorization`.
+    async fn send(&self, cx: &SourceContext, url: &Url, authorization: HeaderValue) -> Sent {
+        match self.exchange(cx, url, authorization).await {
+            Ok(exchange) => Sent::Done(Ok(exchange)),
+            Err((Some(StatusCode::UNAUTHORIZED), error)) => Sent::Unauthorized(error),
+            Err((_, error)) => Sent::Done(Err(error)),
+        }
+    }
+
+    /// One GET; a failure comes with the HTTP status, if there was a response.
+    async fn exchange(
+        &self,
+        cx: &SourceContext,
+        url: &Url,
+        authorization: HeaderValue,
+    ) -> Result<Exchange, (Option<StatusCode>, SourceError)> {
         debug!(org = %self.org_name, url = %url, "okta request");
         let response = self
             .client
@@ -161,30 +285,36 @@ impl OktaSource {
             .header(ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| SourceError::Retryable {
-                message: format!(
-                    "request to Okta org {} failed ({}): {}",
-                    self.org_name,
-                    if e.is_timeout() {
-                        "timeout"
-                    } else {
-                        "connection"
-                    },
-                    e.without_url()
-                ),
-                retry_after: None,
+            .map_err(|e| {
+                let error = SourceError::Retryable {
+                    message: format!(
+                        "request to Okta org {} failed ({}): {}",
+                        self.org_name,
+                        if e.is_timeout() {
+                            "timeout"
+                        } else {
+                            "connection"
+                        },
+                        e.without_url()
+                    ),
+                    retry_after: None,
+                };
+                (None, error)
             })?;
         let status = response.status();
         let headers = response.headers().clone();
         let now = cx.clock().now_utc();
         let hint = response::rate_limit_hint(&headers, now);
-        let body = response.bytes().await.map_err(|e| SourceError::Retryable {
-            message: format!(
-                "reading the response of Okta org {} for {url} failed: {}",
-                self.org_name,
-                e.without_url()
-            ),
-            retry_after: None,
+        let body = response.bytes().await.map_err(|e| {
+            let error = SourceError::Retryable {
+                message: format!(
+                    "reading the response of Okta org {} for {url} failed: {}",
+                    self.org_name,
+                    e.without_url()
+                ),
+                retry_after: None,
+            };
+            (Some(status), error)
         })?;
         if status.is_success() {
             return Ok(Exchange {
@@ -193,7 +323,10 @@ impl OktaSource {
                 hint,
             });
         }
-        Err(self.status_error(status, &headers, &body, hint, url, now))
+        Err((
+            Some(status),
+            self.status_error(status, &headers, &body, hint, url, now),
+        ))
     }
 
     fn status_error(
@@ -228,14 +361,20 @@ impl OktaSource {
                 }
             }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                let what = match self.config.auth {
-                    OktaAuth::ApiToken { .. } => "API token",
-                    OktaAuth::AccessToken { .. } => "OAuth access token",
-                };
-                let check = if status == StatusCode::UNAUTHORIZED {
-                    format!("check that credential '{credential}' holds a current, unrevoked {what} of this org")
-                } else {
-                    format!("check that the admin or service app behind credential '{credential}' may read the System Log (okta.logs.read)")
+                let what = self.config.auth.describe();
+                let check = match (&self.config.auth, status) {
+                    (OktaAuth::OAuth { scope, .. }, StatusCode::FORBIDDEN) => format!(
+                        "check that the service app behind credential '{credential}' is granted the {LOGS_SCOPE} scope (asked for: {scope}) and an admin role that may read the System Log"
+                    ),
+                    (OktaAuth::OAuth { .. }, _) => format!(
+                        "check that the service app behind credential '{credential}' is active in this org"
+                    ),
+                    (_, StatusCode::UNAUTHORIZED) => format!(
+                        "check that credential '{credential}' holds a current, unrevoked {what} of this org"
+                    ),
+                    _ => format!(
+                        "check that the admin or service app behind credential '{credential}' may read the System Log ({LOGS_SCOPE})"
+                    ),
                 };
                 SourceError::Auth {
                     message: format!("Okta rejected the {what} for org {org} ({said}): {check}"),

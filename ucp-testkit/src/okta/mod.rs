@@ -8,6 +8,14 @@
 //! [`OktaSimulator::allow_bearer`]) with `401`/`E0000011` otherwise; injectable [`Fault`]s;
 //! and counters so tests can assert exactly how many calls were made.
 //!
+//! Like a real org it is also its own OAuth 2.0 authorization server: `POST /oauth2/v1/token`
+//! on the org URL ([`OktaSimulator::token_url`]) mints access tokens for service apps
+//! (`client_credentials` + `private_key_jwt`) registered through [`OktaSimulator::oauth`], a
+//! [`TokenEndpoint`] mounted on the org's router that verifies each signed assertion. The
+//! System Log takes those tokens as `Authorization: Bearer` while they are live (401
+//! `E0000011` once revoked or expired) and only with the `okta.logs.read` scope (403
+//! `E0000006` and `WWW-Authenticate: Bearer error="insufficient_scope"` otherwise).
+//!
 //! **Polling** requests (no `until`, ascending) read events in the order they were persisted,
 //! `since` bounds the persistence time, and the `next` link is always present, even on an
 //! empty page; its `after` token resumes after the last event returned. **Bounded** requests
@@ -43,6 +51,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tokio::sync::oneshot;
 use ucp_core::Clock;
+
+use crate::token_endpoint::TokenEndpoint;
 
 pub use events::{EventGenerator, LogEvent};
 pub use faults::Fault;
@@ -183,6 +193,7 @@ pub struct VisibleEvent {
 #[derive(Debug)]
 pub struct OktaSimulator {
     shared: Shared,
+    oauth: Arc<TokenEndpoint>,
     base_url: String,
     shutdown: Option<oneshot::Sender<()>>,
 }
@@ -214,6 +225,7 @@ impl OktaSimulator {
             .unwrap_or_else(|_| chrono::Duration::hours(1));
         log.backlog(config.backlog, now - span, now);
         log.advance(now);
+        let oauth = Arc::new(TokenEndpoint::mounted(base_url.clone()));
         let shared: Shared = Arc::new(Mutex::new(SimState {
             clock: config.clock,
             offset: chrono::Duration::zero(),
@@ -230,8 +242,9 @@ impl OktaSimulator {
             counters: Counters::default(),
             authorized_requests: 0,
             base_url: base_url.clone(),
+            oauth: oauth.clone(),
         }));
-        let app = wrap(server::router(shared.clone()));
+        let app = wrap(server::router(shared.clone()).merge(oauth.okta_routes()));
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -245,9 +258,21 @@ impl OktaSimulator {
         });
         Ok(OktaSimulator {
             shared,
+            oauth,
             base_url,
             shutdown: Some(tx),
         })
+    }
+
+    /// The org authorization server: register service apps (their public keys and granted
+    /// scopes), revoke tokens, count token requests, read issued tokens and assertions.
+    pub fn oauth(&self) -> &TokenEndpoint {
+        &self.oauth
+    }
+
+    /// `{org}/oauth2/v1/token`: the org authorization server's token URL.
+    pub fn token_url(&self) -> String {
+        self.oauth.okta_token_url()
     }
 
     /// `http://127.0.0.1:<port>`: the org URL to configure a client with.
@@ -392,6 +417,11 @@ impl OktaSimulator {
     pub fn unauthorized(&self) -> u64 {
         lock(&self.shared).counters.unauthorized
     }
+
+    /// `403` responses sent (a live access token without the `okta.logs.read` scope).
+    pub fn forbidden(&self) -> u64 {
+        lock(&self.shared).counters.forbidden
+    }
 }
 
 impl Drop for OktaSimulator {
@@ -399,5 +429,109 @@ impl Drop for OktaSimulator {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token_endpoint::{test_keys, KeyAlgorithm};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+    /// A client assertion for `aud`, signed with the test EC key.
+    fn assertion(aud: &str, jti: &str) -> String {
+        let now = Utc::now().timestamp();
+        let claims = serde_json::json!({
+            "iss": "app", "sub": "app", "aud": aud, "iat": now, "exp": now + 300, "jti": jti,
+        });
+        let key = EncodingKey::from_ec_pem(test_keys::EC_PRIVATE_PEM.as_bytes()).unwrap();
+        jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &key).unwrap()
+    }
+
+    async fn token(sim: &OktaSimulator, aud: &str, jti: &str, scope: &str) -> (u16, String) {
+        let response = reqwest::Client::new()
+            .post(sim.token_url())
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", "app"),
+                ("scope", scope),
+                ("client_assertion_type", JWT_BEARER),
+                ("client_assertion", &assertion(aud, jti)),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap();
+        let token = body["access_token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        (status, token)
+    }
+
+    async fn logs(sim: &OktaSimulator, bearer: &str) -> (u16, String, Option<String>) {
+        let response = reqwest::Client::new()
+            .get(format!("{}/api/v1/logs?limit=1", sim.base_url()))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_string());
+        (status, response.text().await.unwrap(), challenge)
+    }
+
+    #[tokio::test]
+    async fn the_org_is_its_own_authorization_server_and_checks_the_logs_scope() {
+        let sim = OktaSimulator::start(OktaSimConfig::default().backlog(3))
+            .await
+            .unwrap();
+        sim.oauth()
+            .register_key_client("app", test_keys::EC_PUBLIC_PEM, KeyAlgorithm::ES256)
+            .unwrap();
+        assert_eq!(
+            sim.token_url(),
+            format!("{}/oauth2/v1/token", sim.base_url())
+        );
+
+        // The assertion's audience must be the org's own token URL.
+        let (status, _) = token(
+            &sim,
+            "http://other.example/oauth2/v1/token",
+            "j0",
+            "okta.logs.read",
+        )
+        .await;
+        assert_eq!(status, 401);
+
+        let (status, logs_token) = token(&sim, &sim.token_url(), "j1", "okta.logs.read").await;
+        assert_eq!(status, 200);
+        let (status, body, _) = logs(&sim, &logs_token).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(sim.requests_with(&logs_token), 1);
+
+        // A live token without okta.logs.read: 403, like Okta.
+        let (status, users_token) = token(&sim, &sim.token_url(), "j2", "okta.users.read").await;
+        assert_eq!(status, 200);
+        let (status, body, challenge) = logs(&sim, &users_token).await;
+        assert_eq!(status, 403);
+        assert!(body.contains("E0000006"), "{body}");
+        assert!(challenge.unwrap().contains("insufficient_scope"));
+        assert_eq!(sim.forbidden(), 1);
+
+        // Unknown and revoked tokens: 401.
+        assert_eq!(logs(&sim, "not-issued").await.0, 401);
+        sim.oauth().revoke_all();
+        let (status, body, _) = logs(&sim, &logs_token).await;
+        assert_eq!(status, 401);
+        assert!(body.contains("E0000011"), "{body}");
+        assert_eq!(sim.unauthorized(), 2);
+        assert_eq!(sim.oauth().token_requests(), 3);
     }
 }

@@ -14,6 +14,10 @@ use ucp_core::Clock;
 use super::faults::{Fault, FaultPlan};
 use super::log::EventLog;
 use super::query::{LogQuery, QueryError};
+use crate::token_endpoint::TokenEndpoint;
+
+/// The scope an OAuth access token needs for `GET /api/v1/logs`.
+pub(crate) const LOGS_SCOPE: &str = "okta.logs.read";
 
 /// The org's per-minute rate-limit window (shared by every token). With a speed above 1 the
 /// org's "minute" lasts `60 s / speed` of real time.
@@ -55,6 +59,7 @@ pub(crate) struct Counters {
     pub log_requests: u64,
     pub throttled: u64,
     pub unauthorized: u64,
+    pub forbidden: u64,
 }
 
 /// Everything the simulator knows, behind one lock.
@@ -70,6 +75,8 @@ pub(crate) struct SimState {
     pub counters: Counters,
     pub authorized_requests: u64,
     pub base_url: String,
+    /// The org authorization server whose access tokens are accepted as bearer tokens.
+    pub oauth: Arc<TokenEndpoint>,
 }
 
 impl SimState {
@@ -82,6 +89,15 @@ pub(crate) type Shared = Arc<Mutex<SimState>>;
 
 pub(crate) fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, SimState> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What the `Authorization` header allows.
+enum Access {
+    Granted,
+    /// No credential, or an unknown, revoked or expired one.
+    Denied,
+    /// A live access token without [`LOGS_SCOPE`].
+    MissingScope,
 }
 
 /// A response decided under the lock, sent after any injected latency.
@@ -138,10 +154,15 @@ fn prepare(shared: &Shared, headers: &HeaderMap, raw: String) -> Prepared {
         .per_token
         .entry(token.to_string())
         .or_default() += 1;
-    let authorized = match scheme {
-        "SSWS" => state.ssws.contains(token),
-        "Bearer" => state.bearer.contains(token),
-        _ => false,
+    let access = match scheme {
+        "SSWS" if state.ssws.contains(token) => Access::Granted,
+        "Bearer" if state.bearer.contains(token) => Access::Granted,
+        "Bearer" => match state.oauth.introspect(token) {
+            Some(issued) if issued.scopes.iter().any(|s| s == LOGS_SCOPE) => Access::Granted,
+            Some(_) => Access::MissingScope,
+            None => Access::Denied,
+        },
+        _ => Access::Denied,
     };
 
     state.rate.roll_at(now);
@@ -151,15 +172,34 @@ fn prepare(shared: &Shared, headers: &HeaderMap, raw: String) -> Prepared {
         body: String::new(),
         latency: Duration::ZERO,
     };
-    if !authorized {
-        state.counters.unauthorized += 1;
-        rate_headers(&state, &mut out);
-        return error(
-            out,
-            StatusCode::UNAUTHORIZED,
-            "E0000011",
-            "Invalid token provided",
-        );
+    match access {
+        Access::Granted => {}
+        Access::Denied => {
+            state.counters.unauthorized += 1;
+            rate_headers(&state, &mut out);
+            return error(
+                out,
+                StatusCode::UNAUTHORIZED,
+                "E0000011",
+                "Invalid token provided",
+            );
+        }
+        Access::MissingScope => {
+            state.counters.forbidden += 1;
+            rate_headers(&state, &mut out);
+            out.headers.push((
+                axum::http::header::WWW_AUTHENTICATE,
+                format!(
+                    "Bearer error=\"insufficient_scope\", error_description=\"The access token provided does not contain the required scopes.\", scope=\"{LOGS_SCOPE}\""
+                ),
+            ));
+            return error(
+                out,
+                StatusCode::FORBIDDEN,
+                "E0000006",
+                "You do not have permission to perform the requested action",
+            );
+        }
     }
     state.rate.used += 1;
     rate_headers(&state, &mut out);

@@ -38,6 +38,7 @@ pub use credentials::{
 };
 pub use dead_letter::{DeadLetter, DeadLetterStore, MemoryDeadLetters};
 pub use dedup::DedupWindow;
+pub use delivery::durable::{DurableError, DurableStore, StoredDeadLetter};
 pub use error::{CollectError, ConfigError, DeliveryError, ErrorClass, PlatformError};
 pub use filter::Filter;
 pub use health::{
@@ -55,4 +56,3 @@ pub use source::{
     SourceInfo, StreamInfo,
 };
 pub use stats::{JobStats, PlatformStats, SubscriptionStats};
-pub use delivery::durable::{DurableError, DurableStore, StoredDeadLetter};

@@ -111,7 +111,9 @@ pub struct DurableStore {
 
 impl std::fmt::Debug for DurableStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DurableStore").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("DurableStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
@@ -132,7 +134,8 @@ impl DurableStore {
         })?;
         let recovery = torn_tail(&path);
         let conn = Connection::open(&path).map_err(sql("opening the file"))?;
-        conn.execute_batch(SCHEMA).map_err(sql("creating the schema"))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(sql("creating the schema"))?;
         let check: String = conn
             .query_row("PRAGMA quick_check", [], |row| row.get(0))
             .map_err(sql("checking integrity"))?;
@@ -280,7 +283,10 @@ impl DurableStore {
     }
 
     /// The oldest batch of a subscription's queue, if any.
-    pub(crate) async fn front(&self, id: &SubscriptionId) -> Result<Option<(i64, Batch)>, DurableError> {
+    pub(crate) async fn front(
+        &self,
+        id: &SubscriptionId,
+    ) -> Result<Option<(i64, Batch)>, DurableError> {
         let key = id.clone();
         let row = self
             .run("reading a queue", move |conn| {
@@ -333,7 +339,12 @@ impl DurableStore {
 
     /// Drop the oldest batches of a queue until `needed` more bytes fit under `max`; returns
     /// the records dropped.
-    pub(crate) async fn drop_oldest(&self, id: &SubscriptionId, needed: u64, max: u64) -> Result<u64, DurableError> {
+    pub(crate) async fn drop_oldest(
+        &self,
+        id: &SubscriptionId,
+        needed: u64,
+        max: u64,
+    ) -> Result<u64, DurableError> {
         let key = id.clone();
         let current = self.queue_bytes(id);
         let (records, bytes) = self
@@ -378,7 +389,10 @@ impl DurableStore {
     }
 
     /// Dead letters, oldest first; of one product, or all.
-    pub async fn dead_letters(&self, product: Option<&str>) -> Result<Vec<StoredDeadLetter>, DurableError> {
+    pub async fn dead_letters(
+        &self,
+        product: Option<&str>,
+    ) -> Result<Vec<StoredDeadLetter>, DurableError> {
         let product = product.map(str::to_string);
         let rows = self
             .run("listing dead letters", move |conn| {
@@ -401,19 +415,27 @@ impl DurableStore {
                 rows.collect::<Result<Vec<_>, _>>()
             })
             .await?;
-        let time = |text: &str| DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).unwrap_or_default();
+        let time = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&Utc))
+                .unwrap_or_default()
+        };
         Ok(rows
             .into_iter()
-            .map(|(id, product, source, stream, record_id, record_time, payload, reason, at)| StoredDeadLetter {
-                id,
-                letter: DeadLetter {
-                    product,
-                    stream: StreamKey::new(source, stream),
-                    record: Record::new(record_id, time(&record_time), payload),
-                    reason,
-                    time: time(&at),
+            .map(
+                |(id, product, source, stream, record_id, record_time, payload, reason, at)| {
+                    StoredDeadLetter {
+                        id,
+                        letter: DeadLetter {
+                            product,
+                            stream: StreamKey::new(source, stream),
+                            record: Record::new(record_id, time(&record_time), payload),
+                            reason,
+                            time: time(&at),
+                        },
+                    }
                 },
-            })
+            )
             .collect())
     }
 
@@ -451,7 +473,8 @@ impl DurableStore {
             .collect();
         // Append first, purge after: a crash in between replays twice rather than never.
         self.append(entries, None).await?;
-        self.purge_dead_letters(&letters.iter().map(|l| l.id).collect::<Vec<_>>()).await
+        self.purge_dead_letters(&letters.iter().map(|l| l.id).collect::<Vec<_>>())
+            .await
     }
 
     /// Delete dead letters for good; returns how many.
@@ -470,7 +493,11 @@ impl DurableStore {
     }
 }
 
-fn save_cursor(conn: &Connection, stream: &StreamKey, cursor: &Cursor) -> Result<(), rusqlite::Error> {
+fn save_cursor(
+    conn: &Connection,
+    stream: &StreamKey,
+    cursor: &Cursor,
+) -> Result<(), rusqlite::Error> {
     conn.execute(
         "INSERT INTO checkpoints (source, stream, cursor) VALUES (?1, ?2, ?3) ON CONFLICT (source, stream) DO UPDATE SET cursor = excluded.cursor",
         params![&*stream.source, &*stream.stream, cursor.as_str()],
@@ -498,9 +525,11 @@ impl CheckpointStore for DurableStore {
 
     async fn save(&self, stream: &StreamKey, cursor: &Cursor) -> Result<(), CheckpointError> {
         let (key, cursor) = (stream.clone(), cursor.clone());
-        self.run("saving a cursor", move |conn| save_cursor(conn, &key, &cursor))
-            .await
-            .map_err(|e| checkpoint_error(&self.path, e))
+        self.run("saving a cursor", move |conn| {
+            save_cursor(conn, &key, &cursor)
+        })
+        .await
+        .map_err(|e| checkpoint_error(&self.path, e))
     }
 }
 
@@ -542,7 +571,10 @@ impl DeadLetterStore for DurableStore {
 /// payload length, payload (little-endian). A row value, not a file format: SQLite keeps
 /// the file consistent.
 fn encode(records: &[Record]) -> Vec<u8> {
-    let size: usize = records.iter().map(|r| 20 + r.id.as_str().len() + r.payload.len()).sum();
+    let size: usize = records
+        .iter()
+        .map(|r| 20 + r.id.as_str().len() + r.payload.len())
+        .sum();
     let mut out = Vec::with_capacity(size);
     for r in records {
         out.extend_from_slice(&(r.id.as_str().len() as u32).to_le_bytes());
@@ -559,18 +591,26 @@ fn decode(body: Bytes) -> Result<Vec<Record>, String> {
     let mut records = Vec::new();
     let mut at = 0usize;
     let take = |at: &mut usize, n: usize| -> Result<std::ops::Range<usize>, String> {
-        let end = at.checked_add(n).filter(|end| *end <= body.len()).ok_or_else(|| format!("cut short at byte {at}"))?;
+        let end = at
+            .checked_add(n)
+            .filter(|end| *end <= body.len())
+            .ok_or_else(|| format!("cut short at byte {at}"))?;
         let range = *at..end;
         *at = end;
         Ok(range)
     };
-    let u32_at = |range: std::ops::Range<usize>| u32::from_le_bytes(body[range].try_into().unwrap_or([0; 4]));
+    let u32_at = |range: std::ops::Range<usize>| {
+        u32::from_le_bytes(body[range].try_into().unwrap_or([0; 4]))
+    };
     while at < body.len() {
         let id_len = u32_at(take(&mut at, 4)?) as usize;
-        let id = std::str::from_utf8(&body[take(&mut at, id_len)?]).map_err(|e| format!("record id: {e}"))?.to_string();
+        let id = std::str::from_utf8(&body[take(&mut at, id_len)?])
+            .map_err(|e| format!("record id: {e}"))?
+            .to_string();
         let secs = i64::from_le_bytes(body[take(&mut at, 8)?].try_into().unwrap_or([0; 8]));
         let nanos = u32_at(take(&mut at, 4)?);
-        let time = DateTime::from_timestamp(secs, nanos).ok_or_else(|| format!("record {id}: time out of range"))?;
+        let time = DateTime::from_timestamp(secs, nanos)
+            .ok_or_else(|| format!("record {id}: time out of range"))?;
         let len = u32_at(take(&mut at, 4)?) as usize;
         let payload = body.slice(take(&mut at, len)?);
         records.push(Record::new(id, time, payload));
@@ -593,7 +633,9 @@ fn torn_tail(db: &Path) -> Option<String> {
         n => n as u64,
     };
     let frame = 24 + page_size;
-    let torn = wal_len.checked_sub(32).map_or(wal_len, |frames| frames % frame);
+    let torn = wal_len
+        .checked_sub(32)
+        .map_or(wal_len, |frames| frames % frame);
     (torn != 0).then(|| {
         format!(
             "the durable store's log ended in a torn write of {torn} bytes (a crash mid-write); it was dropped and every queue resumes from the last complete commit"
@@ -606,7 +648,11 @@ mod tests {
     use super::*;
 
     fn record(n: u32) -> Record {
-        Record::new(format!("r{n}"), DateTime::from_timestamp(1_700_000_000 + n as i64, n).unwrap_or_default(), format!("{{\"n\":{n}}}"))
+        Record::new(
+            format!("r{n}"),
+            DateTime::from_timestamp(1_700_000_000 + n as i64, n).unwrap_or_default(),
+            format!("{{\"n\":{n}}}"),
+        )
     }
 
     fn id(product: &str) -> SubscriptionId {
@@ -639,22 +685,42 @@ mod tests {
         {
             let store = DurableStore::open(dir.path()).unwrap();
             store
-                .append(vec![(id("mdi"), batch(0, 3)), (id("xspm"), batch(0, 3))], Some((StreamKey::new("okta", "logs"), Cursor::new("3"))))
+                .append(
+                    vec![(id("mdi"), batch(0, 3)), (id("xspm"), batch(0, 3))],
+                    Some((StreamKey::new("okta", "logs"), Cursor::new("3"))),
+                )
                 .await
                 .unwrap();
-            store.append(vec![(id("mdi"), batch(3, 5))], None).await.unwrap();
+            store
+                .append(vec![(id("mdi"), batch(3, 5))], None)
+                .await
+                .unwrap();
             let (seq, first) = store.front(&id("mdi")).await.unwrap().unwrap();
             assert_eq!(first.records.len(), 3);
             store.ack(&id("mdi"), seq).await.unwrap();
         }
         let store = DurableStore::open(dir.path()).unwrap();
-        assert_eq!(store.load(&StreamKey::new("okta", "logs")).await.unwrap(), Some(Cursor::new("3")));
+        assert_eq!(
+            store.load(&StreamKey::new("okta", "logs")).await.unwrap(),
+            Some(Cursor::new("3"))
+        );
         let (_, next) = store.front(&id("mdi")).await.unwrap().unwrap();
-        assert_eq!(next.records[0].id.as_str(), "r3", "mdi resumes after what it acknowledged");
+        assert_eq!(
+            next.records[0].id.as_str(),
+            "r3",
+            "mdi resumes after what it acknowledged"
+        );
         let (_, xspm) = store.front(&id("xspm")).await.unwrap().unwrap();
-        assert_eq!(xspm.records[0].id.as_str(), "r0", "xspm has its own position");
+        assert_eq!(
+            xspm.records[0].id.as_str(),
+            "r0",
+            "xspm has its own position"
+        );
         assert_eq!(store.queue_len(&id("mdi")).await.unwrap(), 1);
-        assert_eq!(store.queue_bytes(&id("xspm")), batch(0, 3).payload_bytes() as u64);
+        assert_eq!(
+            store.queue_bytes(&id("xspm")),
+            batch(0, 3).payload_bytes() as u64
+        );
     }
 
     #[tokio::test]
@@ -663,11 +729,17 @@ mod tests {
         let store = DurableStore::open(dir.path()).unwrap();
         // Four batches of equal size (two-digit record numbers).
         for n in 1..5 {
-            store.append(vec![(id("mdi"), batch(n * 10, n * 10 + 10))], None).await.unwrap();
+            store
+                .append(vec![(id("mdi"), batch(n * 10, n * 10 + 10))], None)
+                .await
+                .unwrap();
         }
         let per_batch = batch(10, 20).payload_bytes() as u64;
         // One more batch must fit under three: two go.
-        let dropped = store.drop_oldest(&id("mdi"), per_batch, 3 * per_batch).await.unwrap();
+        let dropped = store
+            .drop_oldest(&id("mdi"), per_batch, 3 * per_batch)
+            .await
+            .unwrap();
         assert_eq!(dropped, 20);
         assert_eq!(store.queue_len(&id("mdi")).await.unwrap(), 2);
         assert_eq!(store.queue_bytes(&id("mdi")), 2 * per_batch);
@@ -686,13 +758,36 @@ mod tests {
             reason: format!("rejected {n}"),
             time: DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
         };
-        store.put(vec![letter(1), letter(2), letter(3)]).await.unwrap();
+        store
+            .put(vec![letter(1), letter(2), letter(3)])
+            .await
+            .unwrap();
         let listed = store.dead_letters(Some("mdi")).await.unwrap();
-        assert_eq!(listed.iter().map(|l| l.letter.clone()).collect::<Vec<_>>(), vec![letter(1), letter(2), letter(3)]);
-        assert!(store.dead_letters(Some("sentinel")).await.unwrap().is_empty());
-        assert_eq!(store.replay_dead_letters(&[listed[0].id, listed[2].id]).await.unwrap(), 2);
+        assert_eq!(
+            listed.iter().map(|l| l.letter.clone()).collect::<Vec<_>>(),
+            vec![letter(1), letter(2), letter(3)]
+        );
+        assert!(store
+            .dead_letters(Some("sentinel"))
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            store
+                .replay_dead_letters(&[listed[0].id, listed[2].id])
+                .await
+                .unwrap(),
+            2
+        );
         let (_, replayed) = store.front(&id("mdi")).await.unwrap().unwrap();
-        assert_eq!(replayed.records.iter().map(|r| r.id.to_string()).collect::<Vec<_>>(), vec!["r1", "r3"]);
+        assert_eq!(
+            replayed
+                .records
+                .iter()
+                .map(|r| r.id.to_string())
+                .collect::<Vec<_>>(),
+            vec!["r1", "r3"]
+        );
         assert_eq!(store.purge_dead_letters(&[listed[1].id]).await.unwrap(), 1);
         assert!(store.dead_letters(None).await.unwrap().is_empty());
     }
@@ -702,7 +797,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = DurableStore::open(dir.path()).unwrap();
-            store.append(vec![(id("mdi"), batch(0, 5))], None).await.unwrap();
+            store
+                .append(vec![(id("mdi"), batch(0, 5))], None)
+                .await
+                .unwrap();
             // Keep the WAL (a crash leaves it; a clean close would checkpoint it away).
             std::mem::forget(store);
         }
@@ -713,7 +811,10 @@ mod tests {
         std::fs::write(&wal, &bytes).unwrap();
         let store = DurableStore::open(dir.path()).unwrap();
         let recovery = store.recovery().expect("the torn tail is reported");
-        assert!(recovery.contains("torn write of 700 bytes"), "{recovery} (wal was {good} bytes)");
+        assert!(
+            recovery.contains("torn write of 700 bytes"),
+            "{recovery} (wal was {good} bytes)"
+        );
         let (_, batch) = store.front(&id("mdi")).await.unwrap().unwrap();
         assert_eq!(batch.records.len(), 5, "the last complete commit is intact");
     }

@@ -150,7 +150,14 @@ pub fn open_store(
             url: url.to_string(),
             detail: e.to_string(),
         })?;
-    Ok((Arc::from(store), path.to_string()))
+    // object_store reads `az://` paths as `az://container/<ignored>/path`; we document and
+    // honour `az://container/path`.
+    let prefix = if parsed.scheme() == "az" {
+        parsed.path().trim_matches('/').to_string()
+    } else {
+        path.to_string()
+    };
+    Ok((Arc::from(store), prefix))
 }
 
 /// Counters of one data lake sink.

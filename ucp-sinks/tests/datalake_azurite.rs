@@ -126,7 +126,10 @@ async fn parquet_files_land_in_azure_blob_storage_and_read_back() {
     rand::rng().fill_bytes(&mut random);
     let container: String = format!(
         "ucp-lake-{}",
-        random.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        random
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     );
     create_container(&url, &container).await;
 
@@ -134,9 +137,18 @@ async fn parquet_files_land_in_azure_blob_storage_and_read_back() {
     let (store, prefix) = open_store(
         &format!("az://{container}/security"),
         [
-            ("azure_storage_account_name".to_string(), ACCOUNT.to_string()),
-            ("azure_storage_account_key".to_string(), ACCOUNT_KEY.to_string()),
-            ("azure_storage_endpoint".to_string(), format!("{url}/{ACCOUNT}")),
+            (
+                "azure_storage_account_name".to_string(),
+                ACCOUNT.to_string(),
+            ),
+            (
+                "azure_storage_account_key".to_string(),
+                ACCOUNT_KEY.to_string(),
+            ),
+            (
+                "azure_storage_endpoint".to_string(),
+                format!("{url}/{ACCOUNT}"),
+            ),
             ("azure_allow_http".to_string(), "true".to_string()),
         ],
     )
@@ -147,7 +159,12 @@ async fn parquet_files_land_in_azure_blob_storage_and_read_back() {
         ..DataLakeConfig::new(prefix)
     };
     let sink = DataLakeSink::new(store.clone(), config);
-    let cx = SinkContext::new("datalake", "contoso", Arc::new(MemoryCredentials::new()), Clock::new());
+    let cx = SinkContext::new(
+        "datalake",
+        "contoso",
+        Arc::new(MemoryCredentials::new()),
+        Clock::new(),
+    );
     sink.check(&cx).await.unwrap();
     sink.deliver(&cx, &batch(300)).await.unwrap();
     sink.flush(Utc::now()).await.unwrap();
@@ -158,11 +175,22 @@ async fn parquet_files_land_in_azure_blob_storage_and_read_back() {
     for file in &files {
         let path = file.location.to_string();
         assert!(
-            path.starts_with("security/system_log/date=2026-11-01/hour=08/") && path.ends_with(".parquet"),
+            path.starts_with("security/system_log/date=2026-11-01/hour=08/")
+                && path.ends_with(".parquet"),
             "{path}"
         );
-        let bytes: Bytes = store.get(&file.location).await.unwrap().bytes().await.unwrap();
-        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap().build().unwrap() {
+        let bytes: Bytes = store
+            .get(&file.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        for batch in ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .unwrap()
+            .build()
+            .unwrap()
+        {
             let batch = batch.unwrap();
             let column = batch
                 .column_by_name("id")
@@ -175,6 +203,9 @@ async fn parquet_files_land_in_azure_blob_storage_and_read_back() {
         }
     }
     ids.sort_by_key(|id| id[4..].parse::<usize>().unwrap());
-    assert_eq!(ids, (0..300).map(|i| format!("evt-{i}")).collect::<Vec<_>>());
+    assert_eq!(
+        ids,
+        (0..300).map(|i| format!("evt-{i}")).collect::<Vec<_>>()
+    );
     assert_eq!(sink.stats().files_written as usize, files.len());
 }

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-use super::faults::{azure_error, fault_response, FaultSchedule, ProductFault};
+use super::faults::{fault_response, FaultSchedule, ProductFault, Refusal};
 use crate::token_endpoint::TokenVerifier;
 
 /// The scope (audience) an Event Hubs bearer token must be issued for.
@@ -223,7 +223,7 @@ async fn send(
         Some(fault) => (fault_response(&fault), 0),
         None => match check_and_store(&shared, &hub, &query, &headers, &body) {
             Ok(count) => (StatusCode::CREATED.into_response(), count),
-            Err(response) => (response, 0),
+            Err(refusal) => (refusal.into_response(), 0),
         },
     };
     shared.lock().calls.push(HubCall {
@@ -241,17 +241,17 @@ fn check_and_store(
     query: &SendQuery,
     headers: &HeaderMap,
     body: &Bytes,
-) -> Result<usize, Response> {
+) -> Result<usize, Refusal> {
     if query.api_version.as_deref() != Some(API_VERSION) {
-        return Err(azure_error(
+        return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "InvalidApiVersion",
-            &format!("api-version must be {API_VERSION}"),
+            format!("api-version must be {API_VERSION}"),
         ));
     }
     if let Err(reason) = authorize(shared, hub, headers) {
         shared.lock().refusals.push(reason.clone());
-        return Err(azure_error(
+        return Err(Refusal::new(
             StatusCode::UNAUTHORIZED,
             "Unauthorized",
             &reason,
@@ -259,10 +259,10 @@ fn check_and_store(
     }
     let mut inner = shared.lock();
     if !inner.hubs.contains_key(hub) {
-        return Err(azure_error(
+        return Err(Refusal::new(
             StatusCode::NOT_FOUND,
             "NotFound",
-            &format!("event hub '{hub}' does not exist"),
+            format!("event hub '{hub}' does not exist"),
         ));
     }
     let content_type = headers
@@ -270,24 +270,24 @@ fn check_and_store(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !content_type.trim().eq_ignore_ascii_case(BATCH_CONTENT_TYPE) {
-        return Err(azure_error(
+        return Err(Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UnsupportedMediaType",
-            &format!("Content-Type must be {BATCH_CONTENT_TYPE}"),
+            format!("Content-Type must be {BATCH_CONTENT_TYPE}"),
         ));
     }
     if body.len() > MAX_BATCH_BYTES {
-        return Err(azure_error(
+        return Err(Refusal::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "MessageSizeExceeded",
             "the batch exceeds the 1 MB limit",
         ));
     }
     let wire: Vec<WireMessage> = serde_json::from_slice(body).map_err(|e| {
-        azure_error(
+        Refusal::new(
             StatusCode::BAD_REQUEST,
             "InvalidBatch",
-            &format!("body must be a JSON array of messages with a string Body: {e}"),
+            format!("body must be a JSON array of messages with a string Body: {e}"),
         )
     })?;
     let count = wire.len();

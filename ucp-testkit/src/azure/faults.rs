@@ -96,6 +96,30 @@ impl FaultSchedule {
     }
 }
 
+/// A refused call: becomes the Azure-style error response.
+#[derive(Debug)]
+pub(crate) struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl Refusal {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        azure_error(self.status, self.code, &self.message)
+    }
+}
+
 /// The Azure-style error response `{"error":{"code","message"}}`.
 pub(crate) fn azure_error(status: StatusCode, code: &str, message: &str) -> Response {
     (

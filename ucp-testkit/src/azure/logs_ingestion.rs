@@ -23,7 +23,7 @@ use axum::Router;
 use bytes::Bytes;
 use serde_json::Value;
 
-use super::faults::{azure_error, fault_response, FaultSchedule, ProductFault};
+use super::faults::{fault_response, FaultSchedule, ProductFault, Refusal};
 use crate::token_endpoint::TokenVerifier;
 
 /// The scope (audience) a Logs Ingestion token must be issued for.
@@ -206,7 +206,7 @@ async fn ingest(
         Some(fault) => (fault_response(&fault), 0),
         None => match check_and_store(&shared, &dcr, &stream, &query, &headers, &body, gzip) {
             Ok(rows) => (StatusCode::NO_CONTENT.into_response(), rows),
-            Err(response) => (response, 0),
+            Err(refusal) => (refusal.into_response(), 0),
         },
     };
     shared.lock().calls.push(IngestionCall {
@@ -226,12 +226,12 @@ fn check_and_store(
     headers: &HeaderMap,
     body: &Bytes,
     gzip: bool,
-) -> Result<usize, Response> {
+) -> Result<usize, Refusal> {
     if query.api_version.as_deref() != Some(API_VERSION) {
-        return Err(azure_error(
+        return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "InvalidApiVersion",
-            &format!("api-version must be {API_VERSION}"),
+            format!("api-version must be {API_VERSION}"),
         ));
     }
     let token = headers
@@ -239,7 +239,7 @@ fn check_and_store(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .ok_or_else(|| {
-            azure_error(
+            Refusal::new(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthenticationToken",
                 "no bearer token",
@@ -249,7 +249,7 @@ fn check_and_store(
         .tokens
         .verify(token, MONITOR_SCOPE)
         .map_err(|reason| {
-            azure_error(
+            Refusal::new(
                 StatusCode::UNAUTHORIZED,
                 "InvalidAuthenticationToken",
                 &reason,
@@ -258,28 +258,28 @@ fn check_and_store(
     let mut inner = shared.lock();
     let key = (dcr.to_string(), stream.to_string());
     if !inner.streams.contains_key(&key) {
-        return Err(azure_error(
+        return Err(Refusal::new(
             StatusCode::NOT_FOUND,
             "NotFound",
-            &format!("data collection rule '{dcr}' has no stream '{stream}'"),
+            format!("data collection rule '{dcr}' has no stream '{stream}'"),
         ));
     }
     if !inner.grants.contains(&(dcr.to_string(), client)) {
-        return Err(azure_error(
+        return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "OperationFailed",
-            &format!("The authentication token provided does not have access to ingest data for the data collection rule with immutable Id '{dcr}'."),
+            format!("The authentication token provided does not have access to ingest data for the data collection rule with immutable Id '{dcr}'."),
         ));
     }
     if !header_starts(headers, header::CONTENT_TYPE, "application/json") {
-        return Err(azure_error(
+        return Err(Refusal::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UnsupportedMediaType",
             "Content-Type must be application/json",
         ));
     }
     let too_large = || {
-        azure_error(
+        Refusal::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "ContentLengthLimitExceeded",
             "Maximum request body size is 1 MB",
@@ -295,10 +295,10 @@ fn check_and_store(
             .take(limit)
             .read_to_end(&mut out)
             .map_err(|e| {
-                azure_error(
+                Refusal::new(
                     StatusCode::BAD_REQUEST,
                     "InvalidContentEncoding",
-                    &format!("body is not valid gzip: {e}"),
+                    format!("body is not valid gzip: {e}"),
                 )
             })?;
         if out.len() > inner.max_body {
@@ -311,7 +311,7 @@ fn check_and_store(
     let rows: Vec<Value> = match serde_json::from_slice::<Value>(&plain) {
         Ok(Value::Array(rows)) if rows.iter().all(Value::is_object) => rows,
         _ => {
-            return Err(azure_error(
+            return Err(Refusal::new(
                 StatusCode::BAD_REQUEST,
                 "InvalidPayload",
                 "body must be a JSON array of objects",

@@ -11,6 +11,8 @@
 pub mod event_hubs;
 mod faults;
 pub mod logs_ingestion;
+#[cfg(test)]
+mod tests;
 
 pub use event_hubs::{EventHubs, HubMessage};
 pub use faults::ProductFault;

@@ -327,3 +327,20 @@ async fn check_refuses_a_credential_of_the_wrong_kind() {
     let error = lab.sink(wrong).check(&lab.cx()).await.unwrap_err();
     assert!(error.to_string().contains("shared-access key"), "{error}");
 }
+
+#[tokio::test]
+async fn keys_and_signatures_stay_out_of_errors_and_debug() {
+    let lab = lab().await;
+    let sink = lab.sink(lab.sas());
+    sink.deliver(&lab.cx(), &batch(1, 200)).await.unwrap();
+    lab.hubs
+        .add_key("send-policy", "rotated-on-the-service-side");
+    let error = sink.deliver(&lab.cx(), &batch(1, 200)).await.unwrap_err();
+    let mut scanner = ucp_testkit::leak::LeakScanner::new();
+    scanner.secret("policy key", KEY);
+    scanner.scan_display("error", &error);
+    scanner.scan_debug("error", &error);
+    scanner.scan_debug("sink", &sink);
+    scanner.assert_clean();
+    assert!(matches!(error, SinkError::Auth { .. }), "{error}");
+}

@@ -314,3 +314,26 @@ async fn check_mints_a_token_or_says_why_not() {
     let error = missing.check(&lab.cx).await.unwrap_err();
     assert!(error.to_string().contains("nope"), "{error}");
 }
+
+#[tokio::test]
+async fn secrets_and_tokens_stay_out_of_errors_and_debug() {
+    let lab = lab().await;
+    let sink = lab.sink(lab.config());
+    sink.deliver(&lab.cx, &batch(1, 200)).await.unwrap();
+    lab.logs.revoke(DCR, "sentinel-app");
+    let forbidden = sink.deliver(&lab.cx, &batch(1, 200)).await.unwrap_err();
+    lab.tokens.revoke_all();
+    lab.logs.always(ProductFault::Unauthorized);
+    let rejected = sink.deliver(&lab.cx, &batch(1, 200)).await.unwrap_err();
+    let mut scanner = ucp_testkit::leak::LeakScanner::new();
+    scanner.secret("client secret", "app-secret");
+    for (i, token) in lab.tokens.issued_tokens().iter().enumerate() {
+        scanner.secret(format!("token {i}"), token);
+    }
+    scanner.scan_display("403 error", &forbidden);
+    scanner.scan_display("401 error", &rejected);
+    scanner.scan_debug("sink", &sink);
+    scanner.scan_debug("403 error", &forbidden);
+    scanner.assert_clean();
+    assert!(matches!(rejected, SinkError::Auth { .. }), "{rejected}");
+}

@@ -6,18 +6,21 @@
 //! one nullable string column per [`TypedField`] (a JSON pointer into the event: cheap to
 //! extract, handy to filter on) and `raw` (the event's JSON).
 //!
-//! Records are buffered per partition; a file is written when its buffer reaches
-//! [`DataLakeConfig::roll_bytes`] or its age [`DataLakeConfig::roll_age`] (checked at each
-//! delivery; [`DataLakeSink::flush`] writes every open file, e.g. at shutdown). A file is
-//! encoded completely in memory and then stored with one `put`, which `object_store` makes
-//! atomic (a local file is written under a staging name and renamed; an Azure blob is
-//! committed in one Put Blob): readers never see a partial file, whatever happens mid-write.
+//! Every delivery is first written as a complete Parquet *part* under
+//! `{prefix}/_staging/{stream}/date=…/hour=…/` (a folder that Hive-style readers skip because
+//! of its leading underscore) and only then acknowledged, so a delivered batch survives a
+//! crash. A partition's parts are combined into one file in the final layout when they
+//! reach [`DataLakeConfig::roll_bytes`] or their age reaches [`DataLakeConfig::roll_age`]
+//! (checked at each delivery; [`DataLakeSink::flush`] combines every partition, e.g. at
+//! shutdown), and then deleted. After a restart the first delivery (or `flush`) picks up
+//! the parts left in `_staging`.
 //!
-//! Delivery semantics: a batch counts as delivered once buffered. Records still in an open
-//! file when the process dies are lost, so `roll_age` bounds what a crash can lose; files
-//! already written are complete. When a write fails, the next delivery retries it first and
-//! is refused (retryable) until it succeeds, so a failing store holds batches back instead
-//! of growing the buffer.
+//! Every file — part or final — is encoded completely in memory and stored with one `put`,
+//! which `object_store` makes atomic (a local file is written under a staging name and
+//! renamed; an Azure blob is committed in one Put Blob): readers never see a partial file,
+//! whatever happens mid-write. A crash between writing a final file and deleting its parts
+//! writes those rows again at the next roll (at-least-once; rows carry their record id).
+//! When a part cannot be written the delivery fails as retryable and nothing is kept.
 
 mod parquet_file;
 
@@ -28,10 +31,12 @@ use std::time::Duration;
 
 use arrow_schema::SchemaRef;
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use object_store::local::LocalFileSystem;
 use object_store::path::{Path, PathPart};
-use object_store::{ObjectStore, PutPayload};
+use object_store::{ObjectMeta, ObjectStore, PutPayload};
 use rand::RngCore;
 use serde_json::Value;
 use tokio::sync::Mutex;
@@ -178,12 +183,22 @@ struct FileKey {
     hour: String,
 }
 
+/// A partition's staged parts, not yet combined.
 #[derive(Debug)]
 struct OpenFile {
     opened_at: Instant,
     bytes: usize,
-    rows: Vec<Row>,
+    parts: Vec<Path>,
 }
+
+#[derive(Debug, Default)]
+struct State {
+    recovered: bool,
+    open: HashMap<FileKey, OpenFile>,
+}
+
+/// The folder of staged parts, below the prefix.
+const STAGING: &str = "_staging";
 
 #[derive(Debug, Default)]
 struct Counters {
@@ -198,12 +213,9 @@ pub struct DataLakeSink {
     store: Arc<dyn ObjectStore>,
     config: Arc<DataLakeConfig>,
     schema: SchemaRef,
-    open: Arc<Mutex<HashMap<FileKey, OpenFile>>>,
+    state: Arc<Mutex<State>>,
     counters: Arc<Counters>,
 }
-
-/// Per-row bookkeeping beyond the event itself, for the size estimate.
-const ROW_OVERHEAD: usize = 64;
 
 impl DataLakeSink {
     /// A sink writing to `store`.
@@ -213,7 +225,7 @@ impl DataLakeSink {
             store,
             schema: parquet_file::schema(&columns),
             config: Arc::new(config),
-            open: Arc::default(),
+            state: Arc::default(),
             counters: Arc::default(),
         }
     }
@@ -237,18 +249,111 @@ impl DataLakeSink {
         }
     }
 
-    /// Records buffered in open files.
-    pub async fn buffered(&self) -> usize {
-        self.open.lock().await.values().map(|f| f.rows.len()).sum()
+    /// Staged parts not yet combined into a final file.
+    pub async fn staged_parts(&self) -> usize {
+        self.state
+            .lock()
+            .await
+            .open
+            .values()
+            .map(|f| f.parts.len())
+            .sum()
     }
 
-    /// Write every open file now (e.g. at shutdown). Returns the number of files written.
+    /// Combine every partition's parts into its final file now (e.g. at shutdown). Returns
+    /// the number of files written.
     pub async fn flush(&self, now: DateTime<Utc>) -> Result<usize, SinkError> {
-        let mut open = self.open.lock().await;
-        self.roll(&mut open, None, now).await
+        let mut state = self.state.lock().await;
+        self.recover(&mut state, Instant::now()).await?;
+        self.roll(&mut state.open, None, now).await
     }
 
-    /// Write the files that are due (all when `due_at` is `None`).
+    fn prefix_parts(&self) -> impl Iterator<Item = PathPart<'static>> + '_ {
+        self.config
+            .prefix
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .map(|p| PathPart::from(p.to_string()))
+    }
+
+    fn staging_root(&self) -> Path {
+        Path::from_iter(self.prefix_parts().chain([PathPart::from(STAGING)]))
+    }
+
+    /// `{prefix}[/_staging]/{stream}/date=…/hour=…/{time}-{random}.parquet`
+    fn path(&self, key: &FileKey, now: DateTime<Utc>, staged: bool) -> Path {
+        let mut random = [0u8; 8];
+        rand::rng().fill_bytes(&mut random);
+        let unique: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let name = format!("{}-{unique}.parquet", now.format("%Y%m%dT%H%M%SZ"));
+        let staging = staged.then(|| PathPart::from(STAGING));
+        Path::from_iter(self.prefix_parts().chain(staging).chain([
+            PathPart::from(key.stream.to_string()),
+            PathPart::from(format!("date={}", key.date)),
+            PathPart::from(format!("hour={}", key.hour)),
+            PathPart::from(name),
+        ]))
+    }
+
+    fn store_error(&self, what: &str, path: &Path, e: object_store::Error) -> SinkError {
+        self.counters.failures.fetch_add(1, Ordering::Relaxed);
+        SinkError::Retryable {
+            message: format!(
+                "{}: could not {what} {path} in {}: {e}",
+                self.config.product, self.store
+            ),
+            retry_after: None,
+        }
+    }
+
+    /// Adopt the parts a previous run left in `_staging` (once per sink).
+    async fn recover(&self, state: &mut State, now: Instant) -> Result<(), SinkError> {
+        if state.recovered {
+            return Ok(());
+        }
+        let root = self.staging_root();
+        let found: Vec<ObjectMeta> = self
+            .store
+            .list(Some(&root))
+            .try_collect()
+            .await
+            .map_err(|e| self.store_error("list", &root, e))?;
+        let mut found: Vec<ObjectMeta> = found
+            .into_iter()
+            .filter(|meta| meta.location.as_ref().ends_with(".parquet"))
+            .collect();
+        found.sort_by(|a, b| a.location.cmp(&b.location));
+        for meta in found {
+            let parts: Vec<String> = meta
+                .location
+                .prefix_match(&root)
+                .map(|parts| parts.map(|p| p.as_ref().to_string()).collect())
+                .unwrap_or_default();
+            let [stream, date, hour, _name] = parts.as_slice() else {
+                continue;
+            };
+            let (Some(date), Some(hour)) = (date.strip_prefix("date="), hour.strip_prefix("hour="))
+            else {
+                continue;
+            };
+            let key = FileKey {
+                stream: Arc::from(stream.as_str()),
+                date: date.to_string(),
+                hour: hour.to_string(),
+            };
+            let file = state.open.entry(key).or_insert_with(|| OpenFile {
+                opened_at: now,
+                bytes: 0,
+                parts: Vec::new(),
+            });
+            file.bytes += meta.size as usize;
+            file.parts.push(meta.location);
+        }
+        state.recovered = true;
+        Ok(())
+    }
+
+    /// Combine the partitions that are due (all when `due_at` is `None`).
     async fn roll(
         &self,
         open: &mut HashMap<FileKey, OpenFile>,
@@ -269,50 +374,54 @@ impl DataLakeSink {
         let mut written = 0;
         for key in due {
             let Some(file) = open.get(&key) else { continue };
-            let path = self.path(&key, now);
-            let product = &self.config.product;
-            let bytes = parquet_file::encode(&self.schema, &file.rows).map_err(|detail| {
-                SinkError::Permanent {
-                    message: format!("{product}: {detail}"),
-                }
-            })?;
-            if let Err(e) = self.store.put(&path, PutPayload::from(bytes)).await {
-                self.counters.failures.fetch_add(1, Ordering::Relaxed);
-                return Err(SinkError::Retryable {
-                    message: format!("{product}: could not write {path} to {}: {e}", self.store),
-                    retry_after: None,
-                });
-            }
-            if let Some(file) = open.remove(&key) {
-                self.counters.files.fetch_add(1, Ordering::Relaxed);
-                self.counters
-                    .rows
-                    .fetch_add(file.rows.len() as u64, Ordering::Relaxed);
-                tracing::debug!(%path, rows = file.rows.len(), "data lake file written");
-            }
-            written += 1;
+            written += self.combine(&key, &file.parts, now).await?;
+            open.remove(&key);
         }
         Ok(written)
     }
 
-    fn path(&self, key: &FileKey, now: DateTime<Utc>) -> Path {
-        let mut random = [0u8; 8];
-        rand::rng().fill_bytes(&mut random);
-        let unique: String = random.iter().map(|b| format!("{b:02x}")).collect();
-        let name = format!("{}-{unique}.parquet", now.format("%Y%m%dT%H%M%SZ"));
-        let parts = self
-            .config
-            .prefix
-            .split('/')
-            .filter(|p| !p.is_empty())
-            .map(PathPart::from)
-            .chain([
-                PathPart::from(&*key.stream),
-                PathPart::from(format!("date={}", key.date)),
-                PathPart::from(format!("hour={}", key.hour)),
-                PathPart::from(name),
-            ]);
-        Path::from_iter(parts)
+    /// Write one final file from `parts`, then delete them. Returns the files written.
+    async fn combine(
+        &self,
+        key: &FileKey,
+        parts: &[Path],
+        now: DateTime<Utc>,
+    ) -> Result<usize, SinkError> {
+        let mut staged = Vec::with_capacity(parts.len());
+        for part in parts {
+            let bytes = match self.store.get(part).await {
+                Ok(result) => result.bytes().await,
+                Err(e) => Err(e),
+            };
+            staged.push(bytes.map_err(|e| self.store_error("read", part, e))?);
+        }
+        let combined =
+            parquet_file::combine(&self.schema, staged).map_err(|detail| SinkError::Permanent {
+                message: format!("{}: {detail}", self.config.product),
+            })?;
+        let mut files: Vec<Bytes> = combined.other_schema;
+        files.extend(combined.file);
+        for bytes in &files {
+            let path = self.path(key, now, false);
+            self.store
+                .put(&path, PutPayload::from(bytes.clone()))
+                .await
+                .map_err(|e| self.store_error("write", &path, e))?;
+            tracing::debug!(%path, "data lake file written");
+        }
+        self.counters
+            .files
+            .fetch_add(files.len() as u64, Ordering::Relaxed);
+        self.counters
+            .rows
+            .fetch_add(combined.rows as u64, Ordering::Relaxed);
+        for part in parts {
+            if let Err(e) = self.store.delete(part).await {
+                // Left behind, the part is combined again after a restart: duplicates, not loss.
+                tracing::warn!(%part, error = %e, "could not delete a combined data lake part");
+            }
+        }
+        Ok(files.len())
     }
 
     fn row(&self, batch: &Batch, record: &ucp_core::Record) -> Row {
@@ -367,27 +476,58 @@ impl Sink for DataLakeSink {
     async fn deliver(&self, cx: &SinkContext, batch: &Batch) -> Result<Delivery, SinkError> {
         let clock = cx.clock();
         let (now, wall) = (clock.now(), clock.now_utc());
-        let mut open = self.open.lock().await;
-        // A file that failed to write before is retried first; until it is written, new
-        // batches are refused rather than buffered.
-        self.roll(&mut open, Some(now), wall).await?;
+        let mut state = self.state.lock().await;
+        self.recover(&mut state, now).await?;
+        // Rows of this batch, per partition (event hour), in order.
+        let mut partitions: Vec<(FileKey, Vec<Row>)> = Vec::new();
         for record in batch.records.iter() {
             let key = FileKey {
                 stream: batch.stream.stream.clone(),
                 date: record.time.format("%Y-%m-%d").to_string(),
                 hour: record.time.format("%H").to_string(),
             };
-            let file = open.entry(key).or_insert_with(|| OpenFile {
+            match partitions.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, rows)) => rows.push(self.row(batch, record)),
+                None => partitions.push((key, vec![self.row(batch, record)])),
+            }
+        }
+        // Acknowledge only once every row is in a stored part.
+        let mut staged = Vec::with_capacity(partitions.len());
+        for (key, rows) in &partitions {
+            let bytes = parquet_file::encode(&self.schema, rows).map_err(|detail| {
+                SinkError::Permanent {
+                    message: format!("{}: {detail}", self.config.product),
+                }
+            })?;
+            let size = bytes.len();
+            let path = self.path(key, wall, true);
+            if let Err(e) = self.store.put(&path, PutPayload::from(bytes)).await {
+                // Parts of this batch already stored would be staged twice on the retry.
+                for (_, done, _) in &staged {
+                    let _ = self.store.delete(done).await;
+                }
+                return Err(self.store_error("write", &path, e));
+            }
+            staged.push((key.clone(), path, size));
+        }
+        // Partitions that came of age are combined before this batch joins them.
+        let rolled = self.roll(&mut state.open, Some(now), wall).await;
+        for (key, path, size) in staged {
+            let file = state.open.entry(key).or_insert_with(|| OpenFile {
                 opened_at: now,
                 bytes: 0,
-                rows: Vec::new(),
+                parts: Vec::new(),
             });
-            file.bytes += record.payload.len() + ROW_OVERHEAD;
-            file.rows.push(self.row(batch, record));
+            file.bytes += size;
+            file.parts.push(path);
         }
-        if let Err(e) = self.roll(&mut open, Some(now), wall).await {
-            // The batch is buffered (accepted); the write is retried at the next delivery.
-            tracing::warn!(product = %self.config.product, error = %e, "data lake write failed; retried at the next delivery");
+        let rolled = match rolled {
+            Ok(_) => self.roll(&mut state.open, Some(now), wall).await,
+            error => error,
+        };
+        if let Err(e) = rolled {
+            // The batch is staged (delivered); combining is retried at the next delivery.
+            tracing::warn!(product = %self.config.product, error = %e, "data lake roll failed; retried at the next delivery");
         }
         Ok(Delivery::all())
     }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, RecordBatch, StringArray, TimestampMillisecondArray};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use bytes::Bytes;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -43,6 +44,74 @@ pub(crate) fn schema(typed: &[String]) -> SchemaRef {
 
 /// The complete Parquet file of `rows` (Snappy-compressed).
 pub(crate) fn encode(schema: &SchemaRef, rows: &[Row]) -> Result<Bytes, String> {
+    let batch = record_batch(schema, rows)?;
+    let mut writer = writer(schema)?;
+    writer
+        .write(&batch)
+        .map_err(|e| format!("could not write the Parquet file: {e}"))?;
+    finish(writer)
+}
+
+/// What [`combine`] made of staged parts.
+pub(crate) struct Combined {
+    /// One file holding every part written with `schema`.
+    pub(crate) file: Option<Bytes>,
+    /// Rows in `file`.
+    pub(crate) rows: usize,
+    /// Parts written with another schema (the typed fields changed since): kept as they are.
+    pub(crate) other_schema: Vec<Bytes>,
+}
+
+/// One file from several complete Parquet files of the same schema.
+pub(crate) fn combine(schema: &SchemaRef, parts: Vec<Bytes>) -> Result<Combined, String> {
+    let mut writer = writer(schema)?;
+    let (mut rows, mut other_schema) = (0, Vec::new());
+    for part in parts {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(part.clone())
+            .map_err(|e| format!("a staged part is not readable Parquet: {e}"))?;
+        if reader.schema().fields() != schema.fields() {
+            other_schema.push(part);
+            continue;
+        }
+        let reader = reader
+            .build()
+            .map_err(|e| format!("a staged part is not readable Parquet: {e}"))?;
+        for batch in reader {
+            let batch = batch.map_err(|e| format!("a staged part is not readable Parquet: {e}"))?;
+            rows += batch.num_rows();
+            writer
+                .write(&batch)
+                .map_err(|e| format!("could not write the Parquet file: {e}"))?;
+        }
+    }
+    let file = if rows > 0 {
+        Some(finish(writer)?)
+    } else {
+        None
+    };
+    Ok(Combined {
+        file,
+        rows,
+        other_schema,
+    })
+}
+
+fn writer(schema: &SchemaRef) -> Result<ArrowWriter<Vec<u8>>, String> {
+    let properties = WriterProperties::builder()
+        .set_compression(Compression::SNAPPY)
+        .build();
+    ArrowWriter::try_new(Vec::new(), schema.clone(), Some(properties))
+        .map_err(|e| format!("could not start the Parquet file: {e}"))
+}
+
+fn finish(writer: ArrowWriter<Vec<u8>>) -> Result<Bytes, String> {
+    writer
+        .into_inner()
+        .map(Bytes::from)
+        .map_err(|e| format!("could not finish the Parquet file: {e}"))
+}
+
+fn record_batch(schema: &SchemaRef, rows: &[Row]) -> Result<RecordBatch, String> {
     let typed_count = schema.fields().len() - 5;
     let mut columns: Vec<ArrayRef> = vec![
         Arc::new(
@@ -66,18 +135,6 @@ pub(crate) fn encode(schema: &SchemaRef, rows: &[Row]) -> Result<Bytes, String> 
     columns.push(Arc::new(StringArray::from_iter_values(
         rows.iter().map(|r| String::from_utf8_lossy(&r.raw)),
     )));
-    let batch = RecordBatch::try_new(schema.clone(), columns)
-        .map_err(|e| format!("could not build the record batch: {e}"))?;
-    let properties = WriterProperties::builder()
-        .set_compression(Compression::SNAPPY)
-        .build();
-    let mut writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(properties))
-        .map_err(|e| format!("could not start the Parquet file: {e}"))?;
-    writer
-        .write(&batch)
-        .map_err(|e| format!("could not write the Parquet file: {e}"))?;
-    let bytes = writer
-        .into_inner()
-        .map_err(|e| format!("could not finish the Parquet file: {e}"))?;
-    Ok(Bytes::from(bytes))
+    RecordBatch::try_new(schema.clone(), columns)
+        .map_err(|e| format!("could not build the record batch: {e}"))
 }

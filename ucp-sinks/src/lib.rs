@@ -1,10 +1,13 @@
 //! # ucp-sinks
 //!
-//! Product sinks for ucp: each module implements [`ucp_core::Sink`] for one kind of product
-//! ingestion point.
+//! Product sinks of `ucp`, each speaking its product's real wire protocol:
 //!
-//! - [`file`](mod@file): NDJSON files with an id envelope, rolled by size and age, optionally gzip,
-//!   complete files only ever visible under their final name.
+//! - [`sentinel`]: Microsoft Sentinel / Log Analytics via the Azure Monitor Logs Ingestion API.
+//! - [`eventhubs`]: Azure Event Hubs REST batch send (Defender for Identity, Exposure
+//!   Management, any product that ingests from an event hub).
+//! - [`datalake`]: Parquet files through `object_store` (local disk, Azure Blob / ADLS Gen2).
+//! - [`file`](mod@file): NDJSON files with an id envelope, rolled by size and age, optionally
+//!   gzip, complete files only ever visible under their final name.
 //! - [`stdout`]: a console sink for examples.
 //!
 //! Every sink is at-least-once: a batch retried after a failure or re-collected after a crash
@@ -13,7 +16,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod datalake;
+pub mod eventhubs;
 pub mod file;
+pub mod sentinel;
 pub mod stdout;
 
 pub use file::{FileSink, FileSinkConfig, FileSinkError, FileSinkStats};

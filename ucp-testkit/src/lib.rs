@@ -18,11 +18,14 @@
 //! - [`token_endpoint`]: an OAuth 2.0 token endpoint (Entra ID v2 and Okta client
 //!   credentials) that verifies client secrets and signed assertions, with a protected
 //!   resource for 401 → refresh → retry tests.
+//! - [`azure`]: Azure product endpoints (Logs Ingestion API, Event Hubs) that check auth,
+//!   limits and shapes the way Azure does, keep what they accept, and take scheduled faults.
 //! - [`leak`]: a leak scanner and a TRACE-level log capture for zero-leak test suites.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod azure;
 pub mod conformance;
 pub mod demo_api;
 pub mod event_log;

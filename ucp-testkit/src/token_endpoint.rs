@@ -311,6 +311,14 @@ impl TokenEndpoint {
         }
     }
 
+    /// A handle that other simulators (Azure product endpoints) use to check bearer tokens
+    /// this endpoint issued.
+    pub fn verifier(&self) -> TokenVerifier {
+        TokenVerifier {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Token requests received (answered or refused).
     pub fn token_requests(&self) -> u64 {
         self.shared.token_requests.load(Ordering::SeqCst)
@@ -334,6 +342,44 @@ impl TokenEndpoint {
     /// Why requests were refused, in order (never contains secrets).
     pub fn rejections(&self) -> Vec<String> {
         self.shared.lock().rejections.clone()
+    }
+}
+
+/// Checks bearer tokens issued by a [`TokenEndpoint`], the way a resource server does:
+/// known, not revoked, not expired, and issued for the resource's scope (its audience).
+#[derive(Clone)]
+pub struct TokenVerifier {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenVerifier").finish_non_exhaustive()
+    }
+}
+
+impl TokenVerifier {
+    /// The client id behind `token` if it is live and was issued for `scope`; otherwise why
+    /// not (never the token itself).
+    pub fn verify(&self, token: &str, scope: &str) -> Result<String, String> {
+        let inner = self.shared.lock();
+        let issued = inner
+            .tokens
+            .get(token)
+            .ok_or_else(|| "unknown bearer token".to_string())?;
+        if issued.revoked {
+            return Err("bearer token revoked".into());
+        }
+        if Instant::now() >= issued.expires_at {
+            return Err("bearer token expired".into());
+        }
+        if !issued.scopes.iter().any(|s| s == scope) {
+            return Err(format!(
+                "bearer token audience is '{}', not '{scope}'",
+                issued.scopes.join(" ")
+            ));
+        }
+        Ok(issued.client_id.clone())
     }
 }
 

@@ -1,0 +1,406 @@
+//! Azure Event Hubs through the REST batch send, for products that ingest from an event hub
+//! (Defender for Identity, Exposure Management, …).
+//!
+//! Each batch becomes JSON arrays of `{"Body", "UserProperties", "BrokerProperties"}`
+//! messages, each array within the service's 1 MB, posted to
+//! `{base}/{hub}/messages?timeout=60&api-version=2014-01` with
+//! `Content-Type: application/vnd.microsoft.servicebus.json`. `base` is
+//! `https://{namespace}.servicebus.windows.net` in production. The partition key comes from a
+//! JSON pointer into the event (e.g. `/actor/id`), so one actor's events stay in order.
+//!
+//! Auth is a SAS token minted from a shared access policy key ([`Credential::SharedAccessKey`],
+//! renewed before it expires) or an Entra bearer token for `https://eventhubs.azure.net/.default`
+//! from the platform's shared [`TokenProvider`] (a 401 refreshes it once).
+//!
+//! | Answer | What the sink does |
+//! |---|---|
+//! | 201 | delivered |
+//! | 413 | splits the batch in two and sends each half; a single message refused this way is rejected |
+//! | 429 | [`SinkError::RateLimited`] with `Retry-After` |
+//! | 5xx (ServerBusy, …) | [`SinkError::Retryable`] with `Retry-After` |
+//! | 401, 403 | [`SinkError::Auth`] naming the credential and what to check |
+//! | other 4xx | [`SinkError::Permanent`] with the service's body (dead-lettered) |
+//!
+//! [`Credential::SharedAccessKey`]: ucp_core::credentials::Credential::SharedAccessKey
+
+mod sas;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::StatusCode;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde_json::Value;
+use ucp_core::credentials::token::{Attempt, TokenProvider, TokenRequest};
+use ucp_core::credentials::Credential;
+use ucp_core::{
+    Batch, Delivery, Record, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo, StreamKey,
+};
+
+use crate::sentinel::http::{error_body, retry_after, token_error, transport_error};
+use crate::sentinel::{Chunk, Packer};
+pub use sas::sas_token;
+use sas::SasCache;
+
+/// The scope of Event Hubs bearer tokens.
+pub const EVENT_HUBS_SCOPE: &str = "https://eventhubs.azure.net/.default";
+/// The REST API version spoken.
+pub const API_VERSION: &str = "2014-01";
+/// The batch content type.
+pub const BATCH_CONTENT_TYPE: &str = "application/vnd.microsoft.servicebus.json";
+/// The service's limit on one batch (standard tier).
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+
+/// How the sink authenticates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventHubsAuth {
+    /// A SAS token from the shared access policy key stored under this credential name.
+    SharedAccessKey {
+        /// Credential name (a [`Credential::SharedAccessKey`]).
+        credential: String,
+    },
+    /// An Entra bearer token from the client credential stored under this name.
+    Entra {
+        /// Credential name (a client secret or private-key JWT client).
+        credential: String,
+    },
+}
+
+impl EventHubsAuth {
+    fn credential(&self) -> &str {
+        match self {
+            EventHubsAuth::SharedAccessKey { credential } | EventHubsAuth::Entra { credential } => {
+                credential
+            }
+        }
+    }
+}
+
+/// Where and how to send.
+#[derive(Clone, Debug)]
+pub struct EventHubsConfig {
+    /// Product name reported by [`Sink::describe`], e.g. `mdi`.
+    pub product: String,
+    /// `https://{namespace}.servicebus.windows.net` (an emulator's URL in tests).
+    pub base_url: String,
+    /// The event hub.
+    pub hub: String,
+    /// How to authenticate.
+    pub auth: EventHubsAuth,
+    /// JSON pointer of the partition key in the event (e.g. `/actor/id`); none lets the
+    /// service spread messages.
+    pub partition_key: Option<String>,
+    /// Keep each batch within this many bytes (at most 1 MB).
+    pub max_batch_bytes: usize,
+    /// Lifetime of minted SAS tokens (renewed a fifth of it, at most 5 minutes, before).
+    pub sas_lifetime: Duration,
+}
+
+impl EventHubsConfig {
+    /// A configuration with the defaults: no partition key, 1 MB batches, 1-hour SAS tokens.
+    pub fn new(
+        product: impl Into<String>,
+        base_url: impl Into<String>,
+        hub: impl Into<String>,
+        auth: EventHubsAuth,
+    ) -> Self {
+        EventHubsConfig {
+            product: product.into(),
+            base_url: base_url.into(),
+            hub: hub.into(),
+            auth,
+            partition_key: None,
+            max_batch_bytes: MAX_BATCH_BYTES,
+            sas_lifetime: Duration::from_secs(3600),
+        }
+    }
+
+    /// Partition by the value at `pointer` (e.g. `/actor/id`).
+    pub fn partition_key(mut self, pointer: impl Into<String>) -> Self {
+        self.partition_key = Some(pointer.into());
+        self
+    }
+}
+
+/// Counters of one Event Hubs sink.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EventHubsStats {
+    /// Calls made.
+    pub calls: u64,
+    /// Messages the hub accepted.
+    pub messages_accepted: u64,
+}
+
+/// The Event Hubs sink. See the [module docs](self).
+#[derive(Clone, Debug)]
+pub struct EventHubsSink {
+    config: Arc<EventHubsConfig>,
+    url: Arc<str>,
+    resource_uri: Arc<str>,
+    client: reqwest::Client,
+    tokens: Arc<TokenProvider>,
+    sas: Arc<SasCache>,
+    calls: Arc<AtomicU64>,
+    accepted: Arc<AtomicU64>,
+}
+
+#[derive(Serialize)]
+struct WireMessage<'a> {
+    #[serde(rename = "Body")]
+    body: &'a str,
+    #[serde(rename = "UserProperties")]
+    user_properties: UserProperties<'a>,
+    #[serde(rename = "BrokerProperties", skip_serializing_if = "Option::is_none")]
+    broker_properties: Option<BrokerProperties>,
+}
+
+#[derive(Serialize)]
+struct UserProperties<'a> {
+    #[serde(rename = "ucp.id")]
+    id: &'a str,
+    #[serde(rename = "ucp.source")]
+    source: &'a str,
+    #[serde(rename = "ucp.stream")]
+    stream: &'a str,
+    #[serde(rename = "ucp.time")]
+    time: String,
+}
+
+#[derive(Serialize)]
+struct BrokerProperties {
+    #[serde(rename = "PartitionKey")]
+    partition_key: String,
+}
+
+enum Posted {
+    Accepted,
+    TooLarge,
+}
+
+impl EventHubsSink {
+    /// A sink sending with `client`; `tokens` is the platform's shared provider (used for
+    /// [`EventHubsAuth::Entra`]).
+    pub fn new(
+        config: EventHubsConfig,
+        tokens: Arc<TokenProvider>,
+        client: reqwest::Client,
+    ) -> Self {
+        let base = config.base_url.trim_end_matches('/');
+        let resource_uri = format!("{base}/{}", config.hub);
+        let url = format!("{resource_uri}/messages?timeout=60&api-version={API_VERSION}");
+        let sas = SasCache::new(config.sas_lifetime);
+        EventHubsSink {
+            config: Arc::new(config),
+            url: Arc::from(url),
+            resource_uri: Arc::from(resource_uri),
+            client,
+            tokens,
+            sas: Arc::new(sas),
+            calls: Arc::default(),
+            accepted: Arc::default(),
+        }
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> EventHubsStats {
+        EventHubsStats {
+            calls: self.calls.load(Ordering::Relaxed),
+            messages_accepted: self.accepted.load(Ordering::Relaxed),
+        }
+    }
+
+    /// One message's JSON, or why the record cannot be sent.
+    fn message(&self, stream: &StreamKey, record: &Record) -> Result<Vec<u8>, String> {
+        let body = std::str::from_utf8(&record.payload)
+            .map_err(|_| "event is not UTF-8 text".to_string())?;
+        let partition_key = match &self.config.partition_key {
+            Some(pointer) => {
+                let event: Value = serde_json::from_slice(&record.payload)
+                    .map_err(|e| format!("event is not JSON: {e}"))?;
+                match event.pointer(pointer) {
+                    Some(Value::String(s)) => Some(s.clone()),
+                    Some(Value::Null) | None => None,
+                    Some(other) => Some(other.to_string()),
+                }
+            }
+            None => None,
+        };
+        let message = WireMessage {
+            body,
+            user_properties: UserProperties {
+                id: record.id.as_str(),
+                source: &stream.source,
+                stream: &stream.stream,
+                time: record.time.to_rfc3339(),
+            },
+            broker_properties: partition_key
+                .map(|partition_key| BrokerProperties { partition_key }),
+        };
+        serde_json::to_vec(&message).map_err(|e| format!("message could not be serialized: {e}"))
+    }
+
+    async fn send(
+        &self,
+        authorization: &SecretString,
+        body: Bytes,
+    ) -> Result<reqwest::Response, SinkError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.client
+            .post(&*self.url)
+            .header(AUTHORIZATION, authorization.expose_secret())
+            .header(CONTENT_TYPE, BATCH_CONTENT_TYPE)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| transport_error(&self.config.product, &self.url, e))
+    }
+
+    async fn post(&self, cx: &SinkContext, chunk: &Chunk) -> Result<Posted, SinkError> {
+        let product = &self.config.product;
+        let body = chunk.body(false).map_err(|e| SinkError::Permanent {
+            message: format!("{product}: could not build the batch: {e}"),
+        })?;
+        let response = match &self.config.auth {
+            EventHubsAuth::SharedAccessKey { credential } => {
+                let (key_name, key) = match cx.credential(credential).await {
+                    Ok(Credential::SharedAccessKey { key_name, key }) => (key_name, key),
+                    Ok(other) => {
+                        return Err(SinkError::Auth {
+                            message: format!("{product}: credential '{credential}' is a {}, but SAS auth needs a shared-access key", other.kind()),
+                        })
+                    }
+                    Err(e) => return Err(SinkError::Auth { message: format!("{product}: {e}") }),
+                };
+                let token =
+                    self.sas
+                        .token(&self.resource_uri, &key_name, &key, cx.clock().now_utc());
+                self.send(&token, body).await?
+            }
+            EventHubsAuth::Entra { credential } => {
+                let request = TokenRequest::named(cx.credentials(), credential, EVENT_HUBS_SCOPE);
+                self.tokens
+                    .with_token(&request, |token| {
+                        let body = body.clone();
+                        async move {
+                            let header = SecretString::from(format!(
+                                "Bearer {}",
+                                token.secret().expose_secret()
+                            ));
+                            match self.send(&header, body).await {
+                                Ok(r) if r.status() == StatusCode::UNAUTHORIZED => {
+                                    Attempt::Unauthorized
+                                }
+                                other => Attempt::Done(other),
+                            }
+                        }
+                    })
+                    .await
+                    .map_err(|e| token_error(product, e))??
+            }
+        };
+        let status = response.status();
+        let wait = retry_after(response.headers());
+        let hub = &self.config.hub;
+        match status.as_u16() {
+            200..=299 => {
+                self.accepted.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                Ok(Posted::Accepted)
+            }
+            413 => Ok(Posted::TooLarge),
+            429 => Err(SinkError::RateLimited {
+                message: format!("{product}: event hub {hub} throttled the call (429)"),
+                retry_after: wait,
+            }),
+            401 | 403 => Err(SinkError::Auth {
+                message: format!(
+                    "{product}: event hub {hub} refused credential '{}' ({status}): {}. Service said: {}",
+                    self.config.auth.credential(),
+                    match self.config.auth {
+                        EventHubsAuth::SharedAccessKey { .. } => "check the policy name and key, and that the policy has the Send claim on the hub or namespace",
+                        EventHubsAuth::Entra { .. } => "the app needs the \"Azure Event Hubs Data Sender\" role on the hub or namespace",
+                    },
+                    error_body(response).await
+                ),
+            }),
+            500..=599 => Err(SinkError::Retryable {
+                message: format!("{product}: event hub {hub} answered {status} (server busy or failing): {}", error_body(response).await),
+                retry_after: wait,
+            }),
+            _ => Err(SinkError::Permanent {
+                message: format!("{product}: event hub {hub} refused the batch with {status}: {}", error_body(response).await),
+            }),
+        }
+    }
+}
+
+#[async_trait]
+impl Sink for EventHubsSink {
+    fn describe(&self) -> SinkInfo {
+        SinkInfo::new(self.config.product.clone())
+    }
+
+    async fn check(&self, cx: &SinkContext) -> Result<(), SinkError> {
+        let product = &self.config.product;
+        match &self.config.auth {
+            EventHubsAuth::SharedAccessKey { credential } => match cx.credential(credential).await {
+                Ok(Credential::SharedAccessKey { .. }) => Ok(()),
+                Ok(other) => Err(SinkError::Auth {
+                    message: format!("{product}: credential '{credential}' is a {}, but SAS auth needs a shared-access key", other.kind()),
+                }),
+                Err(e) => Err(SinkError::Auth { message: format!("{product}: {e}") }),
+            },
+            EventHubsAuth::Entra { credential } => self
+                .tokens
+                .token(&TokenRequest::named(cx.credentials(), credential, EVENT_HUBS_SCOPE))
+                .await
+                .map(|_| ())
+                .map_err(|e| token_error(product, e)),
+        }
+    }
+
+    async fn deliver(&self, cx: &SinkContext, batch: &Batch) -> Result<Delivery, SinkError> {
+        let mut packer = Packer::new(self.config.max_batch_bytes.min(MAX_BATCH_BYTES));
+        let mut rejected = Vec::new();
+        for record in batch.records.iter() {
+            match self.message(&batch.stream, record) {
+                Ok(message) if packer.fits_alone(message.len()) => {
+                    packer.push(record.id.clone(), &message)
+                }
+                Ok(message) => rejected.push(RejectedRecord {
+                    id: record.id.clone(),
+                    reason: format!(
+                        "message of {} bytes exceeds the event hub batch limit of {} bytes",
+                        message.len(),
+                        self.config.max_batch_bytes
+                    ),
+                }),
+                Err(reason) => rejected.push(RejectedRecord {
+                    id: record.id.clone(),
+                    reason,
+                }),
+            }
+        }
+        let mut queue: VecDeque<Chunk> = packer.finish().into();
+        while let Some(chunk) = queue.pop_front() {
+            match self.post(cx, &chunk).await? {
+                Posted::Accepted => {}
+                Posted::TooLarge if chunk.len() > 1 => {
+                    let (first, second) = chunk.split();
+                    queue.push_front(second);
+                    queue.push_front(first);
+                }
+                Posted::TooLarge => rejected.extend(chunk.ids().iter().map(|id| RejectedRecord {
+                    id: id.clone(),
+                    reason: "the event hub refused this single message as too large (413)".into(),
+                })),
+            }
+        }
+        Ok(Delivery::with_rejected(rejected))
+    }
+}

@@ -1,0 +1,159 @@
+//! A JSON array body built row by row, that knows where each row is so it can be split in
+//! two when the service answers 413. Shared by the Sentinel and Event Hubs sinks.
+
+use std::io::Write;
+
+use bytes::Bytes;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use ucp_core::RecordId;
+
+/// Rows (already-serialized JSON values) destined for one call, with the record each came from.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Chunk {
+    bytes: Vec<u8>,
+    bounds: Vec<(usize, usize)>,
+    ids: Vec<RecordId>,
+}
+
+impl Chunk {
+    /// Number of rows.
+    pub(crate) fn len(&self) -> usize {
+        self.bounds.len()
+    }
+
+    /// True when no row was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bounds.is_empty()
+    }
+
+    /// Size of the JSON array body: rows, commas and brackets.
+    pub(crate) fn body_len(&self) -> usize {
+        self.bytes.len() + self.bounds.len().saturating_sub(1) + 2
+    }
+
+    /// Size of the body once `row_len` more bytes are added as a row.
+    pub(crate) fn body_len_with(&self, row_len: usize) -> usize {
+        self.bytes.len() + self.bounds.len() + row_len + 2
+    }
+
+    /// The records of the rows, in order.
+    pub(crate) fn ids(&self) -> &[RecordId] {
+        &self.ids
+    }
+
+    /// Append one serialized row.
+    pub(crate) fn push(&mut self, id: RecordId, row: &[u8]) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(row);
+        self.bounds.push((start, self.bytes.len()));
+        self.ids.push(id);
+    }
+
+    /// The first and second half of the rows (call only with two rows or more).
+    pub(crate) fn split(&self) -> (Chunk, Chunk) {
+        let middle = self.len() / 2;
+        let mut first = Chunk::default();
+        let mut second = Chunk::default();
+        for (i, ((start, end), id)) in self.bounds.iter().zip(&self.ids).enumerate() {
+            let target = if i < middle { &mut first } else { &mut second };
+            target.push(id.clone(), &self.bytes[*start..*end]);
+        }
+        (first, second)
+    }
+
+    /// The JSON array body, gzip-compressed when `gzip`.
+    pub(crate) fn body(&self, gzip: bool) -> std::io::Result<Bytes> {
+        let mut plain = Vec::with_capacity(self.body_len());
+        plain.push(b'[');
+        for (i, (start, end)) in self.bounds.iter().enumerate() {
+            if i > 0 {
+                plain.push(b',');
+            }
+            plain.extend_from_slice(&self.bytes[*start..*end]);
+        }
+        plain.push(b']');
+        if !gzip {
+            return Ok(Bytes::from(plain));
+        }
+        // Level 1: ingestion bodies compress well already and CPU per record matters more.
+        let mut encoder = GzEncoder::new(Vec::with_capacity(plain.len() / 4), Compression::fast());
+        encoder.write_all(&plain)?;
+        Ok(Bytes::from(encoder.finish()?))
+    }
+}
+
+/// Packs rows into chunks whose JSON array body stays within `max_body` bytes.
+#[derive(Debug)]
+pub(crate) struct Packer {
+    max_body: usize,
+    current: Chunk,
+    done: Vec<Chunk>,
+}
+
+impl Packer {
+    pub(crate) fn new(max_body: usize) -> Self {
+        Packer {
+            max_body,
+            current: Chunk::default(),
+            done: Vec::new(),
+        }
+    }
+
+    /// Whether a row of `row_len` bytes fits in an empty chunk at all.
+    pub(crate) fn fits_alone(&self, row_len: usize) -> bool {
+        row_len + 2 <= self.max_body
+    }
+
+    /// Add a row that [`fits_alone`](Self::fits_alone).
+    pub(crate) fn push(&mut self, id: RecordId, row: &[u8]) {
+        if !self.current.is_empty() && self.current.body_len_with(row.len()) > self.max_body {
+            self.done.push(std::mem::take(&mut self.current));
+        }
+        self.current.push(id, row);
+    }
+
+    pub(crate) fn finish(mut self) -> Vec<Chunk> {
+        if !self.current.is_empty() {
+            self.done.push(self.current);
+        }
+        self.done
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn body_is_a_json_array_and_split_keeps_every_row() {
+        let mut chunk = Chunk::default();
+        for i in 0..5 {
+            chunk.push(
+                RecordId::from(format!("r{i}")),
+                format!("{{\"n\":{i}}}").as_bytes(),
+            );
+        }
+        let body = chunk.body(false).unwrap();
+        assert_eq!(body.len(), chunk.body_len());
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
+        assert_eq!(rows.len(), 5);
+        let (a, b) = chunk.split();
+        assert_eq!((a.len(), b.len()), (2, 3));
+        assert_eq!(b.ids()[0].as_str(), "r2");
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&b.body(false).unwrap()).unwrap();
+        assert_eq!(rows[0]["n"], 2);
+    }
+
+    #[test]
+    fn packer_never_exceeds_the_limit() {
+        let mut packer = Packer::new(100);
+        for i in 0..50 {
+            packer.push(RecordId::from(format!("r{i}")), b"{\"abc\":12345}");
+        }
+        let chunks = packer.finish();
+        assert!(chunks.len() > 1);
+        assert!(chunks.iter().all(|c| c.body_len() <= 100));
+        assert_eq!(chunks.iter().map(Chunk::len).sum::<usize>(), 50);
+    }
+}

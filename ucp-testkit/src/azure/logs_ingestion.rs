@@ -1,0 +1,338 @@
+//! An Azure Monitor Logs Ingestion API emulator (the endpoint behind Sentinel custom tables).
+//!
+//! Serves `POST /dataCollectionRules/{dcrImmutableId}/streams/{streamName}?api-version=2023-01-01`
+//! on `127.0.0.1:<random port>` and checks what the service checks, in its order: the
+//! `api-version`, a bearer token issued by the [`TokenEndpoint`](crate::token_endpoint::TokenEndpoint)
+//! for the `https://monitor.azure.com/.default` scope (401 otherwise), the data collection rule
+//! and stream (404), the caller's "Monitoring Metrics Publisher" role on the rule (403), the
+//! JSON content type (415), the 1 MB limit on the body as sent and once gunzipped (413), and a
+//! body that is a JSON array of objects (400). Accepted rows are kept per (rule, stream) and can
+//! be queried; every call's status is recorded. Faults (429 with `Retry-After`, 5xx, latency,
+//! 401, 403) can be scheduled.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use bytes::Bytes;
+use serde_json::Value;
+
+use super::faults::{fault_response, FaultSchedule, ProductFault, Refusal};
+use crate::token_endpoint::TokenVerifier;
+
+/// The scope (audience) a Logs Ingestion token must be issued for.
+pub const MONITOR_SCOPE: &str = "https://monitor.azure.com/.default";
+/// The API version the emulator accepts.
+pub const API_VERSION: &str = "2023-01-01";
+/// The service's limit on one call's body, compressed or not.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// What the emulator saw of one call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngestionCall {
+    /// The status it answered.
+    pub status: u16,
+    /// Body bytes as sent.
+    pub body_bytes: usize,
+    /// Whether the body was gzip-encoded.
+    pub gzip: bool,
+    /// Rows accepted by this call (0 unless 204).
+    pub rows: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    streams: HashMap<(String, String), Vec<Value>>,
+    grants: HashSet<(String, String)>,
+    calls: Vec<IngestionCall>,
+    max_body: usize,
+}
+
+struct Shared {
+    base_url: String,
+    tokens: TokenVerifier,
+    inner: Mutex<Inner>,
+    faults: FaultSchedule,
+    requests: AtomicU64,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// A running Logs Ingestion emulator. Stops when dropped.
+pub struct LogsIngestion {
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LogsIngestion {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl std::fmt::Debug for LogsIngestion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogsIngestion")
+            .field("url", &self.shared.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogsIngestion {
+    /// Start on a random loopback port, accepting tokens that `tokens` verifies.
+    pub async fn start(tokens: TokenVerifier) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let shared = Arc::new(Shared {
+            base_url,
+            tokens,
+            inner: Mutex::new(Inner {
+                max_body: MAX_BODY_BYTES,
+                ..Inner::default()
+            }),
+            faults: FaultSchedule::default(),
+            requests: AtomicU64::new(0),
+        });
+        let app = Router::new()
+            .route("/dataCollectionRules/{dcr}/streams/{stream}", post(ingest))
+            // Bodies above the service limit must reach the handler to get the service's 413.
+            .layer(DefaultBodyLimit::max(16 * MAX_BODY_BYTES))
+            .with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "logs ingestion emulator stopped");
+            }
+        });
+        Ok(LogsIngestion { shared, server })
+    }
+
+    /// The data collection endpoint URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// Create a data collection rule stream (idempotent).
+    pub fn add_stream(&self, dcr: &str, stream: &str) {
+        self.shared
+            .lock()
+            .streams
+            .entry((dcr.to_string(), stream.to_string()))
+            .or_default();
+    }
+
+    /// Give `client_id` the "Monitoring Metrics Publisher" role on rule `dcr`.
+    pub fn grant(&self, dcr: &str, client_id: &str) {
+        self.shared
+            .lock()
+            .grants
+            .insert((dcr.to_string(), client_id.to_string()));
+    }
+
+    /// Remove the role again.
+    pub fn revoke(&self, dcr: &str, client_id: &str) {
+        self.shared
+            .lock()
+            .grants
+            .remove(&(dcr.to_string(), client_id.to_string()));
+    }
+
+    /// Lower (or raise) the body limit, e.g. to provoke 413 with small bodies.
+    pub fn set_max_body_bytes(&self, bytes: usize) {
+        self.shared.lock().max_body = bytes;
+    }
+
+    /// Misbehave on the next calls, in order.
+    pub fn inject(&self, faults: impl IntoIterator<Item = ProductFault>) {
+        self.shared.faults.push(faults);
+    }
+
+    /// Misbehave on every call (after the injected ones) until [`clear_faults`](Self::clear_faults).
+    pub fn always(&self, fault: ProductFault) {
+        self.shared.faults.always(Some(fault));
+    }
+
+    /// Behave again.
+    pub fn clear_faults(&self) {
+        self.shared.faults.clear();
+    }
+
+    /// Rows accepted into (rule, stream), in arrival order.
+    pub fn rows(&self, dcr: &str, stream: &str) -> Vec<Value> {
+        self.shared
+            .lock()
+            .streams
+            .get(&(dcr.to_string(), stream.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every call so far, in order.
+    pub fn calls(&self) -> Vec<IngestionCall> {
+        self.shared.lock().calls.clone()
+    }
+
+    /// Number of requests received, faults included.
+    pub fn request_count(&self) -> u64 {
+        self.shared.requests.load(Ordering::SeqCst)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct IngestQuery {
+    #[serde(rename = "api-version")]
+    api_version: Option<String>,
+}
+
+async fn ingest(
+    State(shared): State<Arc<Shared>>,
+    Path((dcr, stream)): Path<(String, String)>,
+    Query(query): Query<IngestQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    shared.requests.fetch_add(1, Ordering::SeqCst);
+    let gzip = header_is(&headers, header::CONTENT_ENCODING, "gzip");
+    let (response, rows) = match shared.faults.take().await {
+        Some(fault) => (fault_response(&fault), 0),
+        None => match check_and_store(&shared, &dcr, &stream, &query, &headers, &body, gzip) {
+            Ok(rows) => (StatusCode::NO_CONTENT.into_response(), rows),
+            Err(refusal) => (refusal.into_response(), 0),
+        },
+    };
+    shared.lock().calls.push(IngestionCall {
+        status: response.status().as_u16(),
+        body_bytes: body.len(),
+        gzip,
+        rows,
+    });
+    response
+}
+
+fn check_and_store(
+    shared: &Shared,
+    dcr: &str,
+    stream: &str,
+    query: &IngestQuery,
+    headers: &HeaderMap,
+    body: &Bytes,
+    gzip: bool,
+) -> Result<usize, Refusal> {
+    if query.api_version.as_deref() != Some(API_VERSION) {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidApiVersion",
+            format!("api-version must be {API_VERSION}"),
+        ));
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                "no bearer token",
+            )
+        })?;
+    let client = shared
+        .tokens
+        .verify(token, MONITOR_SCOPE)
+        .map_err(|reason| {
+            Refusal::new(
+                StatusCode::UNAUTHORIZED,
+                "InvalidAuthenticationToken",
+                &reason,
+            )
+        })?;
+    let mut inner = shared.lock();
+    let key = (dcr.to_string(), stream.to_string());
+    if !inner.streams.contains_key(&key) {
+        return Err(Refusal::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("data collection rule '{dcr}' has no stream '{stream}'"),
+        ));
+    }
+    if !inner.grants.contains(&(dcr.to_string(), client)) {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "OperationFailed",
+            format!("The authentication token provided does not have access to ingest data for the data collection rule with immutable Id '{dcr}'."),
+        ));
+    }
+    if !header_starts(headers, header::CONTENT_TYPE, "application/json") {
+        return Err(Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            "Content-Type must be application/json",
+        ));
+    }
+    let too_large = || {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "ContentLengthLimitExceeded",
+            "Maximum request body size is 1 MB",
+        )
+    };
+    if body.len() > inner.max_body {
+        return Err(too_large());
+    }
+    let plain = if gzip {
+        let mut out = Vec::new();
+        let limit = inner.max_body as u64 + 1;
+        flate2::read::GzDecoder::new(&body[..])
+            .take(limit)
+            .read_to_end(&mut out)
+            .map_err(|e| {
+                Refusal::new(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidContentEncoding",
+                    format!("body is not valid gzip: {e}"),
+                )
+            })?;
+        if out.len() > inner.max_body {
+            return Err(too_large());
+        }
+        Bytes::from(out)
+    } else {
+        body.clone()
+    };
+    let rows: Vec<Value> = match serde_json::from_slice::<Value>(&plain) {
+        Ok(Value::Array(rows)) if rows.iter().all(Value::is_object) => rows,
+        _ => {
+            return Err(Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidPayload",
+                "body must be a JSON array of objects",
+            ))
+        }
+    };
+    let count = rows.len();
+    inner.streams.entry(key).or_default().extend(rows);
+    Ok(count)
+}
+
+fn header_is(headers: &HeaderMap, name: header::HeaderName, value: &str) -> bool {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
+}
+
+fn header_starts(headers: &HeaderMap, name: header::HeaderName, prefix: &str) -> bool {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with(prefix))
+}

@@ -249,7 +249,11 @@ impl OktaSource {
                     retry_after: None,
                 }
             }
-            TokenError::BackingOff { retry_in, .. } => SourceError::Retryable {
+            TokenError::BackingOff {
+                retry_in,
+                cause_retryable: true,
+                ..
+            } => SourceError::Retryable {
                 message,
                 retry_after: Some(retry_in),
             },

@@ -144,6 +144,8 @@ pub enum TokenError {
         retry_in: Duration,
         /// The last failure.
         cause: String,
+        /// Whether the last failure may pass by itself (a refused credential does not).
+        cause_retryable: bool,
     },
     /// The provider answered 401 even to a freshly minted token.
     #[error("the provider rejected a fresh token of credential {reference}: check the app's permissions and consent")]
@@ -169,10 +171,13 @@ pub enum TokenError {
 impl TokenError {
     /// Whether trying again later may succeed without a person acting.
     pub fn is_retryable(&self) -> bool {
-        matches!(
-            self,
-            TokenError::Unavailable { .. } | TokenError::BackingOff { .. }
-        )
+        match self {
+            TokenError::Unavailable { .. } => true,
+            TokenError::BackingOff {
+                cause_retryable, ..
+            } => *cause_retryable,
+            _ => false,
+        }
     }
 }
 

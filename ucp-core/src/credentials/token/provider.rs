@@ -134,6 +134,8 @@ struct Slot {
     failures: u32,
     retry_at: Option<Instant>,
     last_error: Option<String>,
+    /// Whether that failure may pass by itself (endpoint down) or needs a person (refused).
+    last_error_retryable: bool,
     tracker: StatusTracker,
 }
 
@@ -207,6 +209,7 @@ impl TokenProvider {
                 reference: request.reference.clone(),
                 retry_in: retry_at - now,
                 cause: slot.last_error.clone().unwrap_or_default(),
+                cause_retryable: slot.last_error_retryable,
             });
         }
 
@@ -246,6 +249,7 @@ impl TokenProvider {
                 let delay = self.backoff(slot.failures);
                 slot.retry_at = Some(Instant::now() + delay);
                 slot.last_error = Some(error.to_string());
+                slot.last_error_retryable = error.is_retryable();
                 tracing::warn!(credential = %request.reference, scope = %request.scope,
                     failures = slot.failures, retry_in_ms = delay.as_millis() as u64,
                     error = %error, "token request failed");
@@ -348,6 +352,7 @@ impl TokenProvider {
                     failures: 0,
                     retry_at: None,
                     last_error: None,
+                    last_error_retryable: true,
                     tracker: StatusTracker::new(component(&request.reference), 1),
                 }))
             })

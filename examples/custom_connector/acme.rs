@@ -173,7 +173,10 @@ impl Source for AcmeSource {
         let (hint, body) = self
             .get(
                 cx,
-                &[("after", after.clone()), ("limit", self.page_size.to_string())],
+                &[
+                    ("after", after.clone()),
+                    ("limit", self.page_size.to_string()),
+                ],
             )
             .await?;
         let malformed = |e: serde_json::Error| SourceError::Malformed {

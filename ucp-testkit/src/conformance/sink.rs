@@ -214,8 +214,10 @@ where
             .await;
         self.run(r, checks::REDELIVERY_IS_SAFE, self.redelivery())
             .await;
-        self.run(r, checks::NO_SECRET_IN_OUTPUT, async { Ok(self.no_secret()) })
-            .await;
+        self.run(r, checks::NO_SECRET_IN_OUTPUT, async {
+            Ok(self.no_secret())
+        })
+        .await;
         let mut credentials = self.fixture.credentials();
         credentials.extend(self.fixture.bad_credentials());
         report.redact(&secrets_of(&credentials));

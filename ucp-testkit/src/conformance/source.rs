@@ -210,15 +210,24 @@ where
             self.incremental_read(events),
         )
         .await;
-        self.run(r, checks::FUTURE_CURSOR_RETURNS_NOTHING, self.future_cursor())
-            .await;
-        self.run(r, checks::RESTART_RESUMES_WITHOUT_GAPS, self.restart(events))
-            .await;
+        self.run(
+            r,
+            checks::FUTURE_CURSOR_RETURNS_NOTHING,
+            self.future_cursor(),
+        )
+        .await;
+        self.run(
+            r,
+            checks::RESTART_RESUMES_WITHOUT_GAPS,
+            self.restart(events),
+        )
+        .await;
         self.run(r, checks::RATE_LIMITED_BECOMES_HINT, self.rate_limited())
             .await;
         self.run(r, checks::SERVER_ERROR_IS_RETRYABLE, self.server_error())
             .await;
-        self.run(r, checks::TIMEOUT_IS_RETRYABLE, self.timeout()).await;
+        self.run(r, checks::TIMEOUT_IS_RETRYABLE, self.timeout())
+            .await;
         self.run(
             r,
             checks::CONNECTION_RESET_IS_RETRYABLE,
@@ -231,8 +240,12 @@ where
             self.transport(Fault::TruncatedBody, true),
         )
         .await;
-        self.run(r, checks::MALFORMED_BODY_KEEPS_CURSOR, self.malformed(events))
-            .await;
+        self.run(
+            r,
+            checks::MALFORMED_BODY_KEEPS_CURSOR,
+            self.malformed(events),
+        )
+        .await;
         self.run(r, checks::SLOW_DRIP_IS_READ_WHOLE, self.slow_drip())
             .await;
         self.run(r, checks::AUTH_EXPIRY_IS_AUTH_ERROR, self.auth_expiry())
@@ -243,8 +256,10 @@ where
             self.random_faults(events),
         )
         .await;
-        self.run(r, checks::NO_SECRET_IN_OUTPUT, async { Ok(self.no_secret()) })
-            .await;
+        self.run(r, checks::NO_SECRET_IN_OUTPUT, async {
+            Ok(self.no_secret())
+        })
+        .await;
         let mut credentials = self.fixture.credentials();
         credentials.extend(self.fixture.bad_credentials());
         report.redact(&secrets_of(&credentials));

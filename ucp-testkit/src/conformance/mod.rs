@@ -34,6 +34,11 @@
 //! # }
 //! ```
 //!
+//! Ready-made source fixtures: [`OktaFixture`] (the Okta simulator) and [`DemoApiFixture`]
+//! (the demo events API); sink fixture: [`RecordingSinkFixture`]. The workspace's
+//! `examples/custom_connector/conformance.rs` shows a partner running both suites on their
+//! own connector, with a sink fixture of their own.
+//!
 //! **Checks that do not apply.** Some checks cannot apply to a product or provider: a file
 //! sink is never throttled and takes no credential, so `honours_retry_after` and
 //! `check_auth_error_with_bad_credentials` mean nothing for it. Its fixture says so in

@@ -1,219 +1,54 @@
-//! A partner's connector in one file: a `Source` for the "Acme" events API and a `Sink` for
-//! products that take NDJSON files, run for three products with their own filters.
+//! A partner's connector run for three products with their own filters: a `Source` for the
+//! "Acme" events API and a `Sink` for products that take NDJSON files.
+//!
+//! The connector itself is one file, `custom_connector/acme.rs`: all a partner writes. Next
+//! to it, `custom_connector/conformance.rs` runs the testkit's conformance suites on it (a
+//! partner's own tests would hold the same few lines). Both are modules of this example by
+//! `#[path]`, and the root package's `tests/custom_connector_conformance.rs` includes the
+//! same two files, so CI proves the example's connector passes the suites.
 //!
 //! With no configuration it starts Acme's API simulator on 127.0.0.1 (a backlog plus a live
 //! event every 100 ms), so it runs anywhere:
 //!
 //! ```text
 //! cargo run --release --example custom_connector -- --duration 10
+//! cargo run --release --example custom_connector -- --conformance
 //! ```
 //!
 //! It prints progress every second and ends with a summary: how many calls the API
 //! received (once per round for all three products), what each product got, and health.
+//! With `--conformance` it instead runs the source suite on `AcmeSource` (against the
+//! simulator, with faults injected) and the sink suite on `NdjsonProduct`, prints both
+//! reports, and exits with an error if a check failed.
+
+#[path = "custom_connector/acme.rs"]
+mod acme;
+#[path = "custom_connector/conformance.rs"]
+mod conformance;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::value::RawValue;
-use tokio::io::AsyncWriteExt;
-use ucp::budget::{BudgetKey, BudgetSpec};
+use chrono::Utc;
 use ucp::*;
 use ucp_testkit::demo_api::DemoApi;
 use ucp_testkit::EventLog;
 
-// ---------------------------------------------------------------- the partner's Source
+use acme::{AcmeSource, NdjsonProduct};
 
-/// Acme's events API: `GET /v1/events?after=<position>&limit=<n>`, bearer token, rate-limit
-/// headers, 429 when over the limit.
-struct AcmeSource {
-    base_url: String,
-    account: String,
-    credential: String,
-    http: reqwest::Client,
-}
-
-#[derive(Deserialize)]
-struct AcmePage<'a> {
-    #[serde(borrow)]
-    events: Vec<&'a RawValue>,
-    next: String,
-    has_more: bool,
-}
-
-#[derive(Deserialize)]
-struct AcmeEvent {
-    uuid: String,
-    published: DateTime<Utc>,
-}
-
-impl AcmeSource {
-    async fn get(
-        &self,
-        cx: &SourceContext,
-        query: &[(&str, String)],
-    ) -> Result<(RateLimitHint, bytes::Bytes), SourceError> {
-        let token = match cx.credential(&self.credential).await? {
-            Credential::ApiToken { token } => token,
-            other => {
-                return Err(SourceError::Config {
-                    message: format!(
-                        "credential '{}' is a {}, Acme needs an API token",
-                        self.credential,
-                        other.kind()
-                    ),
-                })
-            }
-        };
-        use secrecy::ExposeSecret;
-        let response = self
-            .http
-            .get(format!("{}/v1/events", self.base_url))
-            .query(query)
-            .bearer_auth(token.expose_secret())
-            .send()
-            .await
-            .map_err(|e| SourceError::Retryable {
-                message: format!("Acme {}: {e}", self.account),
-                retry_after: None,
-            })?;
-        let hint = hint_from(response.headers());
-        match response.status().as_u16() {
-            200 => {}
-            401 | 403 => {
-                return Err(SourceError::Auth {
-                    message: format!(
-                        "Acme account {} rejected the API token '{}'",
-                        self.account, self.credential
-                    ),
-                })
-            }
-            429 => {
-                return Err(SourceError::RateLimited {
-                    message: format!("Acme account {} throttled the call", self.account),
-                    hint: RateLimitHint {
-                        throttled: true,
-                        ..hint
-                    },
-                })
-            }
-            status => {
-                return Err(SourceError::Retryable {
-                    message: format!("Acme account {} answered {status}", self.account),
-                    retry_after: hint.retry_after,
-                })
-            }
-        }
-        let body = response.bytes().await.map_err(|e| SourceError::Retryable {
-            message: format!("Acme {}: body cut short: {e}", self.account),
-            retry_after: None,
-        })?;
-        Ok((hint, body))
+/// Run the conformance suites on the connector and print their reports.
+async fn run_conformance() -> Result<(), Box<dyn std::error::Error>> {
+    let source = conformance::source_report().await;
+    println!("AcmeSource {source}");
+    let sink = conformance::sink_report().await;
+    println!("NdjsonProduct {sink}");
+    let failed = source.failed().len() + sink.failed().len();
+    if failed > 0 {
+        return Err(format!("{failed} conformance check(s) failed").into());
     }
-}
-
-fn hint_from(headers: &reqwest::header::HeaderMap) -> RateLimitHint {
-    let number = |name: &str| headers.get(name)?.to_str().ok()?.parse::<i64>().ok();
-    RateLimitHint {
-        limit: number("x-ratelimit-limit").map(|n| n as u32),
-        remaining: number("x-ratelimit-remaining").map(|n| n as u32),
-        reset: number("x-ratelimit-reset").and_then(|s| DateTime::from_timestamp(s, 0)),
-        retry_after: number("retry-after").map(|s| Duration::from_secs(s as u64)),
-        throttled: false,
-    }
-}
-
-#[async_trait]
-impl Source for AcmeSource {
-    fn describe(&self) -> SourceInfo {
-        SourceInfo {
-            provider: "acme".into(),
-            streams: vec![StreamInfo::new("events", "Acme's audit events")],
-            capabilities: SourceCapabilities::default(),
-            // Acme allows 120 calls a minute per account; leave half for other applications.
-            budget: BudgetSpec::new(
-                BudgetKey::new("acme", &self.account),
-                120,
-                Duration::from_secs(60),
-            )
-            .share(0.5),
-        }
-    }
-
-    async fn check(&self, cx: &SourceContext) -> Result<(), SourceError> {
-        self.get(cx, &[("limit", "1".into())]).await.map(|_| ())
-    }
-
-    async fn collect(&self, cx: &SourceContext, req: CollectRequest) -> Result<Page, SourceError> {
-        let after = req.cursor.as_str().unwrap_or("0").to_string();
-        let (hint, body) = self
-            .get(cx, &[("after", after.clone()), ("limit", "1000".into())])
-            .await?;
-        let malformed = |e: serde_json::Error| SourceError::Malformed {
-            message: format!("Acme {}: page after {after}: {e}", self.account),
-        };
-        let page: AcmePage = serde_json::from_slice(&body).map_err(malformed)?;
-        let mut records = Vec::with_capacity(page.events.len());
-        for raw in page.events {
-            let event: AcmeEvent = serde_json::from_str(raw.get()).map_err(malformed)?;
-            // Keep the provider's bytes as they came: a slice of the body, not a copy.
-            let payload = body.slice_ref(raw.get().as_bytes());
-            records.push(Record::new(event.uuid, event.published, payload));
-        }
-        Ok(Page {
-            records,
-            next: Cursor::new(page.next),
-            more: page.has_more,
-            hint: Some(hint),
-        })
-    }
-}
-
-// ---------------------------------------------------------------- the partner's Sink
-
-/// A product that ingests NDJSON files: one line per record.
-struct NdjsonProduct {
-    path: PathBuf,
-}
-
-#[async_trait]
-impl Sink for NdjsonProduct {
-    fn describe(&self) -> SinkInfo {
-        SinkInfo::new("ndjson-file")
-    }
-
-    async fn check(&self, _cx: &SinkContext) -> Result<(), SinkError> {
-        let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|e| SinkError::Permanent {
-                message: format!("cannot create {}: {e}", dir.display()),
-            })
-    }
-
-    async fn deliver(&self, _cx: &SinkContext, batch: &Batch) -> Result<Delivery, SinkError> {
-        let mut lines = Vec::with_capacity(batch.payload_bytes() + batch.len());
-        for record in batch.records.iter() {
-            lines.extend_from_slice(&record.payload);
-            lines.push(b'\n');
-        }
-        let failed = |e: std::io::Error| SinkError::Retryable {
-            message: format!("{}: {e}", self.path.display()),
-            retry_after: None,
-        };
-        let mut file = tokio::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .await
-            .map_err(failed)?;
-        file.write_all(&lines).await.map_err(failed)?;
-        file.flush().await.map_err(failed)?;
-        Ok(Delivery::all())
-    }
+    println!("every applicable check passed");
+    Ok(())
 }
 
 // ---------------------------------------------------------------- running it
@@ -223,6 +58,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .init();
+    if std::env::args().any(|a| a == "--conformance") {
+        return run_conformance().await;
+    }
     let duration = std::env::args()
         .skip_while(|a| a != "--duration")
         .nth(1)
@@ -256,16 +94,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from("ucp-out/custom_connector");
     let _ = tokio::fs::remove_dir_all(&out).await;
     let health = Arc::new(MemoryHealth::new());
-    let source = AcmeSource {
-        base_url: api.base_url(),
-        account: "contoso".into(),
-        credential: "acme".into(),
-        http: reqwest::Client::new(),
-    };
+    let source = AcmeSource::new(api.base_url(), "contoso", "acme");
     let sink = |product: &str| {
-        Arc::new(NdjsonProduct {
-            path: out.join(format!("{product}.ndjson")),
-        }) as Arc<dyn Sink>
+        Arc::new(NdjsonProduct::new(out.join(format!("{product}.ndjson")))) as Arc<dyn Sink>
     };
     let auth = Filter::starts_with("/eventType", "user.authentication")
         .or(Filter::starts_with("/eventType", "user.session"));

@@ -56,6 +56,18 @@ impl DemoApi {
         token: impl Into<String>,
         limit: u32,
     ) -> std::io::Result<Self> {
+        Self::start_wrapped(log, token, limit, |router| router).await
+    }
+
+    /// Like [`DemoApi::start`], with the API's router passed through `wrap` first, e.g.
+    /// `|router| router.layer(faults.layer())` to inject [`crate::faults`] in front of it.
+    /// Any other token than `token` is refused with 401 (a revoked or wrong credential).
+    pub async fn start_wrapped(
+        log: EventLog,
+        token: impl Into<String>,
+        limit: u32,
+        wrap: impl FnOnce(Router) -> Router,
+    ) -> std::io::Result<Self> {
         let clock = Clock::new();
         let api = Arc::new(Api {
             log,
@@ -66,9 +78,11 @@ impl DemoApi {
             rate: Mutex::new((Instant::now(), 0)),
             requests: Mutex::new(0),
         });
-        let app = Router::new()
-            .route("/v1/events", get(events))
-            .with_state(api.clone());
+        let app = wrap(
+            Router::new()
+                .route("/v1/events", get(events))
+                .with_state(api.clone()),
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let server = tokio::spawn(async move {
@@ -84,7 +98,12 @@ impl DemoApi {
         format!("http://{}", self.addr)
     }
 
-    /// Requests served so far.
+    /// The event log it serves (shared: events added to it are visible at once).
+    pub fn log(&self) -> &EventLog {
+        &self.api.log
+    }
+
+    /// Requests served so far (those a wrapping layer answered itself are not counted).
     pub fn requests(&self) -> u64 {
         *lock(&self.api.requests)
     }

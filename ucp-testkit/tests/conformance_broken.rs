@@ -13,8 +13,10 @@ use ucp_core::{
 };
 use ucp_sources::okta::{OktaConfig, OktaSource};
 use ucp_testkit::conformance::{
-    checks, sink_suite, source_suite, OktaFixture, RecordingSinkFixture, SuiteReport,
+    checks, sink_suite, source_suite, OktaFixture, Outcome, ProductSetup, ProviderSetup,
+    RecordingSinkFixture, Redelivery, SeenRequest, SinkFixture, SourceFixture, SuiteReport,
 };
+use ucp_testkit::faults::Faults;
 use ucp_testkit::okta::OktaSimulator;
 use ucp_testkit::RecordingSink;
 
@@ -262,4 +264,154 @@ async fn broken_sinks_fail_the_named_checks() {
         let report = broken_sink_report(breakage).await;
         assert_eq!(report.failed(), vec![check], "{breakage:?}:\n{report}");
     }
+}
+
+/// A fixture that declares some checks not applicable, otherwise `inner`'s.
+struct Declaring<X> {
+    inner: X,
+    not_applicable: &'static [&'static str],
+}
+
+impl<X> Declaring<X> {
+    fn why(&self, check: &str) -> Option<String> {
+        self.not_applicable
+            .contains(&check)
+            .then(|| "declared by the test".to_string())
+    }
+}
+
+#[async_trait]
+impl SinkFixture for Declaring<RecordingSinkFixture> {
+    type Product = RecordingSink;
+
+    async fn start(&self, setup: ProductSetup) -> Result<RecordingSink, String> {
+        self.inner.start(setup).await
+    }
+    async fn stored(&self, product: &RecordingSink) -> Vec<String> {
+        self.inner.stored(product).await
+    }
+    async fn requests(&self, product: &RecordingSink) -> Vec<SeenRequest> {
+        self.inner.requests(product).await
+    }
+    async fn throttle_next(&self, product: &RecordingSink, faults: &Faults, wait: Duration) {
+        self.inner.throttle_next(product, faults, wait).await
+    }
+    async fn reject(&self, product: &RecordingSink, ids: &[String]) {
+        self.inner.reject(product, ids).await
+    }
+    fn max_records_per_request(&self) -> Option<usize> {
+        self.inner.max_records_per_request()
+    }
+    fn redelivery(&self) -> Redelivery {
+        self.inner.redelivery()
+    }
+    fn credentials(&self) -> Vec<(String, Credential)> {
+        self.inner.credentials()
+    }
+    fn bad_credentials(&self) -> Vec<(String, Credential)> {
+        self.inner.bad_credentials()
+    }
+    fn not_applicable(&self, check: &str) -> Option<String> {
+        self.why(check)
+    }
+}
+
+#[async_trait]
+impl SourceFixture for Declaring<OktaFixture> {
+    type Provider = OktaSimulator;
+
+    async fn start(&self, setup: ProviderSetup) -> Result<OktaSimulator, String> {
+        self.inner.start(setup).await
+    }
+    async fn emit(&self, sim: &OktaSimulator, count: usize) -> Result<Vec<String>, String> {
+        self.inner.emit(sim, count).await
+    }
+    fn stream(&self) -> String {
+        self.inner.stream()
+    }
+    fn page_size(&self) -> usize {
+        self.inner.page_size()
+    }
+    fn credentials(&self) -> Vec<(String, Credential)> {
+        self.inner.credentials()
+    }
+    fn bad_credentials(&self) -> Vec<(String, Credential)> {
+        self.inner.bad_credentials()
+    }
+    fn future_cursor(&self, sim: &OktaSimulator) -> Option<ucp_core::Cursor> {
+        self.inner.future_cursor(sim)
+    }
+    fn request_timeout(&self) -> Option<Duration> {
+        self.inner.request_timeout()
+    }
+    fn not_applicable(&self, check: &str) -> Option<String> {
+        self.why(check)
+    }
+}
+
+#[tokio::test]
+async fn a_check_declared_not_applicable_is_skipped_with_its_reason_not_run() {
+    // The sink drops Retry-After, which fails honours_retry_after when it runs.
+    let report = sink_suite(
+        |product: &RecordingSink| {
+            Ok::<_, Infallible>(BrokenSink {
+                inner: product.clone(),
+                breakage: SinkBreakage::DropRetryAfter,
+            })
+        },
+        Declaring {
+            inner: RecordingSinkFixture::default(),
+            not_applicable: &[checks::HONOURS_RETRY_AFTER],
+        },
+    )
+    .await;
+    assert!(report.all_passed(), "{report}");
+    assert_eq!(report.skipped(), vec![checks::HONOURS_RETRY_AFTER]);
+    assert_eq!(
+        report.outcome(checks::HONOURS_RETRY_AFTER),
+        Some(&Outcome::Skipped {
+            why: "does not apply to this connector: declared by the test".into()
+        })
+    );
+    assert!(
+        report
+            .to_string()
+            .contains("skipped honours_retry_after: does not apply to this connector"),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn one_check_of_a_pair_declared_not_applicable_leaves_the_other_run() {
+    // An unbudgeted request fails calls_are_budgeted, measured by the same read as
+    // basic_read: declaring only the budget check n/a still runs and passes basic_read.
+    let f = OktaFixture::default();
+    let fixture = Declaring {
+        inner: f.clone(),
+        not_applicable: &[checks::CALLS_ARE_BUDGETED],
+    };
+    let report = source_suite(
+        move |sim: &OktaSimulator| {
+            let inner = OktaSource::new(
+                OktaConfig::new(sim.base_url(), f.credential.clone())
+                    .page_limit(f.page_size as u32)
+                    .start_ago(Duration::from_secs(2 * 3600))
+                    .request_timeout(f.timeout),
+            )?;
+            Ok::<_, SourceError>(BrokenSource {
+                inner,
+                breakage: Breakage::UnbudgetedExtraRequest,
+                credential: f.credential.clone(),
+            })
+        },
+        fixture,
+    )
+    .await;
+    assert!(report.all_passed(), "{report}");
+    assert_eq!(
+        report.skipped(),
+        vec![checks::CALLS_ARE_BUDGETED],
+        "{report}"
+    );
+    assert_eq!(report.outcome(checks::BASIC_READ), Some(&Outcome::Passed));
 }

@@ -1,33 +1,23 @@
 //! What the suites collect to look for secrets: every output a connector produced (Debug of
-//! results and errors, describe info) and its tracing output at TRACE.
-//!
-//! The scanning itself is [`find_secrets`], one small function: when the shared leak scanner
-//! of `ucp-testkit` lands, it replaces this one's body and every suite uses it.
+//! results and errors, describe info) and its tracing output at TRACE, scanned with the
+//! shared [`LeakScanner`](crate::leak::LeakScanner) (so encoded and partial forms of a secret
+//! count too).
 
-use std::io::Write;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use secrecy::ExposeSecret;
 use tracing::Dispatch;
 use ucp_core::Credential;
 
+use crate::leak::{LeakScanner, TraceCapture};
+
 /// Secrets shorter than this are not searched for: they would match ordinary text.
 const MIN_SECRET_LEN: usize = 6;
 
-/// Where each secret was found, as `"<where>: <secret's name>"` lines (never the secret).
-pub fn find_secrets(outputs: &[(String, String)], secrets: &[(String, String)]) -> Vec<String> {
-    let mut found = Vec::new();
-    for (place, text) in outputs {
-        for (name, secret) in secrets {
-            if secret.len() >= MIN_SECRET_LEN && text.contains(secret.as_str()) {
-                found.push(format!("{place}: secret of credential '{name}'"));
-            }
-        }
-    }
-    found
-}
+/// Where the TRACE output is said to be in leak reports.
+const TRACE_PLACE: &str = "tracing output at TRACE";
 
-/// The secret strings of named credentials, for scanning.
+/// The secret strings of named credentials, for scanning and redaction.
 pub(crate) fn secrets_of(credentials: &[(String, Credential)]) -> Vec<(String, String)> {
     credentials
         .iter()
@@ -42,7 +32,7 @@ pub(crate) fn secrets_of(credentials: &[(String, Credential)]) -> Vec<(String, S
                 Credential::Basic { password, .. } => password.expose_secret().to_string(),
                 _ => return None,
             };
-            Some((name.clone(), secret))
+            (secret.len() >= MIN_SECRET_LEN).then(|| (name.clone(), secret))
         })
         .collect()
 }
@@ -51,7 +41,7 @@ pub(crate) fn secrets_of(credentials: &[(String, Credential)]) -> Vec<(String, S
 #[derive(Clone, Default)]
 pub(crate) struct Outputs {
     texts: Arc<Mutex<Vec<(String, String)>>>,
-    trace: Arc<Mutex<Vec<u8>>>,
+    trace: TraceCapture,
 }
 
 impl Outputs {
@@ -62,39 +52,30 @@ impl Outputs {
 
     /// A subscriber that writes every event and span at TRACE into this collection.
     pub fn dispatch(&self) -> Dispatch {
-        let trace = self.trace.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_max_level(tracing::Level::TRACE)
-            .with_ansi(false)
-            .with_writer(move || TraceWriter(trace.clone()))
-            .finish();
-        Dispatch::new(subscriber)
+        Dispatch::new(self.trace.subscriber())
     }
 
-    /// The outputs plus the trace, as (place, text) pairs.
-    pub fn all(&self) -> Vec<(String, String)> {
-        let mut all = lock(&self.texts).clone();
-        let trace = String::from_utf8_lossy(&lock(&self.trace)).into_owned();
-        all.push(("tracing output at TRACE".into(), trace));
-        all
+    /// Where each secret was found, as `"<where>: secret of credential '<name>'"` lines
+    /// (never the secret itself).
+    pub fn leaks(&self, secrets: &[(String, String)]) -> Vec<String> {
+        let mut scanner = LeakScanner::new();
+        for (name, secret) in secrets {
+            scanner.secret(name.as_str(), secret);
+        }
+        for (place, text) in lock(&self.texts).iter() {
+            scanner.scan(place.as_str(), text);
+        }
+        scanner.scan(TRACE_PLACE, &self.trace.text());
+        scanner
+            .leaks()
+            .iter()
+            .map(|leak| format!("{}: secret of credential '{}'", leak.source, leak.secret))
+            .collect()
     }
 
     /// Bytes of tracing output captured.
     pub fn trace_len(&self) -> usize {
-        lock(&self.trace).len()
-    }
-}
-
-struct TraceWriter(Arc<Mutex<Vec<u8>>>);
-
-impl Write for TraceWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        lock(&self.0).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        self.trace.text().len()
     }
 }
 
@@ -105,33 +86,53 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
+
+    fn token(value: &str) -> Credential {
+        Credential::ApiToken {
+            token: SecretString::from(value.to_string()),
+        }
+    }
 
     #[test]
     fn finds_each_secret_by_place_without_printing_it() {
-        let outputs = vec![
-            ("error".to_string(), "token abcdef123 refused".to_string()),
-            ("page".to_string(), "nothing here".to_string()),
-        ];
-        let secrets = vec![
-            ("okta".to_string(), "abcdef123".to_string()),
-            ("short".to_string(), "abc".to_string()),
-        ];
-        let found = find_secrets(&outputs, &secrets);
+        let secrets = secrets_of(&[
+            ("okta".to_string(), token("abcdef123")),
+            ("short".to_string(), token("abc")),
+        ]);
+        assert_eq!(secrets.len(), 1, "short secrets are not searched for");
+        let outputs = Outputs::default();
+        outputs.keep("error", "token abcdef123 refused");
+        outputs.keep("page", "nothing here");
         assert_eq!(
-            found,
+            outputs.leaks(&secrets),
             vec!["error: secret of credential 'okta'".to_string()]
         );
     }
 
     #[test]
-    fn trace_events_are_captured() {
+    fn trace_events_are_scanned() {
         let outputs = Outputs::default();
+        let secrets = vec![("okta".to_string(), "captured-at-trace".to_string())];
+        assert!(outputs.leaks(&secrets).is_empty());
         tracing::dispatcher::with_default(&outputs.dispatch(), || {
             tracing::trace!(value = "captured-at-trace", "hello");
         });
-        assert!(outputs
-            .all()
-            .iter()
-            .any(|(_, text)| text.contains("captured-at-trace")));
+        assert!(outputs.trace_len() > 0);
+        assert_eq!(
+            outputs.leaks(&secrets),
+            vec![format!("{TRACE_PLACE}: secret of credential 'okta'")]
+        );
+    }
+
+    #[test]
+    fn an_encoded_secret_counts_too() {
+        let outputs = Outputs::default();
+        outputs.keep("request body", "token=s3cret%2Bkey%2F42");
+        let secrets = vec![("api".to_string(), "s3cret+key/42".to_string())];
+        assert_eq!(
+            outputs.leaks(&secrets),
+            vec!["request body: secret of credential 'api'".to_string()]
+        );
     }
 }

@@ -34,6 +34,20 @@
 //! # }
 //! ```
 //!
+//! Ready-made source fixtures: [`OktaFixture`] (the Okta simulator) and [`DemoApiFixture`]
+//! (the demo events API); sink fixture: [`RecordingSinkFixture`]. The workspace's
+//! `examples/custom_connector/conformance.rs` shows a partner running both suites on their
+//! own connector, with a sink fixture of their own.
+//!
+//! **Checks that do not apply.** Some checks cannot apply to a product or provider: a file
+//! sink is never throttled and takes no credential, so `honours_retry_after` and
+//! `check_auth_error_with_bad_credentials` mean nothing for it. Its fixture says so in
+//! [`SinkFixture::not_applicable`] (or [`SourceFixture::not_applicable`]) with a reason; the
+//! suite then does not run the check and reports it `Skipped` with that reason
+//! ([`SuiteReport::skipped`]), rather than the fixture faking the behaviour. A few checks
+//! also skip by themselves when the fixture does not offer what they need (no future
+//! cursor, no request timeout, no product limit, no secret in the credentials).
+//!
 //! Source checks, by name (see [`checks`]): `describe_is_stable`, `describe_lists_streams`,
 //! `check_ok_with_good_credentials`, `check_auth_error_with_bad_credentials`,
 //! `collect_auth_error_with_bad_credentials`, `basic_read`, `calls_are_budgeted`,
@@ -48,6 +62,7 @@
 //! `splits_oversized_batches`, `rejects_records_individually`, `redelivery_is_safe`,
 //! `no_secret_in_output`.
 
+mod demo;
 mod leak;
 mod okta;
 mod recording;
@@ -57,7 +72,7 @@ mod source;
 
 use std::time::Duration;
 
-pub use leak::find_secrets;
+pub use demo::DemoApiFixture;
 pub use okta::OktaFixture;
 pub use recording::RecordingSinkFixture;
 pub use report::{CheckResult, Outcome, SuiteReport};

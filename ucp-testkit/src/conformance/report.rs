@@ -82,6 +82,15 @@ impl SuiteReport {
             .collect()
     }
 
+    /// Names of the skipped checks, in order.
+    pub fn skipped(&self) -> Vec<&'static str> {
+        self.checks
+            .iter()
+            .filter(|c| matches!(c.outcome, Outcome::Skipped { .. }))
+            .map(|c| c.name)
+            .collect()
+    }
+
     /// True when no check failed.
     pub fn all_passed(&self) -> bool {
         self.failed().is_empty()
@@ -150,6 +159,11 @@ pub(crate) fn skip(why: impl Into<String>) -> Outcome {
     Outcome::Skipped { why: why.into() }
 }
 
+/// A skip the fixture declared: the check does not apply to the connector.
+pub(crate) fn not_applicable(why: impl std::fmt::Display) -> Outcome {
+    skip(format!("does not apply to this connector: {why}"))
+}
+
 /// Passed when `ok`, else failed with the given texts.
 pub(crate) fn expect(ok: bool, expected: impl Into<String>, seen: impl Into<String>) -> Outcome {
     if ok {
@@ -179,6 +193,7 @@ mod tests {
         let report = report();
         assert_eq!(report.failed(), vec!["b_check"]);
         assert_eq!(report.passed(), vec!["a_check"]);
+        assert_eq!(report.skipped(), vec!["c_check"]);
         assert!(!report.all_passed());
         let text = report.to_string();
         for needle in [

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Display;
+use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,8 +22,8 @@ use ucp_core::{
     Record, Sink, SinkContext, SinkError, StreamKey,
 };
 
-use super::leak::{find_secrets, secrets_of, Outputs};
-use super::report::{expect, fail, skip, Outcome, SuiteReport};
+use super::leak::{secrets_of, Outputs};
+use super::report::{expect, fail, not_applicable, skip, Outcome, SuiteReport};
 use super::source::panic_text;
 use super::{checks, fault_seed, CALL_LIMIT, TENANT};
 use crate::faults::{Fault, Faults};
@@ -98,6 +99,14 @@ pub trait SinkFixture: Send + Sync {
 
     /// What the sink does about a second delivery of the same batch.
     fn redelivery(&self) -> Redelivery;
+
+    /// Why the check named `check` (see [`checks`](crate::conformance::checks)) does not
+    /// apply to this product, if it does not: e.g. a file sink is never throttled and takes
+    /// no credential. The suite then does not run it and reports it `Skipped` with this
+    /// reason, rather than the fixture faking the behaviour. Default: every check applies.
+    fn not_applicable(&self, _check: &str) -> Option<String> {
+        None
+    }
 
     /// Credentials the product accepts, by the names the sink looks up.
     fn credentials(&self) -> Vec<(String, Credential)>;
@@ -185,28 +194,48 @@ where
 {
     async fn all(&self) -> SuiteReport {
         let mut report = SuiteReport::new("sink", fault_seed());
-        report.push(checks::DESCRIBE_IS_STABLE, done(self.describe().await));
-        report.push(
-            checks::CHECK_OK_WITH_GOOD_CREDENTIALS,
-            done(self.check(true).await),
-        );
-        report.push(
+        let r = &mut report;
+        self.run(r, checks::DESCRIBE_IS_STABLE, self.describe())
+            .await;
+        self.run(r, checks::CHECK_OK_WITH_GOOD_CREDENTIALS, self.check(true))
+            .await;
+        self.run(
+            r,
             checks::CHECK_AUTH_ERROR_WITH_BAD_CREDENTIALS,
-            done(self.check(false).await),
-        );
-        report.push(checks::DELIVERS_A_BATCH, done(self.delivers().await));
-        report.push(checks::HONOURS_RETRY_AFTER, done(self.retry_after().await));
-        report.push(checks::SPLITS_OVERSIZED_BATCHES, done(self.splits().await));
-        report.push(
-            checks::REJECTS_RECORDS_INDIVIDUALLY,
-            done(self.rejects().await),
-        );
-        report.push(checks::REDELIVERY_IS_SAFE, done(self.redelivery().await));
-        report.push(checks::NO_SECRET_IN_OUTPUT, self.no_secret());
+            self.check(false),
+        )
+        .await;
+        self.run(r, checks::DELIVERS_A_BATCH, self.delivers()).await;
+        self.run(r, checks::HONOURS_RETRY_AFTER, self.retry_after())
+            .await;
+        self.run(r, checks::SPLITS_OVERSIZED_BATCHES, self.splits())
+            .await;
+        self.run(r, checks::REJECTS_RECORDS_INDIVIDUALLY, self.rejects())
+            .await;
+        self.run(r, checks::REDELIVERY_IS_SAFE, self.redelivery())
+            .await;
+        self.run(r, checks::NO_SECRET_IN_OUTPUT, async {
+            Ok(self.no_secret())
+        })
+        .await;
         let mut credentials = self.fixture.credentials();
         credentials.extend(self.fixture.bad_credentials());
         report.redact(&secrets_of(&credentials));
         report
+    }
+
+    /// Run `check` unless the fixture declares it does not apply (then it is not run at all).
+    async fn run(
+        &self,
+        report: &mut SuiteReport,
+        name: &'static str,
+        check: impl Future<Output = Result<Outcome, Outcome>>,
+    ) {
+        let outcome = match self.fixture.not_applicable(name) {
+            Some(why) => not_applicable(why),
+            None => done(check.await),
+        };
+        report.push(name, outcome);
     }
 
     async fn env(&self, good: bool) -> Result<Env<X::Product, K>, Outcome> {
@@ -391,6 +420,12 @@ where
             ));
         }
         let requests = self.fixture.requests(&env.product).await;
+        if requests.is_empty() {
+            return Ok(fail(
+                "the fixture reports the requests the product received (to compare with its limits)",
+                "no request reported",
+            ));
+        }
         let over: Vec<&SeenRequest> = requests
             .iter()
             .filter(|r| {
@@ -482,7 +517,7 @@ where
         if secrets.is_empty() {
             return skip("the fixture's credentials hold no secret to look for");
         }
-        let found = find_secrets(&self.outputs.all(), &secrets);
+        let found = self.outputs.leaks(&secrets);
         expect(
             found.is_empty(),
             "no secret in any result, error or info (Debug) or in the TRACE output",

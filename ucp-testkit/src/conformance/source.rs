@@ -19,8 +19,8 @@ use ucp_core::{
     ErrorClass, MemoryCredentials, Page, RateBudget, Record, Source, SourceContext, SourceError,
 };
 
-use super::leak::{find_secrets, secrets_of, Outputs};
-use super::report::{expect, fail, skip, Outcome, SuiteReport};
+use super::leak::{secrets_of, Outputs};
+use super::report::{expect, fail, not_applicable, skip, Outcome, SuiteReport};
 use super::{checks, fault_seed, CALL_LIMIT, TENANT};
 use crate::faults::{Fault, Faults};
 
@@ -36,7 +36,8 @@ pub struct ProviderSetup {
 }
 
 /// How to stand up the provider a source talks to. Implement it once per provider
-/// simulator; [`crate::conformance::OktaFixture`] is the one for the Okta simulator.
+/// simulator; [`crate::conformance::OktaFixture`] is the one for the Okta simulator and
+/// [`crate::conformance::DemoApiFixture`] the one for the demo events API.
 #[async_trait]
 pub trait SourceFixture: Send + Sync {
     /// A running provider simulator (what the factory points the source at).
@@ -71,6 +72,13 @@ pub trait SourceFixture: Send + Sync {
     /// The per-request timeout the factory configures, if any (enables
     /// `timeout_is_retryable`: the suite delays an answer past it).
     fn request_timeout(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Why the check named `check` (see [`checks`](crate::conformance::checks)) does not
+    /// apply to this provider, if it does not. The suite then does not run it and reports
+    /// it `Skipped` with this reason. Default: every check applies.
+    fn not_applicable(&self, _check: &str) -> Option<String> {
         None
     }
 }
@@ -163,79 +171,131 @@ where
 {
     async fn all(&self) -> SuiteReport {
         let mut report = SuiteReport::new("source", self.seed);
+        let r = &mut report;
         let events = self.fixture.page_size() * 2 + self.fixture.page_size() / 2 + 1;
-        report.push(
-            checks::DESCRIBE_IS_STABLE,
-            done(self.describe_is_stable().await),
-        );
-        report.push(
+        self.run(r, checks::DESCRIBE_IS_STABLE, self.describe_is_stable())
+            .await;
+        self.run(
+            r,
             checks::DESCRIBE_LISTS_STREAMS,
-            done(self.describe_lists_streams().await),
-        );
-        report.push(
-            checks::CHECK_OK_WITH_GOOD_CREDENTIALS,
-            done(self.check(true).await),
-        );
-        report.push(
+            self.describe_lists_streams(),
+        )
+        .await;
+        self.run(r, checks::CHECK_OK_WITH_GOOD_CREDENTIALS, self.check(true))
+            .await;
+        self.run(
+            r,
             checks::CHECK_AUTH_ERROR_WITH_BAD_CREDENTIALS,
-            done(self.check(false).await),
-        );
-        report.push(
+            self.check(false),
+        )
+        .await;
+        self.run(
+            r,
             checks::COLLECT_AUTH_ERROR_WITH_BAD_CREDENTIALS,
-            done(self.collect_with_bad_credentials().await),
-        );
-        let (basic, budget) = self.basic_read(events).await;
-        report.push(checks::BASIC_READ, basic);
-        report.push(checks::CALLS_ARE_BUDGETED, budget);
-        let (incremental, at_end) = self.incremental_read(events).await;
-        report.push(checks::INCREMENTAL_READ, incremental);
-        report.push(checks::CURSOR_AT_END_RETURNS_NOTHING, at_end);
-        report.push(
+            self.collect_with_bad_credentials(),
+        )
+        .await;
+        self.run_pair(
+            r,
+            [checks::BASIC_READ, checks::CALLS_ARE_BUDGETED],
+            self.basic_read(events),
+        )
+        .await;
+        self.run_pair(
+            r,
+            [
+                checks::INCREMENTAL_READ,
+                checks::CURSOR_AT_END_RETURNS_NOTHING,
+            ],
+            self.incremental_read(events),
+        )
+        .await;
+        self.run(
+            r,
             checks::FUTURE_CURSOR_RETURNS_NOTHING,
-            done(self.future_cursor().await),
-        );
-        report.push(
+            self.future_cursor(),
+        )
+        .await;
+        self.run(
+            r,
             checks::RESTART_RESUMES_WITHOUT_GAPS,
-            done(self.restart(events).await),
-        );
-        report.push(
-            checks::RATE_LIMITED_BECOMES_HINT,
-            done(self.rate_limited().await),
-        );
-        report.push(
-            checks::SERVER_ERROR_IS_RETRYABLE,
-            done(self.server_error().await),
-        );
-        report.push(checks::TIMEOUT_IS_RETRYABLE, done(self.timeout().await));
-        report.push(
+            self.restart(events),
+        )
+        .await;
+        self.run(r, checks::RATE_LIMITED_BECOMES_HINT, self.rate_limited())
+            .await;
+        self.run(r, checks::SERVER_ERROR_IS_RETRYABLE, self.server_error())
+            .await;
+        self.run(r, checks::TIMEOUT_IS_RETRYABLE, self.timeout())
+            .await;
+        self.run(
+            r,
             checks::CONNECTION_RESET_IS_RETRYABLE,
-            done(self.transport(Fault::ConnectionReset, false).await),
-        );
-        report.push(
+            self.transport(Fault::ConnectionReset, false),
+        )
+        .await;
+        self.run(
+            r,
             checks::TRUNCATED_BODY_IS_AN_ERROR,
-            done(self.transport(Fault::TruncatedBody, true).await),
-        );
-        report.push(
+            self.transport(Fault::TruncatedBody, true),
+        )
+        .await;
+        self.run(
+            r,
             checks::MALFORMED_BODY_KEEPS_CURSOR,
-            done(self.malformed(events).await),
-        );
-        report.push(
-            checks::SLOW_DRIP_IS_READ_WHOLE,
-            done(self.slow_drip().await),
-        );
-        report.push(
-            checks::AUTH_EXPIRY_IS_AUTH_ERROR,
-            done(self.auth_expiry().await),
-        );
-        report.push(
+            self.malformed(events),
+        )
+        .await;
+        self.run(r, checks::SLOW_DRIP_IS_READ_WHOLE, self.slow_drip())
+            .await;
+        self.run(r, checks::AUTH_EXPIRY_IS_AUTH_ERROR, self.auth_expiry())
+            .await;
+        self.run(
+            r,
             checks::RANDOM_FAULTS_LOSE_NOTHING,
-            done(self.random_faults(events).await),
-        );
-        report.push(checks::NO_SECRET_IN_OUTPUT, self.no_secret());
+            self.random_faults(events),
+        )
+        .await;
+        self.run(r, checks::NO_SECRET_IN_OUTPUT, async {
+            Ok(self.no_secret())
+        })
+        .await;
         let mut credentials = self.fixture.credentials();
         credentials.extend(self.fixture.bad_credentials());
         report.redact(&secrets_of(&credentials));
         report
+    }
+
+    /// Run `check` unless the fixture declares it does not apply (then it is not run at all).
+    async fn run(
+        &self,
+        report: &mut SuiteReport,
+        name: &'static str,
+        check: impl Future<Output = Result<Outcome, Outcome>>,
+    ) {
+        let outcome = match self.fixture.not_applicable(name) {
+            Some(why) => not_applicable(why),
+            None => done(check.await),
+        };
+        report.push(name, outcome);
+    }
+
+    /// Two checks measured by one run: run it unless neither applies.
+    async fn run_pair(
+        &self,
+        report: &mut SuiteReport,
+        names: [&'static str; 2],
+        checks: impl Future<Output = (Outcome, Outcome)>,
+    ) {
+        let [first, second] = names.map(|name| self.fixture.not_applicable(name));
+        let (a, b) = if first.is_some() && second.is_some() {
+            (Outcome::Passed, Outcome::Passed)
+        } else {
+            checks.await
+        };
+        for (name, why, outcome) in [(names[0], first, a), (names[1], second, b)] {
+            report.push(name, why.map_or(outcome, not_applicable));
+        }
     }
 
     // ---- plumbing -------------------------------------------------------------------------
@@ -835,7 +895,7 @@ where
         if secrets.is_empty() {
             return skip("the fixture's credentials hold no secret to look for");
         }
-        let found = find_secrets(&self.outputs.all(), &secrets);
+        let found = self.outputs.leaks(&secrets);
         expect(
             found.is_empty(),
             format!(

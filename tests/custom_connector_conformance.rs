@@ -1,0 +1,52 @@
+//! The example's connector (`examples/custom_connector/acme.rs`) passes the conformance
+//! suites, run exactly as `cargo run --example custom_connector -- --conformance` runs them.
+//!
+//! Examples cannot be imported, so this test includes the example's connector and its
+//! conformance module by path, as the example itself does.
+
+#[path = "../examples/custom_connector/acme.rs"]
+mod acme;
+#[path = "../examples/custom_connector/conformance.rs"]
+mod conformance;
+
+use ucp_testkit::conformance::{checks, Outcome};
+
+#[tokio::test]
+async fn acme_source_passes_the_source_suite() {
+    let report = conformance::source_report().await;
+    println!("{report}");
+    report.assert_all_passed();
+    // Every check runs against the demo API: none is skipped for want of a fixture feature.
+    assert_eq!(report.skipped(), Vec::<&str>::new(), "{report}");
+    for check in [
+        checks::RATE_LIMITED_BECOMES_HINT,
+        checks::TIMEOUT_IS_RETRYABLE,
+        checks::MALFORMED_BODY_KEEPS_CURSOR,
+        checks::RANDOM_FAULTS_LOSE_NOTHING,
+        checks::NO_SECRET_IN_OUTPUT,
+    ] {
+        assert_eq!(report.outcome(check), Some(&Outcome::Passed), "{check}");
+    }
+}
+
+#[tokio::test]
+async fn ndjson_product_passes_the_sink_suite_with_declared_skips() {
+    let report = conformance::sink_report().await;
+    println!("{report}");
+    report.assert_all_passed();
+    assert_eq!(
+        report.passed(),
+        vec![
+            checks::DESCRIBE_IS_STABLE,
+            checks::CHECK_OK_WITH_GOOD_CREDENTIALS,
+            checks::DELIVERS_A_BATCH,
+            checks::REDELIVERY_IS_SAFE,
+        ],
+        "{report}"
+    );
+    let text = report.to_string();
+    assert!(
+        text.contains("skipped honours_retry_after: does not apply to this connector: a local file never throttles"),
+        "{text}"
+    );
+}

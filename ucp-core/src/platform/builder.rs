@@ -1,0 +1,285 @@
+//! Building a platform: collect sources, sinks, subscriptions and stores, then check all of
+//! it at once in [`PlatformBuilder::build`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{needs_store, Platform, Shared, SinkEntry, SourceEntry};
+use crate::budget::{BudgetKey, RateBudget};
+use crate::checkpoint::{CheckpointStore, MemoryCheckpoints};
+use crate::clock::Clock;
+use crate::credentials::token::{HttpTokenFetcher, TokenProvider};
+use crate::credentials::{CredentialStore, MemoryCredentials};
+use crate::dead_letter::{DeadLetterStore, MemoryDeadLetters};
+use crate::delivery::durable::DurableStore;
+use crate::error::ConfigError;
+use crate::health::{HealthReporter, MemoryHealth};
+use crate::plan::{self, Subscription, SubscriptionId};
+use crate::reporting::HealthHub;
+use crate::sink::Sink;
+use crate::source::{Source, SourceInfo};
+
+use super::DEFAULT_TENANT;
+
+/// Tunables with sensible defaults.
+#[derive(Clone, Debug)]
+pub(super) struct Settings {
+    pub(super) max_jitter: Duration,
+    pub(super) dedup_ttl: Duration,
+    pub(super) dedup_capacity: usize,
+    pub(super) shutdown_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            max_jitter: Duration::from_secs(10),
+            dedup_ttl: Duration::from_secs(3600),
+            dedup_capacity: 100_000,
+            shutdown_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Collects the platform's configuration; [`PlatformBuilder::build`] checks all of it.
+#[derive(Default)]
+pub struct PlatformBuilder {
+    credentials: Option<Arc<dyn CredentialStore>>,
+    health: Option<Arc<dyn HealthReporter>>,
+    checkpoints: Option<Arc<dyn CheckpointStore>>,
+    dead_letters: Option<Arc<dyn DeadLetterStore>>,
+    durable: Option<Arc<DurableStore>>,
+    tokens: Option<Arc<TokenProvider>>,
+    clock: Option<Clock>,
+    sources: Vec<(String, String, Arc<dyn Source>)>,
+    sinks: Vec<(String, String, Arc<dyn Sink>)>,
+    subscriptions: Vec<Subscription>,
+    settings: Settings,
+}
+
+impl PlatformBuilder {
+    /// The credential store every connector resolves its credentials from
+    /// (default: an empty in-memory store).
+    pub fn credentials(mut self, store: Arc<dyn CredentialStore>) -> Self {
+        self.credentials = Some(store);
+        self
+    }
+
+    /// Where status transitions and volumes go (default: in memory).
+    pub fn health(mut self, reporter: Arc<dyn HealthReporter>) -> Self {
+        self.health = Some(reporter);
+        self
+    }
+
+    /// Where cursors are saved (default: in memory, lost on exit).
+    pub fn checkpoints(mut self, store: Arc<dyn CheckpointStore>) -> Self {
+        self.checkpoints = Some(store);
+        self
+    }
+
+    /// Where undeliverable records go (default: in memory).
+    pub fn dead_letters(mut self, store: Arc<dyn DeadLetterStore>) -> Self {
+        self.dead_letters = Some(store);
+        self
+    }
+
+    /// The durable store for subscriptions with `.durable(max_bytes)` queues. Unless set
+    /// otherwise, it also becomes the checkpoint and dead-letter store, so that a page's
+    /// appends to every durable queue and the stream's cursor commit together.
+    pub fn durable(mut self, store: Arc<DurableStore>) -> Self {
+        self.durable = Some(store);
+        self
+    }
+
+    /// The one OAuth token provider every connector and sink gets through its context
+    /// (default: Entra ID and Okta over HTTPS, reporting token failures to the health
+    /// reporter): a token is minted once per credential and scope for all of them.
+    pub fn tokens(mut self, tokens: Arc<TokenProvider>) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    /// The clock (default: the system clock on tokio's time).
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Register a source instance under `name` in the default tenant.
+    pub fn source(self, name: impl Into<String>, source: impl Source) -> Self {
+        self.tenant_source(DEFAULT_TENANT, name, Arc::new(source))
+    }
+
+    /// Register a shared source instance under `name` for `tenant`.
+    pub fn tenant_source(
+        mut self,
+        tenant: impl Into<String>,
+        name: impl Into<String>,
+        source: Arc<dyn Source>,
+    ) -> Self {
+        self.sources.push((tenant.into(), name.into(), source));
+        self
+    }
+
+    /// Register a product sink under `name` in the default tenant.
+    pub fn sink(self, name: impl Into<String>, sink: impl Sink) -> Self {
+        self.tenant_sink(DEFAULT_TENANT, name, Arc::new(sink))
+    }
+
+    /// Register a shared product sink under `name` for `tenant`.
+    pub fn tenant_sink(
+        mut self,
+        tenant: impl Into<String>,
+        name: impl Into<String>,
+        sink: Arc<dyn Sink>,
+    ) -> Self {
+        self.sinks.push((tenant.into(), name.into(), sink));
+        self
+    }
+
+    /// Subscribe a product to a stream.
+    pub fn subscribe(mut self, subscription: Subscription) -> Self {
+        self.subscriptions.push(subscription);
+        self
+    }
+
+    /// Jobs start at a stable offset of up to this much (capped by their interval), so jobs
+    /// with the same interval do not call out together (default 10 s; zero disables).
+    pub fn max_jitter(mut self, jitter: Duration) -> Self {
+        self.settings.max_jitter = jitter;
+        self
+    }
+
+    /// Remember fanned-out record ids for `ttl`, at most `capacity` per job, to drop
+    /// duplicates (default 1 hour, 100,000; capacity 0 disables).
+    pub fn dedup_window(mut self, ttl: Duration, capacity: usize) -> Self {
+        self.settings.dedup_ttl = ttl;
+        self.settings.dedup_capacity = capacity;
+        self
+    }
+
+    /// How long `shutdown` waits for in-flight deliveries (default 30 s).
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.shutdown_timeout = timeout;
+        self
+    }
+
+    /// Check the whole configuration; every mistake is reported by name.
+    pub fn build(self) -> Result<Platform, ConfigError> {
+        let clock = self.clock.unwrap_or_default();
+        let mut sources: BTreeMap<String, SourceEntry> = BTreeMap::new();
+        for (tenant, name, source) in self.sources {
+            let info = source.describe();
+            if let Some(problem) = info.budget.problem() {
+                return Err(ConfigError::InvalidBudget {
+                    source_name: name,
+                    problem,
+                });
+            }
+            if sources.contains_key(&name) {
+                return Err(ConfigError::DuplicateName {
+                    kind: "source",
+                    name,
+                });
+            }
+            sources.insert(
+                name,
+                SourceEntry {
+                    tenant,
+                    source,
+                    info,
+                },
+            );
+        }
+        let mut sinks: BTreeMap<String, SinkEntry> = BTreeMap::new();
+        for (tenant, name, sink) in self.sinks {
+            if sinks.contains_key(&name) {
+                return Err(ConfigError::DuplicateName { kind: "sink", name });
+            }
+            let info = sink.describe();
+            sinks.insert(name, SinkEntry { tenant, sink, info });
+        }
+        let infos: BTreeMap<String, SourceInfo> = sources
+            .iter()
+            .map(|(n, e)| (n.clone(), e.info.clone()))
+            .collect();
+        let sink_names: Vec<&str> = sinks.keys().map(String::as_str).collect();
+        let mut subscriptions: BTreeMap<SubscriptionId, Subscription> = BTreeMap::new();
+        for sub in self.subscriptions {
+            plan::validate(&sub, &infos, &sink_names)?;
+            needs_store(&sub, self.durable.is_some())?;
+            let id = sub.id();
+            if subscriptions.contains_key(&id) {
+                return Err(ConfigError::DuplicateSubscription {
+                    product: id.product,
+                    stream: id.stream,
+                });
+            }
+            subscriptions.insert(id, sub);
+        }
+        // One budget per account; when sources disagree on its size, the strictest wins.
+        let mut budgets: HashMap<BudgetKey, Arc<RateBudget>> = HashMap::new();
+        let mut specs: BTreeMap<BudgetKey, crate::budget::BudgetSpec> = BTreeMap::new();
+        for entry in sources.values() {
+            let spec = &entry.info.budget;
+            let stricter = specs
+                .get(&spec.key)
+                .is_none_or(|s| spec.calls_per_second() < s.calls_per_second());
+            if stricter {
+                specs.insert(spec.key.clone(), spec.clone());
+            }
+        }
+        for (key, spec) in specs {
+            budgets.insert(key, Arc::new(RateBudget::new(spec, clock)));
+        }
+        let health = self.health.unwrap_or_else(|| Arc::new(MemoryHealth::new()));
+        let tokens = match self.tokens {
+            Some(tokens) => tokens,
+            None => {
+                let fetcher = HttpTokenFetcher::new().map_err(|e| ConfigError::TokenClient {
+                    reason: e.to_string(),
+                })?;
+                Arc::new(
+                    TokenProvider::new(Arc::new(fetcher))
+                        .with_health(health.clone())
+                        .with_clock(clock),
+                )
+            }
+        };
+        let durable = self.durable;
+        let checkpoints: Arc<dyn CheckpointStore> = match (self.checkpoints, &durable) {
+            (Some(store), _) => store,
+            (None, Some(store)) => store.clone(),
+            (None, None) => Arc::new(MemoryCheckpoints::new()),
+        };
+        let dead_letters: Arc<dyn DeadLetterStore> = match (self.dead_letters, &durable) {
+            (Some(store), _) => store,
+            (None, Some(store)) => store.clone(),
+            (None, None) => Arc::new(MemoryDeadLetters::new()),
+        };
+        let checkpoints_are_durable = durable
+            .as_ref()
+            .is_some_and(|d| std::ptr::addr_eq(Arc::as_ptr(d), Arc::as_ptr(&checkpoints)));
+        Ok(Platform {
+            shared: Arc::new(Shared {
+                durable,
+                checkpoints_are_durable,
+                credentials: self
+                    .credentials
+                    .unwrap_or_else(|| Arc::new(MemoryCredentials::new())),
+                health: HealthHub::new(health, clock),
+                tokens,
+                checkpoints,
+                dead_letters,
+                clock,
+                sources,
+                sinks,
+                infos,
+                budgets,
+                settings: self.settings,
+            }),
+            subscriptions,
+        })
+    }
+}

@@ -7,8 +7,9 @@
 //! limit is the services' 1 MB per call. Both services accept or refuse a request as a whole,
 //! so `rejects_records_individually` is declared not applicable for them, with why; the
 //! local data lake takes no credential, is never throttled and refuses no record. Every copy
-//! these products store carries the record id (a `RecordId` column, the `ucp.id` message
-//! property, the Parquet `id` column): redelivery is safe by dedup on id.
+//! these products store carries the record id (a `RecordId` column, which the Sentinel
+//! fixture asks for with `ColumnMapping::with_id`; the `ucp.id` message property; the
+//! Parquet `id` column): redelivery is safe by dedup on id.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -43,11 +44,6 @@ use ucp_testkit::token_endpoint::TokenEndpoint;
 fn assert_report(report: &SuiteReport, skipped: &[&str]) {
     report.assert_all_passed();
     assert_eq!(report.skipped(), skipped, "{report}");
-    assert_eq!(
-        report.passed().len() + skipped.len(),
-        report.checks.len(),
-        "{report}"
-    );
 }
 
 /// A platform-shared token provider of its own for each product, so no check sees another's

@@ -10,7 +10,9 @@
 //!
 //! Auth is a SAS token minted from a shared access policy key ([`Credential::SharedAccessKey`],
 //! renewed before it expires) or an Entra bearer token for `https://eventhubs.azure.net/.default`
-//! from the platform's shared [`TokenProvider`] (a 401 refreshes it once).
+//! from the platform's shared [`TokenProvider`] (a 401 refreshes it once). [`Sink::check`]
+//! sends an empty batch, since only the service can tell a wrong policy key or a missing
+//! role: a 401/403 is [`SinkError::Auth`], a 404 (no such hub) [`SinkError::Permanent`].
 //!
 //! | Answer | What the sink does |
 //! |---|---|
@@ -262,11 +264,22 @@ impl EventHubsSink {
     }
 
     async fn post(&self, cx: &SinkContext, chunk: &Chunk) -> Result<Posted, SinkError> {
-        let product = &self.config.product;
         let body = chunk.body(false).map_err(|e| SinkError::Permanent {
-            message: format!("{product}: could not build the batch: {e}"),
+            message: format!("{}: could not build the batch: {e}", self.config.product),
         })?;
-        let response = match &self.config.auth {
+        let response = self.send_authorized(cx, body).await?;
+        self.answer(response, chunk.len()).await
+    }
+
+    /// Send `body` with the configured auth: a SAS token, or a bearer token refreshed once
+    /// after a 401.
+    async fn send_authorized(
+        &self,
+        cx: &SinkContext,
+        body: Bytes,
+    ) -> Result<reqwest::Response, SinkError> {
+        let product = &self.config.product;
+        match &self.config.auth {
             EventHubsAuth::SharedAccessKey { credential } => {
                 let (key_name, key) = match cx.credential(credential).await {
                     Ok(Credential::SharedAccessKey { key_name, key }) => (key_name, key),
@@ -280,7 +293,7 @@ impl EventHubsSink {
                 let token =
                     self.sas
                         .token(&self.resource_uri, &key_name, &key, cx.clock().now_utc());
-                self.send(&token, body).await?
+                self.send(&token, body).await
             }
             EventHubsAuth::Entra { credential } => {
                 let request = TokenRequest::named(cx.credentials(), credential, EVENT_HUBS_SCOPE);
@@ -301,15 +314,24 @@ impl EventHubsSink {
                         }
                     })
                     .await
-                    .map_err(|e| token_error(product, e))??
+                    .map_err(|e| token_error(product, e))?
             }
-        };
+        }
+    }
+
+    /// What the service's answer to a batch of `messages` means.
+    async fn answer(
+        &self,
+        response: reqwest::Response,
+        messages: usize,
+    ) -> Result<Posted, SinkError> {
+        let product = &self.config.product;
         let status = response.status();
         let wait = retry_after(response.headers());
         let hub = &self.config.hub;
         match status.as_u16() {
             200..=299 => {
-                self.accepted.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+                self.accepted.fetch_add(messages as u64, Ordering::Relaxed);
                 Ok(Posted::Accepted)
             }
             413 => Ok(Posted::TooLarge),
@@ -345,23 +367,16 @@ impl Sink for EventHubsSink {
         SinkInfo::new(self.config.product.clone())
     }
 
+    /// Sends an empty batch: only the service can tell whether a SAS key signs correctly or
+    /// an app holds the Data Sender role, and an empty batch stores nothing.
     async fn check(&self, cx: &SinkContext) -> Result<(), SinkError> {
-        let product = &self.config.product;
-        match &self.config.auth {
-            EventHubsAuth::SharedAccessKey { credential } => match cx.credential(credential).await {
-                Ok(Credential::SharedAccessKey { .. }) => Ok(()),
-                Ok(other) => Err(SinkError::Auth {
-                    message: format!("{product}: credential '{credential}' is a {}, but SAS auth needs a shared-access key", other.kind()),
-                }),
-                Err(e) => Err(SinkError::Auth { message: format!("{product}: {e}") }),
-            },
-            EventHubsAuth::Entra { credential } => self
-                .tokens
-                .token(&TokenRequest::named(cx.credentials(), credential, EVENT_HUBS_SCOPE))
-                .await
-                .map(|_| ())
-                .map_err(|e| token_error(product, e)),
+        let response = self.send_authorized(cx, Bytes::from_static(b"[]")).await?;
+        if response.status() == StatusCode::BAD_REQUEST {
+            // The service authorizes before it reads the body: a refused empty batch still
+            // means the credential was accepted.
+            return Ok(());
         }
+        self.answer(response, 0).await.map(|_| ())
     }
 
     async fn deliver(&self, cx: &SinkContext, batch: &Batch) -> Result<Delivery, SinkError> {

@@ -98,10 +98,13 @@ pub fn real_endpoints(
         .filter(|name| var(name).is_none())
         .collect();
     if !missing.is_empty() {
+        let verb = |names: &[&str]| if names.len() == 1 { "is" } else { "are" };
         return Err(format!(
-            "{} set, but {} not: set every product variable to deliver to real endpoints (see the header of examples/okta_unified.rs), or none for the emulators",
+            "{} {} set, but {} {} not: set every product variable to deliver to real endpoints (see the header of examples/okta_unified.rs), or none for the emulators",
             set.join(", "),
-            missing.join(", ")
+            verb(&set),
+            missing.join(", "),
+            verb(&missing)
         ));
     }
     let get = |name: &str| var(name).unwrap_or_default();
@@ -278,14 +281,15 @@ mod tests {
 
         let error = real_endpoints(env(&ALL[..6])).err().unwrap();
         assert!(
-            error.contains("EVENTHUBS_KEY_NAME, EVENTHUBS_KEY not"),
+            error.contains("but EVENTHUBS_KEY_NAME, EVENTHUBS_KEY are not"),
             "{error}"
         );
         assert!(!error.contains("s3cret"), "{error}");
         let only_stream = real_endpoints(env(&[("SENTINEL_STREAM", "Custom-X")]))
             .err()
             .unwrap();
-        assert!(only_stream.contains("SENTINEL_DCE_URL, SENTINEL_DCR_ID"));
+        assert!(only_stream
+            .starts_with("SENTINEL_STREAM is set, but SENTINEL_DCE_URL, SENTINEL_DCR_ID"));
 
         let mut plain = ALL;
         plain[0].1 = "http://dce.example";

@@ -25,13 +25,50 @@
 //!
 //! Flags: `--duration <seconds>` (real seconds, default 30), `--speed <factor>` (default 60),
 //! `--durable <state-dir>`: keep cursors, a disk queue per product and dead letters there, and
-//! resume from them at the next run (the simulated org restarts with the same seeded history).
+//! resume from them at the next run (the simulated org restarts with the same seeded history),
+//! `--output <products|files>` (default `products`, see below).
+//!
+//! Each product gets its data through its own ingestion point, by the shipped product sinks
+//! speaking the real wire protocols. With no configuration those endpoints are emulators
+//! started in this process on 127.0.0.1, next to an Entra ID token endpoint:
+//!
+//! | product  | sink             | endpoint                                                   | auth               |
+//! |----------|------------------|------------------------------------------------------------|--------------------|
+//! | sentinel | `SentinelSink`   | Logs Ingestion API, DCR stream `Custom-OktaSystemLog`, gzip | Entra bearer token |
+//! | mdi      | `EventHubsSink`  | Event Hubs, hub `mdi`, partition key `/actor/id`           | SAS (policy key)   |
+//! | xspm     | `EventHubsSink`  | Event Hubs, hub `xspm`                                     | Entra bearer token |
+//!
+//! Two product credentials are stored once in the credential store: the Entra app's client
+//! secret (Sentinel and XSPM; one token per scope, minted once and shared) and the Event Hubs
+//! shared access policy key (MDI signs its SAS tokens with it).
 //!
 //! It prints progress every second and ends with a summary: the API calls the org received
-//! and the 429s it sent, records collected, records delivered per product with its filter,
-//! health per connector (status and last messages from the health service), and the output:
-//! NDJSON files per product under `./ucp-out/okta_unified/` and a volume chart,
+//! and the 429s it sent, records collected, records delivered per product with its filter
+//! next to what each product endpoint holds (rows in the DCR stream's table, messages per
+//! hub, as counted by the emulators) and the calls each endpoint received, health per
+//! connector (status and last messages from the health service), and a volume chart,
 //! `./ucp-out/okta_unified/volumes.svg`.
+//!
+//! `--output files` writes NDJSON files per product under `./ucp-out/okta_unified/` instead
+//! (the `FileSink`), and the summary names them.
+//!
+//! **Real product endpoints.** Set all of these and the products are the real ones (the
+//! summary then shows what the sinks counted as accepted):
+//!
+//! - `SENTINEL_DCE_URL`: the data collection endpoint's logs ingestion URL
+//!   (`https://….ingest.monitor.azure.com`), `SENTINEL_DCR_ID`: the rule's immutable id
+//!   (`dcr-…`), and optionally `SENTINEL_STREAM` (default `Custom-OktaSystemLog`);
+//! - `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, `AZURE_CLIENT_SECRET`: an Entra app with
+//!   "Monitoring Metrics Publisher" on the rule and "Azure Event Hubs Data Sender" on the
+//!   XSPM hub;
+//! - `EVENTHUBS_NAMESPACE` (`contoso-hubs`, or its host name), `EVENTHUBS_KEY_NAME` and
+//!   `EVENTHUBS_KEY`: a shared access policy with Send on the MDI hub; optionally
+//!   `EVENTHUBS_MDI_HUB` and `EVENTHUBS_XSPM_HUB` (defaults `mdi` and `xspm`).
+//!
+//! Setting only some of them is an error that names the missing ones.
+//!
+//! With `--durable`, the products' queues resume at the next run, but the emulators start
+//! empty at every run: a resumed run's endpoints hold what was still queued plus what is new.
 //!
 //! **A real org.** Set `OKTA_ORG_URL` (e.g. `https://contoso.okta.com`) and credentials of
 //! the org, and the example polls that org instead, starting one hour back. Either:
@@ -57,6 +94,7 @@
 //! --duration 1800` for the real 5- and 10-minute rounds. The token and the private key
 //! only live in the credential store and are never printed.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -65,13 +103,20 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use ucp::credentials::token::okta_token_url;
+use ucp::credentials::token::{HttpTokenFetcher, TokenProvider};
 use ucp::credentials::JwtAlgorithm;
 use ucp::health::Retention;
 use ucp::plan::SubscriptionId;
+use ucp::sinks::eventhubs::{EventHubsAuth, EventHubsConfig, EventHubsSink};
+use ucp::sinks::sentinel::{SentinelConfig, SentinelSink};
 use ucp::sinks::{FileSink, FileSinkConfig};
 use ucp::sources::okta::{OktaAuth, OktaConfig, OktaSource, SYSTEM_LOG};
 use ucp::*;
 use ucp_testkit::okta::{OktaSimConfig, OktaSimulator};
+
+#[path = "okta_unified/endpoints.rs"]
+mod endpoints;
+use endpoints::{Endpoints, Targets, ENTRA_CREDENTIAL, HUBS_CREDENTIAL};
 
 const TENANT: &str = "contoso";
 const CONNECTOR: &str = "okta-contoso";
@@ -87,16 +132,26 @@ struct Args {
     speed: f64,
     /// Keep cursors, product queues and dead letters here, and resume from them.
     durable: Option<PathBuf>,
+    output: Output,
 }
 
-const USAGE: &str =
-    "usage: okta_unified [--duration <seconds>] [--speed <factor>] [--durable <state-dir>]";
+/// Where the products' data goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Output {
+    /// Their ingestion endpoints: emulated, or real when configured.
+    Products,
+    /// NDJSON files per product.
+    Files,
+}
+
+const USAGE: &str = "usage: okta_unified [--duration <seconds>] [--speed <factor>] [--durable <state-dir>] [--output <products|files>]";
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut parsed = Args {
         duration: 30,
         speed: 60.0,
         durable: None,
+        output: Output::Products,
     };
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
@@ -128,6 +183,17 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
                     })?;
             }
             "--durable" => parsed.durable = Some(PathBuf::from(value("--durable")?)),
+            "--output" => {
+                parsed.output = match value("--output")?.as_str() {
+                    "products" => Output::Products,
+                    "files" => Output::Files,
+                    other => {
+                        return Err(format!(
+                            "--output '{other}' must be 'products' (their endpoints) or 'files' (NDJSON files)"
+                        ))
+                    }
+                }
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
@@ -358,11 +424,49 @@ struct Product {
     rule: &'static str,
     filter: Option<Filter>,
     every: Duration,
-    sink: FileSink,
+    sink: ProductSink,
 }
 
-fn products(out: &Path, time: DemoTime) -> Result<Vec<Product>, Box<dyn std::error::Error>> {
-    let prefix = |p: &str| Filter::starts_with("/eventType", p);
+/// One product's sink; the handle shares the sink's counters.
+#[derive(Clone)]
+enum ProductSink {
+    File(FileSink),
+    Sentinel {
+        sink: SentinelSink,
+        stream: String,
+    },
+    Hub {
+        sink: EventHubsSink,
+        hub: String,
+        /// How it authenticates, for the summary.
+        auth: &'static str,
+    },
+}
+
+impl ProductSink {
+    fn shared(&self) -> Arc<dyn Sink> {
+        match self {
+            ProductSink::File(s) => Arc::new(s.clone()),
+            ProductSink::Sentinel { sink, .. } => Arc::new(sink.clone()),
+            ProductSink::Hub { sink, .. } => Arc::new(sink.clone()),
+        }
+    }
+
+    /// Where it delivers, for the start of the demo.
+    fn target(&self) -> String {
+        match self {
+            ProductSink::File(_) => "NDJSON files".into(),
+            ProductSink::Sentinel { stream, .. } => format!("Logs Ingestion, DCR stream {stream}"),
+            ProductSink::Hub { hub, auth, .. } => format!("Event Hubs, hub {hub} ({auth})"),
+        }
+    }
+}
+
+/// The sinks of sentinel, mdi and xspm, in that order.
+type Sinks = [ProductSink; 3];
+
+/// NDJSON files per product under `out`.
+fn file_sinks(out: &Path, time: DemoTime) -> Result<Sinks, Box<dyn std::error::Error>> {
     let sink = |name: &str| {
         FileSink::open(
             FileSinkConfig::new(name, out)
@@ -370,21 +474,77 @@ fn products(out: &Path, time: DemoTime) -> Result<Vec<Product>, Box<dyn std::err
                 .max_age(time.real(Duration::from_secs(600)))
                 .max_bytes(16 * 1024 * 1024),
         )
+        .map(ProductSink::File)
     };
-    Ok(vec![
+    Ok([sink("sentinel")?, sink("mdi")?, sink("xspm")?])
+}
+
+/// The product sinks: Sentinel through the Logs Ingestion API (gzip), MDI through its event
+/// hub with SAS, XSPM through its event hub with an Entra token; tokens from the platform's
+/// one provider.
+fn endpoint_sinks(
+    to: &Targets,
+    tokens: &Arc<TokenProvider>,
+) -> Result<Sinks, Box<dyn std::error::Error>> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let sentinel = SentinelConfig {
+        gzip: true,
+        ..SentinelConfig::new(&to.dce_url, &to.dcr_id, &to.stream, ENTRA_CREDENTIAL)
+    };
+    let mdi = EventHubsConfig::new(
+        "mdi",
+        &to.namespace_url,
+        &to.mdi_hub,
+        EventHubsAuth::SharedAccessKey {
+            credential: HUBS_CREDENTIAL.into(),
+        },
+    )
+    .partition_key("/actor/id");
+    let xspm = EventHubsConfig::new(
+        "xspm",
+        &to.namespace_url,
+        &to.xspm_hub,
+        EventHubsAuth::Entra {
+            credential: ENTRA_CREDENTIAL.into(),
+        },
+    );
+    Ok([
+        ProductSink::Sentinel {
+            sink: SentinelSink::new(sentinel, tokens.clone(), client.clone()),
+            stream: to.stream.clone(),
+        },
+        ProductSink::Hub {
+            sink: EventHubsSink::new(mdi, tokens.clone(), client.clone()),
+            hub: to.mdi_hub.clone(),
+            auth: "SAS",
+        },
+        ProductSink::Hub {
+            sink: EventHubsSink::new(xspm, tokens.clone(), client),
+            hub: to.xspm_hub.clone(),
+            auth: "Entra token",
+        },
+    ])
+}
+
+fn products(time: DemoTime, sinks: Sinks) -> Vec<Product> {
+    let prefix = |p: &str| Filter::starts_with("/eventType", p);
+    let [sentinel, mdi, xspm] = sinks;
+    vec![
         Product {
             name: "sentinel",
             rule: "everything",
             filter: None,
             every: time.real(Duration::from_secs(300)),
-            sink: sink("sentinel")?,
+            sink: sentinel,
         },
         Product {
             name: "mdi",
             rule: "user.authentication*, user.session*",
             filter: Some(prefix("user.authentication").or(prefix("user.session"))),
             every: time.real(Duration::from_secs(300)),
-            sink: sink("mdi")?,
+            sink: mdi,
         },
         Product {
             name: "xspm",
@@ -395,9 +555,9 @@ fn products(out: &Path, time: DemoTime) -> Result<Vec<Product>, Box<dyn std::err
                     .or(prefix("application.")),
             ),
             every: time.real(Duration::from_secs(600)),
-            sink: sink("xspm")?,
+            sink: xspm,
         },
-    ])
+    ]
 }
 
 // ---------------------------------------------------------------- running it
@@ -465,14 +625,42 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         )?),
     };
     let budget_key = source.describe().budget.key;
+    let reporter: Arc<dyn HealthReporter> = Arc::new(DemoHealth {
+        service: health.clone(),
+        time,
+    });
+    // One token provider for the platform and the product sinks: a token per credential
+    // and scope, minted once for every product that uses it.
+    let tokens = Arc::new(
+        TokenProvider::new(Arc::new(HttpTokenFetcher::new()?)).with_health(reporter.clone()),
+    );
 
-    let products = products(&out, time)?;
+    // The products' endpoints (emulated unless configured) and their credentials, stored
+    // once; the sinks only name them.
+    let endpoints = match args.output {
+        Output::Products => {
+            let endpoints = Endpoints::from_env().await?;
+            let (entra, sas) = endpoints.credentials();
+            credentials
+                .put(CredentialRef::new(TENANT, ENTRA_CREDENTIAL), entra)
+                .await?;
+            credentials
+                .put(CredentialRef::new(TENANT, HUBS_CREDENTIAL), sas)
+                .await?;
+            Some(endpoints)
+        }
+        Output::Files => None,
+    };
+    let sinks = match &endpoints {
+        Some(endpoints) => endpoint_sinks(&endpoints.targets(), &tokens)?,
+        None => file_sinks(&out, time)?,
+    };
+    let products = products(time, sinks);
+
     let mut builder = Platform::builder()
         .credentials(credentials)
-        .health(Arc::new(DemoHealth {
-            service: health.clone(),
-            time,
-        }))
+        .health(reporter)
+        .tokens(tokens)
         .tenant_source(TENANT, CONNECTOR, source)
         .max_jitter(Duration::ZERO);
     // Durable: cursors, a disk queue per product and dead letters in one store; otherwise
@@ -490,7 +678,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     for p in &products {
-        builder = builder.tenant_sink(TENANT, p.name, Arc::new(p.sink.clone()));
+        builder = builder.tenant_sink(TENANT, p.name, p.sink.shared());
         let mut subscription = Subscription::new(p.name, CONNECTOR, SYSTEM_LOG).every(p.every);
         if store.is_some() {
             subscription = subscription.durable(256 << 20);
@@ -515,6 +703,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             }
         ),
     }
+    match &endpoints {
+        Some(endpoints) => println!("{}", endpoints.describe()),
+        None => println!("products: NDJSON files under {}", out.display()),
+    }
     println!(
         "demo time runs at {}x: {} real seconds = {:.0} demo minutes",
         args.speed,
@@ -523,10 +715,11 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     );
     for p in &products {
         println!(
-            "subscribe {:<8} every {:>2} demo min  {}",
+            "subscribe {:<8} every {:>2} demo min  {:<38} -> {}",
             p.name,
             (p.every.as_secs_f64() * args.speed / 60.0).round(),
-            p.rule
+            p.rule,
+            p.sink.target()
         );
     }
     for job in &platform.plan().jobs {
@@ -576,17 +769,25 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         task.abort();
     }
 
-    let stats = running.stats().await;
+    let stats = settled_stats(&running).await;
     running.shutdown().await?;
-    let mut outputs = Vec::new();
+    let mut landed = Vec::new();
     for p in &products {
-        p.sink.close().await?;
-        outputs.push(p.sink.completed_files()?);
+        landed.push(landed_at(p, endpoints.as_ref()).await?);
     }
     let end = time.at(Utc::now());
-    summary(&org, &stats, &products, &outputs, &budget_key, &args);
+    summary(&org, &stats, &products, &landed, &budget_key, &args);
+    if let Some(Endpoints::Emulated(e)) = &endpoints {
+        println!(
+            "  {:<9} {:<58} {} token requests (one per scope, shared by sentinel's and xspm's calls)",
+            "entra",
+            "Entra ID token endpoint",
+            e.tokens.token_requests()
+        );
+    }
     health_report(&health).await?;
 
+    std::fs::create_dir_all(&out)?;
     let svg_path = out.join("volumes.svg");
     let mut series = health.volumes().query(
         &VolumeQuery::collected(TENANT, CONNECTOR, BinSize::Minute, time.start, end)
@@ -685,7 +886,7 @@ fn summary(
     org: &Org,
     stats: &PlatformStats,
     products: &[Product],
-    outputs: &[Vec<PathBuf>],
+    landed: &[Landed],
     budget_key: &BudgetKey,
     args: &Args,
 ) {
@@ -743,11 +944,15 @@ fn summary(
         Org::Simulated(sim) => Some(sim.visible_events()),
         Org::Real { .. } => None,
     };
+    let header = match landed.first() {
+        Some(Landed::Endpoint { .. }) => "at the product",
+        _ => "output",
+    };
     println!(
-        "\n  {:<9} {:<40} {:>9} {:>9}  output",
+        "\n  {:<9} {:<38} {:>9} {:>7}  {header}",
         "product", "filter", "delivered", "in org"
     );
-    for (p, files) in products.iter().zip(outputs) {
+    for (p, landed) in products.iter().zip(landed) {
         let in_org = truth.as_ref().map_or("-".to_string(), |events| {
             events
                 .iter()
@@ -759,18 +964,12 @@ fn summary(
                 .count()
                 .to_string()
         });
-        let output = match files.as_slice() {
-            [] => "no file written".to_string(),
-            [one] => one.display().to_string(),
-            [first, .., last] => format!(
-                "{} files: {} .. {}",
-                files.len(),
-                first.display(),
-                last.file_name().map_or("".into(), |n| n.to_string_lossy())
-            ),
+        let output = match landed {
+            Landed::Files(files) => files_line(files),
+            Landed::Endpoint { count, unit, .. } => format!("{count:>7} {unit}"),
         };
         println!(
-            "  {:<9} {:<40} {:>9} {:>9}  {output}",
+            "  {:<9} {:<38} {:>9} {:>7}  {output}",
             p.name,
             p.rule,
             delivered(stats, p.name),
@@ -779,6 +978,159 @@ fn summary(
     }
     if truth.is_some() {
         println!("  (\"in org\": matching events the org holds now, including the last second's, not yet collected)");
+    }
+    let endpoints: Vec<_> = products
+        .iter()
+        .zip(landed)
+        .filter_map(|(p, landed)| match landed {
+            Landed::Endpoint {
+                place,
+                calls,
+                emulated,
+                ..
+            } => Some((p.name, place, calls, *emulated)),
+            Landed::Files(_) => None,
+        })
+        .collect();
+    match endpoints.first() {
+        Some((.., true)) => println!("\n  product endpoints (emulated on 127.0.0.1, empty at the start of every run; counted by them)"),
+        Some((.., false)) => println!("\n  product endpoints (real; calls made and rows or messages accepted, as the sinks counted their answers)"),
+        None => {}
+    }
+    for (name, place, calls, _) in endpoints {
+        println!("  {name:<9} {place:<58} {calls}");
+    }
+}
+
+fn files_line(files: &[PathBuf]) -> String {
+    match files {
+        [] => "no file written".to_string(),
+        [one] => one.display().to_string(),
+        [first, .., last] => format!(
+            "{} files: {} .. {}",
+            files.len(),
+            first.display(),
+            last.file_name().map_or("".into(), |n| n.to_string_lossy())
+        ),
+    }
+}
+
+/// Where one product's records landed.
+enum Landed {
+    /// NDJSON files, complete.
+    Files(Vec<PathBuf>),
+    /// A product endpoint: how many rows or messages it holds, where, and its calls.
+    Endpoint {
+        count: u64,
+        unit: &'static str,
+        place: String,
+        calls: String,
+        emulated: bool,
+    },
+}
+
+/// What one product endpoint holds (counted by the emulator; for a real one, as the sink
+/// counted its answers), or the product's files.
+async fn landed_at(
+    p: &Product,
+    endpoints: Option<&Endpoints>,
+) -> Result<Landed, Box<dyn std::error::Error>> {
+    let emulated = match endpoints {
+        Some(Endpoints::Emulated(e)) => Some(e),
+        _ => None,
+    };
+    Ok(match (&p.sink, emulated) {
+        (ProductSink::File(sink), _) => {
+            sink.close().await?;
+            Landed::Files(sink.completed_files()?)
+        }
+        (ProductSink::Sentinel { sink, stream }, Some(e)) => {
+            let dcr = endpoints.map(|e| e.targets().dcr_id).unwrap_or_default();
+            let splits = match sink.stats().splits {
+                0 => String::new(),
+                n => format!(", {n} split after 413"),
+            };
+            Landed::Endpoint {
+                count: e.logs.rows(&dcr, stream).len() as u64,
+                unit: "rows",
+                place: format!("Logs Ingestion, DCR stream {stream} (gzip{splits})"),
+                calls: by_status(e.logs.calls().iter().map(|c| c.status)),
+                emulated: true,
+            }
+        }
+        (ProductSink::Hub { hub, auth, .. }, Some(e)) => {
+            let messages = e.hubs.messages(hub);
+            let keys: HashSet<_> = messages
+                .iter()
+                .filter_map(|m| m.partition_key.as_deref())
+                .collect();
+            let keys = match keys.len() {
+                0 => String::new(),
+                n => format!(", {n} partition keys"),
+            };
+            let calls = e.hubs.calls();
+            Landed::Endpoint {
+                count: messages.len() as u64,
+                unit: "messages",
+                place: format!("Event Hubs, hub {hub} ({auth}{keys})"),
+                calls: by_status(calls.iter().filter(|c| &c.hub == hub).map(|c| c.status)),
+                emulated: true,
+            }
+        }
+        (ProductSink::Sentinel { sink, stream }, None) => {
+            let stats = sink.stats();
+            Landed::Endpoint {
+                count: stats.rows_accepted,
+                unit: "rows",
+                place: format!("Logs Ingestion, DCR stream {stream} (gzip)"),
+                calls: format!("{} calls", stats.calls),
+                emulated: false,
+            }
+        }
+        (ProductSink::Hub { sink, hub, auth }, None) => {
+            let stats = sink.stats();
+            Landed::Endpoint {
+                count: stats.messages_accepted,
+                unit: "messages",
+                place: format!("Event Hubs, hub {hub} ({auth})"),
+                calls: format!("{} calls", stats.calls),
+                emulated: false,
+            }
+        }
+    })
+}
+
+/// `14 calls (204 ×14)`, `16 calls (204 ×14, 429 ×2)`, `no calls`.
+fn by_status(statuses: impl Iterator<Item = u16>) -> String {
+    let mut counts = std::collections::BTreeMap::<u16, u64>::new();
+    for status in statuses {
+        *counts.entry(status).or_default() += 1;
+    }
+    let total: u64 = counts.values().sum();
+    if total == 0 {
+        return "no calls".into();
+    }
+    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} ×{n}")).collect();
+    format!("{total} calls ({})", parts.join(", "))
+}
+
+/// The stats once deliveries settle (every product queue empty and nothing new delivered
+/// for 100 ms; at most 2 s), so that they match what the endpoints hold.
+async fn settled_stats(running: &RunningPlatform) -> PlatformStats {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+    let mut last = running.stats().await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = running.stats().await;
+        let same = now
+            .subscriptions
+            .iter()
+            .zip(&last.subscriptions)
+            .all(|(a, b)| a.queue_depth == 0 && a.records_delivered == b.records_delivered);
+        if same || tokio::time::Instant::now() >= deadline {
+            return now;
+        }
+        last = now;
     }
 }
 
@@ -882,6 +1234,15 @@ mod tests {
     }
 
     #[test]
+    fn calls_are_counted_per_status() {
+        assert_eq!(
+            by_status([204, 429, 204].into_iter()),
+            "3 calls (204 ×2, 429 ×1)"
+        );
+        assert_eq!(by_status(std::iter::empty()), "no calls");
+    }
+
+    #[test]
     fn flags_parse_and_bad_values_are_named() {
         let a = args(&["--duration", "5", "--speed", "120"]).unwrap();
         assert!(a.durable.is_none());
@@ -890,6 +1251,16 @@ mod tests {
         assert_eq!((a.duration, a.speed), (5, 120.0));
         let d = args(&[]).unwrap();
         assert_eq!((d.duration, d.speed), (30, 60.0));
+        assert_eq!(d.output, Output::Products);
+        assert_eq!(args(&["--output", "files"]).unwrap().output, Output::Files);
+        assert_eq!(
+            args(&["--output", "products"]).unwrap().output,
+            Output::Products
+        );
+        assert!(args(&["--output", "ndjson"])
+            .err()
+            .unwrap()
+            .contains("--output 'ndjson'"));
         assert!(args(&["--duration", "x"]).err().unwrap().contains("'x'"));
         assert!(args(&["--speed", "0"])
             .err()

@@ -118,8 +118,8 @@ impl Servers {
                 docs.iter().filter(|d| f.matches(d)).count() as u64
             })
             .collect();
-        let mean = events.iter().map(|e| e.json.len()).sum::<usize>() as f64
-            / events.len().max(1) as f64;
+        let mean =
+            events.iter().map(|e| e.json.len()).sum::<usize>() as f64 / events.len().max(1) as f64;
         (counts, mean)
     }
 
@@ -245,7 +245,11 @@ fn parse_result(stdout: &str) -> Option<Figures> {
 /// Median, min and max.
 fn stats(mut values: Vec<f64>) -> (f64, f64, f64) {
     values.sort_by(|a, b| a.total_cmp(b));
-    (values[values.len() / 2], values[0], values[values.len() - 1])
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
 }
 
 fn report(results: &[(String, Figures)], events: f64, mean_size: f64, runs: usize) {
@@ -281,10 +285,7 @@ fn report(results: &[(String, Figures)], events: f64, mean_size: f64, runs: usiz
         "    CPU per record          {}   (target ≤ 0.5)",
         show(ratio(&|f| f.cpu), 3)
     );
-    println!(
-        "    peak RSS                {}",
-        show(ratio(&|f| f.rss), 3)
-    );
+    println!("    peak RSS                {}", show(ratio(&|f| f.rss), 3));
     println!(
         "    wall time               {}",
         show(ratio(&|f| f.wall), 3)
@@ -451,7 +452,9 @@ async fn calls(platforms: &[RunningPlatform]) -> u64 {
 
 async fn client(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     let [variant, org, entra, logs, hubs, expect] = args else {
-        return Err("usage: e2e --client <ucp|baseline> <org> <entra> <logs> <hubs> <a,b,c>".into());
+        return Err(
+            "usage: e2e --client <ucp|baseline> <org> <entra> <logs> <hubs> <a,b,c>".into(),
+        );
     };
     let at = Endpoints {
         org: org.clone(),

@@ -5,10 +5,15 @@
 //! [`RateBudget::acquire`]. It is built on `governor` (GCRA) running on tokio's clock, and
 //! adapts to what the provider says ([`RateLimitHint`]):
 //!
-//! - throttled (429) or `remaining` at or below the calls reserved for other applications →
-//!   the whole budget pauses until the provider's reset (or retry-after);
+//! - throttled (429) or `remaining` at or below what is still reserved for other applications
+//!   → the whole budget pauses until the provider's reset (or retry-after);
 //! - otherwise the remaining calls are spread evenly until the reset, so a budget that other
 //!   applications are draining slows down instead of running dry.
+//!
+//! Other applications are reserved `limit − allowed` calls per window. Calls they already made
+//! in the window (the calls the provider counted, `limit − remaining`, minus the responses this
+//! budget observed with the same reset) come off that reserve: an application using less
+//! than its part leaves ucp its whole share, one using more leaves ucp what is left.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -135,6 +140,8 @@ struct BudgetState {
     paused_until: Option<Instant>,
     /// The next call no earlier than this (remaining calls spread until the reset).
     not_before: Option<Instant>,
+    /// The provider window last reported (its reset) and how many of our responses carried it.
+    window: Option<(chrono::DateTime<chrono::Utc>, u32)>,
 }
 
 /// A snapshot of a budget for stats and health.
@@ -189,6 +196,7 @@ impl RateBudget {
                 limiter,
                 paused_until: None,
                 not_before: None,
+                window: None,
             }),
             calls: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
@@ -246,6 +254,28 @@ impl RateBudget {
             state.limiter = Arc::new(limiter_for(&state.spec, self.origin));
         }
         let reserve = state.spec.limit.saturating_sub(state.spec.allowed());
+        let reserve = match (hint.reset, hint.remaining) {
+            (Some(reset), Some(remaining)) => {
+                // Our responses in this provider window; the rest of its used calls are others'.
+                let ours = match state.window {
+                    Some((known, n)) if known == reset => n + 1,
+                    _ => 1,
+                };
+                state.window = Some((reset, ours));
+                let others = state
+                    .spec
+                    .limit
+                    .saturating_sub(remaining)
+                    .saturating_sub(ours);
+                // One call stays free: another application may be calling right now.
+                if reserve == 0 {
+                    0
+                } else {
+                    reserve.saturating_sub(others).max(1)
+                }
+            }
+            _ => reserve,
+        };
         let reset_at = hint
             .reset
             .map(|reset| self.clock.instant_at(reset) + RESET_MARGIN);
@@ -352,23 +382,66 @@ mod tests {
     async fn remaining_at_the_reserve_pauses_and_low_remaining_slows() {
         let clock = Clock::new();
         let budget = RateBudget::new(spec(100).share(0.5), clock);
-        // 50 reserved for others: 60 remaining leaves us 10 calls for the next 55 s → 5 s apart.
+        // No reset reported: all 50 reserved calls stay free. 60 remaining leave us 10.
         budget.observe(&RateLimitHint {
             remaining: Some(60),
-            reset: Some(clock.now_utc() + chrono::Duration::seconds(54)),
             ..RateLimitHint::default()
         });
-        let start = Instant::now();
-        budget.acquire().await;
-        assert_eq!(Instant::now() - start, Duration::from_secs(5));
+        assert!(budget.paused_until().is_none());
         budget.observe(&RateLimitHint {
             remaining: Some(50),
-            reset: Some(clock.now_utc() + chrono::Duration::seconds(20)),
+            reset: None,
             ..RateLimitHint::default()
         });
+        // Paused for a window (no reset known).
         let paused = Instant::now();
         budget.acquire().await;
-        assert_eq!(Instant::now() - paused, Duration::from_secs(21));
+        assert_eq!(Instant::now() - paused, Duration::from_secs(60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn others_calls_in_the_window_come_off_their_reserve() {
+        let clock = Clock::new();
+        let budget = RateBudget::new(spec(100).share(0.5), clock);
+        let reset = clock.now_utc() + chrono::Duration::seconds(54);
+        let hint = |remaining| RateLimitHint {
+            remaining: Some(remaining),
+            reset: Some(reset),
+            ..RateLimitHint::default()
+        };
+        // Another application made 5 calls, within its 50: we may use our whole 50.
+        for ours in 1..50 {
+            budget.observe(&hint(100 - 5 - ours));
+            assert!(budget.paused_until().is_none(), "paused after {ours} calls");
+        }
+        budget.observe(&hint(100 - 5 - 50));
+        let paused = budget.paused_until().expect("our share is used up");
+        assert_eq!(paused - Instant::now(), Duration::from_secs(55));
+
+        // The next window: the other application takes 60, more than its 50. We may use
+        // what is left but one, spread until the reset: 40 − 1 − 1 (ours) = 38 calls in 56 s.
+        tokio::time::sleep_until(paused).await;
+        let reset = clock.now_utc() + chrono::Duration::seconds(55);
+        budget.observe(&RateLimitHint {
+            remaining: Some(100 - 60 - 1),
+            reset: Some(reset),
+            ..RateLimitHint::default()
+        });
+        assert!(budget.paused_until().is_none());
+        let start = Instant::now();
+        budget.acquire().await;
+        // 56 s / 39, to tokio's millisecond.
+        let waited = Instant::now() - start;
+        assert!(
+            waited.abs_diff(Duration::from_secs(56) / 39) < Duration::from_millis(2),
+            "{waited:?}"
+        );
+        budget.observe(&RateLimitHint {
+            remaining: Some(1),
+            reset: Some(reset),
+            ..RateLimitHint::default()
+        });
+        assert!(budget.paused_until().is_some());
     }
 
     #[tokio::test(start_paused = true)]

@@ -186,7 +186,8 @@ mod tests {
 
     #[test]
     fn a_compressed_rate_limit_window_becomes_the_budget_window() {
-        let config = |window| OktaConfig::new("https://contoso.okta.com", "c").rate_limit_window(window);
+        let config =
+            |window| OktaConfig::new("https://contoso.okta.com", "c").rate_limit_window(window);
         let source = OktaSource::new(config(Duration::from_secs(3))).unwrap();
         assert_eq!(source.describe().budget.per, Duration::from_secs(3));
         let default = OktaSource::new(OktaConfig::new("https://contoso.okta.com", "c")).unwrap();

@@ -10,10 +10,12 @@
 //! - otherwise the remaining calls are spread evenly until the reset, so a budget that other
 //!   applications are draining slows down instead of running dry.
 //!
-//! Other applications are reserved `limit − allowed` calls per window. Calls they already made
-//! in the window (the calls the provider counted, `limit − remaining`, minus the responses this
-//! budget observed with the same reset) come off that reserve: an application using less
-//! than its part leaves ucp its whole share, one using more leaves ucp what is left.
+//! What other applications of the account need is learned per provider window: the calls the
+//! provider counted (`limit − remaining`) minus the responses this budget observed with the
+//! same reset. Until one window is known they are reserved `limit − allowed`; after that, as
+//! many as they made in the last window (or have made in this one, if more), less what they
+//! already made. So an application using less than its part leaves ucp its whole share, one
+//! using more leaves ucp what is left, and a call always stays free for them.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -140,8 +142,11 @@ struct BudgetState {
     paused_until: Option<Instant>,
     /// The next call no earlier than this (remaining calls spread until the reset).
     not_before: Option<Instant>,
-    /// The provider window last reported (its reset) and how many of our responses carried it.
-    window: Option<(chrono::DateTime<chrono::Utc>, u32)>,
+    /// The provider window last reported: its reset, our responses that carried it, and the
+    /// most calls of other applications seen in it.
+    window: Option<(chrono::DateTime<chrono::Utc>, u32, u32)>,
+    /// Calls other applications made in the previous window, once one was seen.
+    others_before: Option<u32>,
 }
 
 /// A snapshot of a budget for stats and health.
@@ -197,6 +202,7 @@ impl RateBudget {
                 paused_until: None,
                 not_before: None,
                 window: None,
+                others_before: None,
             }),
             calls: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
@@ -257,21 +263,23 @@ impl RateBudget {
         let reserve = match (hint.reset, hint.remaining) {
             (Some(reset), Some(remaining)) => {
                 // Our responses in this provider window; the rest of its used calls are others'.
-                let ours = match state.window {
-                    Some((known, n)) if known == reset => n + 1,
-                    _ => 1,
+                let (ours, seen) = match state.window {
+                    Some((known, n, seen)) if known == reset => (n + 1, seen),
+                    Some((_, _, seen)) => {
+                        state.others_before = Some(seen);
+                        (1, 0)
+                    }
+                    None => (1, 0),
                 };
-                state.window = Some((reset, ours));
-                let others = state
-                    .spec
-                    .limit
-                    .saturating_sub(remaining)
-                    .saturating_sub(ours);
+                let used = state.spec.limit.saturating_sub(remaining);
+                let others = used.saturating_sub(ours).max(seen);
+                state.window = Some((reset, ours, others));
+                let expected = state.others_before.unwrap_or(reserve).max(others);
                 // One call stays free: another application may be calling right now.
                 if reserve == 0 {
                     0
                 } else {
-                    reserve.saturating_sub(others).max(1)
+                    expected.saturating_sub(others).max(1)
                 }
             }
             _ => reserve,
@@ -436,12 +444,31 @@ mod tests {
             waited.abs_diff(Duration::from_secs(56) / 39) < Duration::from_millis(2),
             "{waited:?}"
         );
-        budget.observe(&RateLimitHint {
-            remaining: Some(1),
+        for ours in 2..39 {
+            budget.observe(&hint_at(reset, 100 - 60 - ours));
+            assert!(budget.paused_until().is_none(), "paused after {ours} calls");
+        }
+        budget.observe(&hint_at(reset, 100 - 60 - 39));
+        let paused = budget.paused_until().expect("only one call left");
+
+        // The window after: it made 60 calls last time, so 60 stay reserved for it; it made
+        // 10 so far, which leaves 50 of the remaining 89 for it and 39 for us.
+        tokio::time::sleep_until(paused).await;
+        let reset = clock.now_utc() + chrono::Duration::seconds(59);
+        for ours in 1..40 {
+            budget.observe(&hint_at(reset, 100 - 10 - ours));
+            assert!(budget.paused_until().is_none(), "paused after {ours} calls");
+        }
+        budget.observe(&hint_at(reset, 100 - 10 - 40));
+        assert!(budget.paused_until().is_some());
+    }
+
+    fn hint_at(reset: chrono::DateTime<chrono::Utc>, remaining: u32) -> RateLimitHint {
+        RateLimitHint {
+            remaining: Some(remaining),
             reset: Some(reset),
             ..RateLimitHint::default()
-        });
-        assert!(budget.paused_until().is_some());
+        }
     }
 
     #[tokio::test(start_paused = true)]

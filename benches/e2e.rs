@@ -150,7 +150,11 @@ struct Figures {
 }
 
 async fn parent(full: bool) -> Result<(), Box<dyn std::error::Error>> {
-    let (backlog, runs) = if full { (100_000, 3) } else { (3_000, 1) };
+    let (backlog, mut runs) = if full { (100_000, 3) } else { (3_000, 1) };
+    // For profiling: `E2E_RUNS=1`.
+    if let Some(n) = std::env::var("E2E_RUNS").ok().and_then(|v| v.parse().ok()) {
+        runs = n;
+    }
     let mut results: Vec<(String, Figures)> = Vec::new();
     let mut mean_size = 0.0;
     for run in 0..runs {

@@ -387,7 +387,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn remaining_at_the_reserve_pauses_and_low_remaining_slows() {
+    async fn without_a_reset_the_whole_reserve_stays_free() {
         let clock = Clock::new();
         let budget = RateBudget::new(spec(100).share(0.5), clock);
         // No reset reported: all 50 reserved calls stay free. 60 remaining leave us 10.

@@ -12,6 +12,13 @@
 //!   polling the same org with their own filter (pushed to Okta as a SCIM filter, as each
 //!   connector would).
 //!
+//! Figures: wall time and CPU (user+sys) from the start of the platform(s) until every
+//! product holds its share of the backlog; records/s counts the org's events; source calls
+//! "to drain" are the job(s)' calls in that time (pages, plus polls every 50 ms of a job
+//! that caught up while deliveries finish), "when idle" those in the 2 s after; events
+//! fetched: what the job(s) downloaded (the baseline's filtered connectors fetch only their
+//! share, so it is less than 3×).
+//!
 //! Each variant runs in a child process of this binary (`--client ucp|baseline`), so its CPU
 //! (user+sys) and peak RSS are its own; the simulator and the emulators run in this parent
 //! process, fresh for every run, and their CPU is measured separately. Runs alternate the
@@ -145,6 +152,8 @@ struct Figures {
     idle_calls: f64,
     /// Calls the org counted (checks included).
     org_calls: f64,
+    /// Events the job(s) fetched from the org.
+    fetched: f64,
     /// CPU the parent (simulator + emulators) spent during the run.
     server_cpu: f64,
 }
@@ -240,6 +249,7 @@ fn parse_result(stdout: &str) -> Option<Figures> {
             "rss" => f.rss = v,
             "calls" => f.calls = v,
             "idle_calls" => f.idle_calls = v,
+            "fetched" => f.fetched = v,
             _ => {}
         }
     }
@@ -286,6 +296,10 @@ fn report(results: &[(String, Figures)], events: f64, mean_size: f64, runs: usiz
         show(ratio(&|f| f.idle_calls), 3)
     );
     println!(
+        "    events fetched          {}",
+        show(ratio(&|f| f.fetched), 3)
+    );
+    println!(
         "    CPU per record          {}   (target ≤ 0.5)",
         show(ratio(&|f| f.cpu), 3)
     );
@@ -311,6 +325,10 @@ fn report(results: &[(String, Figures)], events: f64, mean_size: f64, runs: usiz
         println!(
             "    peak RSS MiB            {}",
             show(stats(of(variant, &|f| f.rss / 1048576.0)), 0)
+        );
+        println!(
+            "    events fetched          {}",
+            show(stats(of(variant, &|f| f.fetched)), 0)
         );
         println!(
             "    source calls (drain)    {}",
@@ -442,16 +460,16 @@ async fn delivered(platforms: &[RunningPlatform]) -> Vec<u64> {
     counts
 }
 
-async fn calls(platforms: &[RunningPlatform]) -> u64 {
-    let mut calls = 0;
+/// Source calls and events fetched, over every platform.
+async fn collected(platforms: &[RunningPlatform]) -> (u64, u64) {
+    let (mut calls, mut fetched) = (0, 0);
     for p in platforms {
-        calls += p
-            .stats()
-            .await
-            .job("okta", SYSTEM_LOG)
-            .map_or(0, |j| j.source_calls);
+        if let Some(job) = p.stats().await.job("okta", SYSTEM_LOG) {
+            calls += job.source_calls;
+            fetched += job.records_collected;
+        }
     }
-    calls
+    (calls, fetched)
 }
 
 async fn client(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
@@ -496,15 +514,15 @@ async fn client(args: &[String]) -> Result<(), Box<dyn std::error::Error>> {
     }
     let wall = started.elapsed().as_secs_f64();
     let cpu = cpu_seconds().unwrap_or(0.0) - cpu_before;
-    let drained_calls = calls(&platforms).await;
+    let (drained_calls, fetched) = collected(&platforms).await;
     tokio::time::sleep(IDLE).await;
-    let idle_calls = calls(&platforms).await - drained_calls;
+    let idle_calls = collected(&platforms).await.0 - drained_calls;
     let rss = peak_rss_bytes().unwrap_or(0);
     for p in platforms {
         p.shutdown().await?;
     }
     println!(
-        "RESULT wall={wall} cpu={cpu} rss={rss} calls={drained_calls} idle_calls={idle_calls}"
+        "RESULT wall={wall} cpu={cpu} rss={rss} calls={drained_calls} idle_calls={idle_calls} fetched={fetched}"
     );
     Ok(())
 }

@@ -221,12 +221,10 @@ impl DemoTime {
     }
 }
 
-/// The simulated org's rate-limit minute lasts `60 s / speed`: tell the budget so. And the
-/// simulated org is started anew, on a new port, at every run (with the same seeded history):
-/// a cursor saved by an earlier run (`--durable`) is moved onto this run's address.
+/// The simulated org is started anew, on a new port, at every run (with the same seeded
+/// history): a cursor saved by an earlier run (`--durable`) is moved onto this run's address.
 struct DemoPace {
     okta: OktaSource,
-    speed: f64,
     base_url: String,
 }
 
@@ -247,9 +245,7 @@ impl DemoPace {
 #[async_trait]
 impl Source for DemoPace {
     fn describe(&self) -> SourceInfo {
-        let mut info = self.okta.describe();
-        info.budget.per = info.budget.per.div_f64(self.speed);
-        info
+        self.okta.describe()
     }
 
     async fn check(&self, cx: &SourceContext) -> Result<(), SourceError> {
@@ -613,9 +609,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             okta: OktaSource::new(
                 OktaConfig::new(sim.base_url(), CREDENTIAL)
                     .start_ago(Duration::from_secs(2 * 3600 + 60))
-                    .rate_limit_per_minute(20),
+                    .rate_limit_per_minute(20)
+                    // The simulated org's rate-limit minute lasts `60 s / speed`.
+                    .rate_limit_window(Duration::from_secs(60).div_f64(args.speed)),
             )?,
-            speed: args.speed,
             base_url: sim.base_url().to_string(),
         }),
         Org::Real { url, auth } => Arc::new(OktaSource::new(

@@ -5,10 +5,17 @@
 //! [`RateBudget::acquire`]. It is built on `governor` (GCRA) running on tokio's clock, and
 //! adapts to what the provider says ([`RateLimitHint`]):
 //!
-//! - throttled (429) or `remaining` at or below the calls reserved for other applications →
-//!   the whole budget pauses until the provider's reset (or retry-after);
+//! - throttled (429) or `remaining` at or below what is still reserved for other applications
+//!   → the whole budget pauses until the provider's reset (or retry-after);
 //! - otherwise the remaining calls are spread evenly until the reset, so a budget that other
 //!   applications are draining slows down instead of running dry.
+//!
+//! What other applications of the account need is learned per provider window: the calls the
+//! provider counted (`limit − remaining`) minus the responses this budget observed with the
+//! same reset. Until one window is known they are reserved `limit − allowed`; after that, as
+//! many as they made in the last window (or have made in this one, if more), less what they
+//! already made. So an application using less than its part leaves ucp its whole share, one
+//! using more leaves ucp what is left, and a call always stays free for them.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -135,6 +142,11 @@ struct BudgetState {
     paused_until: Option<Instant>,
     /// The next call no earlier than this (remaining calls spread until the reset).
     not_before: Option<Instant>,
+    /// The provider window last reported: its reset, our responses that carried it, and the
+    /// most calls of other applications seen in it.
+    window: Option<(chrono::DateTime<chrono::Utc>, u32, u32)>,
+    /// Calls other applications made in the previous window, once one was seen.
+    others_before: Option<u32>,
 }
 
 /// A snapshot of a budget for stats and health.
@@ -189,6 +201,8 @@ impl RateBudget {
                 limiter,
                 paused_until: None,
                 not_before: None,
+                window: None,
+                others_before: None,
             }),
             calls: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
@@ -246,6 +260,30 @@ impl RateBudget {
             state.limiter = Arc::new(limiter_for(&state.spec, self.origin));
         }
         let reserve = state.spec.limit.saturating_sub(state.spec.allowed());
+        let reserve = match (hint.reset, hint.remaining) {
+            (Some(reset), Some(remaining)) => {
+                // Our responses in this provider window; the rest of its used calls are others'.
+                let (ours, seen) = match state.window {
+                    Some((known, n, seen)) if known == reset => (n + 1, seen),
+                    Some((_, _, seen)) => {
+                        state.others_before = Some(seen);
+                        (1, 0)
+                    }
+                    None => (1, 0),
+                };
+                let used = state.spec.limit.saturating_sub(remaining);
+                let others = used.saturating_sub(ours).max(seen);
+                state.window = Some((reset, ours, others));
+                let expected = state.others_before.unwrap_or(reserve).max(others);
+                // One call stays free: another application may be calling right now.
+                if reserve == 0 {
+                    0
+                } else {
+                    expected.saturating_sub(others).max(1)
+                }
+            }
+            _ => reserve,
+        };
         let reset_at = hint
             .reset
             .map(|reset| self.clock.instant_at(reset) + RESET_MARGIN);
@@ -349,26 +387,88 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn remaining_at_the_reserve_pauses_and_low_remaining_slows() {
+    async fn without_a_reset_the_whole_reserve_stays_free() {
         let clock = Clock::new();
         let budget = RateBudget::new(spec(100).share(0.5), clock);
-        // 50 reserved for others: 60 remaining leaves us 10 calls for the next 55 s → 5 s apart.
+        // No reset reported: all 50 reserved calls stay free. 60 remaining leave us 10.
         budget.observe(&RateLimitHint {
             remaining: Some(60),
-            reset: Some(clock.now_utc() + chrono::Duration::seconds(54)),
             ..RateLimitHint::default()
         });
-        let start = Instant::now();
-        budget.acquire().await;
-        assert_eq!(Instant::now() - start, Duration::from_secs(5));
+        assert!(budget.paused_until().is_none());
         budget.observe(&RateLimitHint {
             remaining: Some(50),
-            reset: Some(clock.now_utc() + chrono::Duration::seconds(20)),
+            reset: None,
             ..RateLimitHint::default()
         });
+        // Paused for a window (no reset known).
         let paused = Instant::now();
         budget.acquire().await;
-        assert_eq!(Instant::now() - paused, Duration::from_secs(21));
+        assert_eq!(Instant::now() - paused, Duration::from_secs(60));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn others_calls_in_the_window_come_off_their_reserve() {
+        let clock = Clock::new();
+        let budget = RateBudget::new(spec(100).share(0.5), clock);
+        let reset = clock.now_utc() + chrono::Duration::seconds(54);
+        let hint = |remaining| RateLimitHint {
+            remaining: Some(remaining),
+            reset: Some(reset),
+            ..RateLimitHint::default()
+        };
+        // Another application made 5 calls, within its 50: we may use our whole 50.
+        for ours in 1..50 {
+            budget.observe(&hint(100 - 5 - ours));
+            assert!(budget.paused_until().is_none(), "paused after {ours} calls");
+        }
+        budget.observe(&hint(100 - 5 - 50));
+        let paused = budget.paused_until().expect("our share is used up");
+        assert_eq!(paused - Instant::now(), Duration::from_secs(55));
+
+        // The next window: the other application takes 60, more than its 50. We may use
+        // what is left but one, spread until the reset: 40 − 1 − 1 (ours) = 38 calls in 56 s.
+        tokio::time::sleep_until(paused).await;
+        let reset = clock.now_utc() + chrono::Duration::seconds(55);
+        budget.observe(&RateLimitHint {
+            remaining: Some(100 - 60 - 1),
+            reset: Some(reset),
+            ..RateLimitHint::default()
+        });
+        assert!(budget.paused_until().is_none());
+        let start = Instant::now();
+        budget.acquire().await;
+        // 56 s / 39, to tokio's millisecond.
+        let waited = Instant::now() - start;
+        assert!(
+            waited.abs_diff(Duration::from_secs(56) / 39) < Duration::from_millis(2),
+            "{waited:?}"
+        );
+        for ours in 2..39 {
+            budget.observe(&hint_at(reset, 100 - 60 - ours));
+            assert!(budget.paused_until().is_none(), "paused after {ours} calls");
+        }
+        budget.observe(&hint_at(reset, 100 - 60 - 39));
+        let paused = budget.paused_until().expect("only one call left");
+
+        // The window after: it made 60 calls last time, so 60 stay reserved for it; it made
+        // 10 so far, which leaves 50 of the remaining 89 for it and 39 for us.
+        tokio::time::sleep_until(paused).await;
+        let reset = clock.now_utc() + chrono::Duration::seconds(59);
+        for ours in 1..40 {
+            budget.observe(&hint_at(reset, 100 - 10 - ours));
+            assert!(budget.paused_until().is_none(), "paused after {ours} calls");
+        }
+        budget.observe(&hint_at(reset, 100 - 10 - 40));
+        assert!(budget.paused_until().is_some());
+    }
+
+    fn hint_at(reset: chrono::DateTime<chrono::Utc>, remaining: u32) -> RateLimitHint {
+        RateLimitHint {
+            remaining: Some(remaining),
+            reset: Some(reset),
+            ..RateLimitHint::default()
+        }
     }
 
     #[tokio::test(start_paused = true)]

@@ -89,6 +89,9 @@ pub struct OktaConfig {
     pub quota_share: f64,
     /// The org's `/api/v1/logs` limit per minute until a response says otherwise (default 600).
     pub rate_limit_per_minute: u32,
+    /// The real length of the org's rate-limit "minute" (default 60 s). Only a simulated org
+    /// with compressed time (a demo, a benchmark) has a shorter one.
+    pub rate_limit_window: Duration,
     /// Timeout of one HTTP request (default 30 s). `None` disables it: tests under tokio's
     /// paused clock need that, because the clock auto-advances while the runtime waits on
     /// loopback I/O and would fire the timeout early.
@@ -107,6 +110,7 @@ impl OktaConfig {
             start: StartAt::Ago(Duration::from_secs(3600)),
             quota_share: 0.5,
             rate_limit_per_minute: 600,
+            rate_limit_window: Duration::from_secs(60),
             request_timeout: Some(Duration::from_secs(30)),
         }
     }
@@ -154,6 +158,13 @@ impl OktaConfig {
         self
     }
 
+    /// The org's rate-limit window lasts `window` of real time instead of a minute (for a
+    /// simulated org running `60 s / window` times faster than real time).
+    pub fn rate_limit_window(mut self, window: Duration) -> Self {
+        self.rate_limit_window = window;
+        self
+    }
+
     /// Timeout of one HTTP request.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = Some(timeout);
@@ -164,5 +175,24 @@ impl OktaConfig {
     pub fn no_request_timeout(mut self) -> Self {
         self.request_timeout = None;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::okta::OktaSource;
+    use ucp_core::Source;
+
+    #[test]
+    fn a_compressed_rate_limit_window_becomes_the_budget_window() {
+        let config =
+            |window| OktaConfig::new("https://contoso.okta.com", "c").rate_limit_window(window);
+        let source = OktaSource::new(config(Duration::from_secs(3))).unwrap();
+        assert_eq!(source.describe().budget.per, Duration::from_secs(3));
+        let default = OktaSource::new(OktaConfig::new("https://contoso.okta.com", "c")).unwrap();
+        assert_eq!(default.describe().budget.per, Duration::from_secs(60));
+        let err = OktaSource::new(config(Duration::ZERO)).unwrap_err();
+        assert!(err.to_string().contains("rate-limit window"), "{err}");
     }
 }

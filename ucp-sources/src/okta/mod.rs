@@ -112,6 +112,11 @@ impl OktaSource {
                 "Okta org {org_name}: the rate limit must be at least 1 call per minute"
             )));
         }
+        if config.rate_limit_window < Duration::from_millis(1) {
+            return Err(config_error(format!(
+                "Okta org {org_name}: the rate-limit window must be at least 1 ms (default 60 s)"
+            )));
+        }
         let mut builder = reqwest::Client::builder();
         if let Some(timeout) = config.request_timeout {
             builder = builder.timeout(timeout);
@@ -433,7 +438,7 @@ impl Source for OktaSource {
             budget: BudgetSpec::new(
                 BudgetKey::new("okta", self.org_name.clone()),
                 self.config.rate_limit_per_minute,
-                Duration::from_secs(60),
+                self.config.rate_limit_window,
             )
             .share(self.config.quota_share),
         }

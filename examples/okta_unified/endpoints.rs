@@ -100,7 +100,7 @@ pub fn real_endpoints(
     if !missing.is_empty() {
         let verb = |names: &[&str]| if names.len() == 1 { "is" } else { "are" };
         return Err(format!(
-            "{} {} set, but {} {} not: set every product variable to deliver to real endpoints (see the header of examples/okta_unified.rs), or none for the emulators",
+            "{} {} set, but {} {} not: set every product variable to deliver to real endpoints (see the header of examples/okta_unified/main.rs), or none for the emulators",
             set.join(", "),
             verb(&set),
             missing.join(", "),

@@ -24,7 +24,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
+use ucp::credentials::CredentialStore;
+use ucp::credentials::{Credential, CredentialRef, MemoryCredentials};
+use ucp::health::MemoryHealth;
 use ucp::sources::okta::{OktaConfig, OktaSource, SYSTEM_LOG};
+use ucp::store::MemoryCheckpoints;
 use ucp::*;
 use ucp_testkit::okta::{OktaSimConfig, OktaSimulator};
 use ucp_testkit::RecordingSink;

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use ucp::plan::SubscriptionId;
+use ucp::store::DurableStore;
+use ucp::SubscriptionId;
 use ucp::*;
 
 fn batch(records: usize) -> Arc<Batch> {

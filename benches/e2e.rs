@@ -31,9 +31,14 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 use ucp::credentials::token::HttpTokenFetcher;
+use ucp::credentials::token::TokenProvider;
+use ucp::credentials::CredentialStore;
+use ucp::credentials::{Credential, CredentialError, CredentialRef, MemoryCredentials};
+use ucp::health::MemoryHealth;
 use ucp::sinks::eventhubs::{EventHubsAuth, EventHubsConfig, EventHubsSink};
 use ucp::sinks::sentinel::{SentinelConfig, SentinelSink};
 use ucp::sources::okta::{OktaConfig, OktaSource, SYSTEM_LOG};
+use ucp::store::{MemoryCheckpoints, MemoryDeadLetters};
 use ucp::*;
 use ucp_testkit::azure::{EventHubs, LogsIngestion};
 use ucp_testkit::okta::{OktaSimConfig, OktaSimulator};

@@ -7,7 +7,6 @@
 //! - `replan/10k_subscriptions_3k_streams`: time to compute the plan for 10,000
 //!   subscriptions over 3,000 streams.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,9 +14,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ucp::budget::{BudgetKey, BudgetSpec};
-use ucp::plan::plan;
 use ucp::*;
+use ucp::{BudgetKey, BudgetSpec};
 
 const BATCH: usize = 1_000;
 const BATCHES: usize = 20;
@@ -61,6 +59,7 @@ impl Source for Pages {
 }
 
 /// Counts records, and signals when it has seen them all.
+#[derive(Default)]
 struct Counting {
     seen: Arc<AtomicU64>,
     done: Arc<tokio::sync::Notify>,
@@ -149,12 +148,34 @@ fn fanout(c: &mut Criterion) {
     group.finish();
 }
 
+/// A source that only describes itself: the re-plan bench never starts it.
+struct Described(SourceInfo);
+
+#[async_trait]
+impl Source for Described {
+    fn describe(&self) -> SourceInfo {
+        self.0.clone()
+    }
+
+    async fn check(&self, _cx: &SourceContext) -> Result<(), SourceError> {
+        Ok(())
+    }
+
+    async fn collect(
+        &self,
+        _cx: &SourceContext,
+        _req: CollectRequest,
+    ) -> Result<Page, SourceError> {
+        Ok(Page::default())
+    }
+}
+
 fn replan(c: &mut Criterion) {
-    let mut sources = BTreeMap::new();
+    let mut builder = Platform::builder();
     for s in 0..1_000 {
-        sources.insert(
+        builder = builder.source(
             format!("src{s}"),
-            SourceInfo {
+            Described(SourceInfo {
                 provider: "okta".into(),
                 streams: (0..3)
                     .map(|k| StreamInfo::new(format!("stream{k}"), ""))
@@ -165,10 +186,12 @@ fn replan(c: &mut Criterion) {
                     600,
                     Duration::from_secs(60),
                 ),
-            },
+            }),
         );
     }
-    let mut subs = Vec::new();
+    for p in 0..4 {
+        builder = builder.sink(format!("product{p}"), Counting::default());
+    }
     for i in 0..10_000usize {
         let stream = i % 3_000;
         let sub = Subscription::new(
@@ -178,15 +201,12 @@ fn replan(c: &mut Criterion) {
         )
         .every(Duration::from_secs(60 * (1 + (i % 5) as u64)))
         .filter(Filter::starts_with("/eventType", format!("type{}", i % 7)));
-        subs.push(sub);
+        builder = builder.subscribe(sub);
     }
-    let capacity: HashMap<BudgetKey, f64> = sources
-        .values()
-        .map(|s| (s.budget.key.clone(), s.budget.calls_per_second()))
-        .collect();
+    let platform = builder.build().expect("a valid configuration");
     c.bench_function("replan/10k_subscriptions_3k_streams", |b| {
         b.iter(|| {
-            let plan = plan(&subs, &sources, &capacity);
+            let plan = platform.plan();
             assert_eq!(plan.jobs.len(), 3_000);
             plan
         })

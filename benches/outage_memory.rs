@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use ucp::budget::{BudgetKey, BudgetSpec};
+use ucp::store::DurableStore;
 use ucp::*;
+use ucp::{BudgetKey, BudgetSpec};
 use ucp_testkit::{RecordingSink, SinkBehaviour};
 
 const PER_SECOND: u64 = 2_000;

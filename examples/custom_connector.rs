@@ -36,6 +36,10 @@ use ucp_testkit::demo_api::DemoApi;
 use ucp_testkit::EventLog;
 
 use acme::{AcmeSource, NdjsonProduct};
+use ucp::credentials::CredentialStore;
+use ucp::credentials::{Credential, CredentialRef, MemoryCredentials};
+use ucp::health::MemoryHealth;
+use ucp::store::MemoryCheckpoints;
 
 /// Run the conformance suites on the connector and print their reports.
 async fn run_conformance() -> Result<(), Box<dyn std::error::Error>> {

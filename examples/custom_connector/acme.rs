@@ -12,8 +12,9 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::io::AsyncWriteExt;
-use ucp::budget::{BudgetKey, BudgetSpec};
+use ucp::credentials::Credential;
 use ucp::*;
+use ucp::{BudgetKey, BudgetSpec};
 
 // ---------------------------------------------------------------- the partner's Source
 
@@ -115,10 +116,7 @@ impl AcmeSource {
             429 => {
                 return Err(SourceError::RateLimited {
                     message: format!("Acme account {} throttled the call", self.account),
-                    hint: RateLimitHint {
-                        throttled: true,
-                        ..hint
-                    },
+                    hint,
                 })
             }
             status => {
@@ -143,7 +141,6 @@ fn hint_from(headers: &reqwest::header::HeaderMap) -> RateLimitHint {
         remaining: number("x-ratelimit-remaining").map(|n| n as u32),
         reset: number("x-ratelimit-reset").and_then(|s| DateTime::from_timestamp(s, 0)),
         retry_after: number("retry-after").map(|s| Duration::from_secs(s as u64)),
-        throttled: false,
     }
 }
 

@@ -11,7 +11,7 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 
 use async_trait::async_trait;
-use ucp::Credential;
+use ucp::credentials::Credential;
 use ucp_testkit::conformance::{
     checks, sink_suite, source_suite, DemoApiFixture, ProductSetup, Redelivery, SeenRequest,
     SinkFixture, SuiteReport,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ucp::*;
+use ucp::health::{HealthEvent, HealthReporter, HealthService, VolumeSample};
 
 /// Demo time: real time since the start, times `speed`.
 #[derive(Clone, Copy)]

@@ -130,6 +130,10 @@ use demo_time::{DemoHealth, DemoTime};
 use endpoints::{Endpoints, ENTRA_CREDENTIAL, HUBS_CREDENTIAL};
 use org::Org;
 use products::{endpoint_sinks, file_sinks, products};
+use ucp::credentials::CredentialStore;
+use ucp::credentials::{CredentialRef, MemoryCredentials};
+use ucp::health::{HealthReporter, HealthService, MemoryHealthTable};
+use ucp::store::{DurableStore, MemoryCheckpoints};
 
 /// The tenant that owns the connector, the credentials and the products.
 const TENANT: &str = "contoso";

@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use secrecy::SecretString;
 use ucp::credentials::token::okta_token_url;
+use ucp::credentials::Credential;
 use ucp::credentials::JwtAlgorithm;
 use ucp::sources::okta::{OktaAuth, OktaConfig, OktaSource};
 use ucp::*;

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use ucp::plan::SubscriptionId;
 use ucp::sources::okta::{OktaAuth, SYSTEM_LOG};
+use ucp::SubscriptionId;
 use ucp::*;
 
 use crate::args::Args;
@@ -17,6 +17,9 @@ use crate::landed::{files_line, Landed};
 use crate::org::Org;
 use crate::products::Product;
 use crate::{CONNECTOR, TENANT};
+use ucp::health::{render_volume_svg, BinSize, HealthService, VolumeQuery};
+use ucp::store::CheckpointStore;
+use ucp::store::DurableStore;
 
 /// The setup: the org, where the products are, the demo speed, each subscription and the
 /// one job the platform planned for all three.

@@ -10,8 +10,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::budget::lock;
 use crate::record::{Cursor, StreamKey};
+use crate::sync::lock;
 
 /// A checkpoint could not be read or written.
 #[derive(Debug, thiserror::Error)]

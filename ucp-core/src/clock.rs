@@ -52,16 +52,47 @@ impl Clock {
         self.utc_at(Instant::now())
     }
 
-    /// The wall time of a tokio instant.
+    /// The wall time of a tokio instant (the end of chrono's range at the latest).
     pub fn utc_at(&self, instant: Instant) -> DateTime<Utc> {
         let elapsed = instant.saturating_duration_since(self.anchor);
-        self.anchor_wall + chrono::Duration::from_std(elapsed).unwrap_or(chrono::Duration::zero())
+        chrono::Duration::from_std(elapsed)
+            .ok()
+            .and_then(|elapsed| self.anchor_wall.checked_add_signed(elapsed))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
-    /// The tokio instant of a wall time; times in the past map to now.
+    /// The tokio instant of a wall time; times in the past map to now, times beyond what an
+    /// instant can hold to [`Clock::after`]'s cap.
     pub fn instant_at(&self, wall: DateTime<Utc>) -> Instant {
+        let ahead = (wall - self.now_utc()).to_std().unwrap_or(Duration::ZERO);
+        self.after(ahead)
+    }
+
+    /// The instant `wait` from now. Waits come from provider headers and configs, so the sum
+    /// saturates at [`FAR_FUTURE`] from now instead of overflowing.
+    pub fn after(&self, wait: Duration) -> Instant {
         let now = Instant::now();
-        let ahead = (wall - self.utc_at(now)).to_std().unwrap_or(Duration::ZERO);
-        now + ahead
+        now.checked_add(wait.min(FAR_FUTURE)).unwrap_or(now)
+    }
+}
+
+/// The furthest ahead any wait reaches: about a century, far beyond any real interval or
+/// provider reset, and still representable as an instant on every platform.
+pub const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn extreme_times_saturate_instead_of_panicking() {
+        let clock = Clock::at(DateTime::<Utc>::MAX_UTC - chrono::Duration::seconds(1));
+        tokio::time::advance(Duration::from_secs(10)).await;
+        assert_eq!(clock.now_utc(), DateTime::<Utc>::MAX_UTC);
+        let clock = Clock::new();
+        let now = Instant::now();
+        assert_eq!(clock.after(Duration::MAX), now + FAR_FUTURE);
+        assert_eq!(clock.instant_at(DateTime::<Utc>::MAX_UTC), now + FAR_FUTURE);
+        assert_eq!(clock.instant_at(DateTime::<Utc>::MIN_UTC), now);
     }
 }

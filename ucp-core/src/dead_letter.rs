@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::budget::lock;
 use crate::record::{Record, StreamKey};
+use crate::sync::lock;
 
 /// One record that did not reach its product.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -10,7 +10,7 @@ use crate::record::RecordId;
 
 /// Remembers ids for `ttl`, at most `capacity` of them (the oldest are forgotten first).
 #[derive(Debug)]
-pub struct DedupWindow {
+pub(crate) struct DedupWindow {
     ttl: Duration,
     capacity: usize,
     seen: HashMap<RecordId, Instant>,
@@ -48,13 +48,9 @@ impl DedupWindow {
     }
 
     /// Ids remembered now.
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.seen.len()
-    }
-
-    /// True when no id is remembered.
-    pub fn is_empty(&self) -> bool {
-        self.seen.is_empty()
     }
 
     fn expire(&mut self, now: Instant) {

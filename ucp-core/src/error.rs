@@ -1,10 +1,8 @@
-//! Error classes shared by sources and sinks, and the platform's own errors.
-
-use std::time::Duration;
+//! The vocabulary of failure shared by every layer: how a failure should be handled
+//! ([`ErrorClass`]) and what is wrong with a configuration ([`ConfigError`]). Each
+//! component's own error type lives beside it (`SourceError` with `Source`, …).
 
 use crate::record::StreamKey;
-use crate::sink::SinkError;
-use crate::source::SourceError;
 
 /// How a failure should be handled: the one question every retry decision asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -90,11 +88,35 @@ pub enum ConfigError {
         /// What is wrong.
         problem: String,
     },
-    /// The HTTP client of the default token provider could not be built.
-    #[error("the token provider's HTTP client could not be built ({reason}); pass one with .tokens(...)")]
-    TokenClient {
+    /// The platform's HTTP client could not be built (the TLS backend failed to start).
+    #[error("the platform's HTTP client could not be built ({reason})")]
+    HttpClient {
         /// Why.
         reason: String,
+    },
+    /// A source or sink named by a call is not registered.
+    #[error("no {kind} named '{name}' is registered")]
+    Unknown {
+        /// `source` or `sink`.
+        kind: &'static str,
+        /// The name.
+        name: String,
+    },
+    /// A source or sink cannot be removed while subscriptions use it.
+    #[error("{kind} '{name}' is still used by {by}: unsubscribe them first")]
+    InUse {
+        /// `source` or `sink`.
+        kind: &'static str,
+        /// The name.
+        name: String,
+        /// Who uses it.
+        by: String,
+    },
+    /// A stream's cursor cannot change while its job collects it.
+    #[error("{stream} is being collected: pause its source before changing its cursor")]
+    StreamRunning {
+        /// The stream.
+        stream: StreamKey,
     },
     /// `unsubscribe` named a subscription that does not exist.
     #[error("'{product}' has no subscription to {stream}")]
@@ -104,43 +126,4 @@ pub enum ConfigError {
         /// The stream.
         stream: StreamKey,
     },
-}
-
-/// A failed collection, naming the source instance and stream it concerns.
-#[derive(Debug, thiserror::Error)]
-#[error("collecting {stream}: {error}; what to do: {}", error.action())]
-pub struct CollectError {
-    /// The stream.
-    pub stream: StreamKey,
-    /// The source's error.
-    #[source]
-    pub error: SourceError,
-}
-
-/// A failed delivery, naming the product and stream it concerns.
-#[derive(Debug, thiserror::Error)]
-#[error("delivering {stream} to '{product}': {error}; what to do: {}", error.action())]
-pub struct DeliveryError {
-    /// The product (sink name).
-    pub product: String,
-    /// The stream.
-    pub stream: StreamKey,
-    /// The sink's error.
-    #[source]
-    pub error: SinkError,
-}
-
-/// Errors of the running platform.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PlatformError {
-    /// A configuration mistake.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// A checkpoint could not be read or written.
-    #[error(transparent)]
-    Checkpoint(#[from] crate::checkpoint::CheckpointError),
-    /// Shutdown did not finish draining in time; undelivered batches will be collected again.
-    #[error("shutdown timed out after {0:?}: {1} deliveries were still in flight and will be re-collected at the next start")]
-    ShutdownTimeout(Duration, usize),
 }

@@ -5,56 +5,63 @@
 //! [`Platform`] collects each stream once for every subscribed product, keeps every call
 //! inside the provider account's shared [`RateBudget`], fans each batch out to every product
 //! through its own bounded queue, and checkpoints progress so nothing is skipped or lost.
+//!
+//! A connector author needs [`prelude`]. Beside the root items, namespaces hold what fewer
+//! users need: [`credentials`] (stores and the token provider), [`health`] (the health
+//! service, its tables, volumes and notifiers) and [`store`] (checkpoints, dead letters and
+//! the durable store).
+//!
+//! Inside, data flows one way: a plan of jobs (`plan`) → the account's rate budget
+//! (`budget`) → one collection job per stream (`job`) → fan-out to each subscriber's queue
+//! (`queue`) → its delivery task and the product's sink (`delivery`) → acceptance
+//! (`acceptance`) → the stream's checkpoint (`checkpoint`, `store`). ARCHITECTURE.md at the
+//! repository root maps every module.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod budget;
-pub mod checkpoint;
-pub mod clock;
+mod acceptance;
+mod budget;
+mod checkpoint;
+mod clock;
+mod context;
 pub mod credentials;
-pub mod dead_letter;
-pub mod dedup;
-pub mod delivery;
-pub mod error;
-pub mod filter;
+mod dead_letter;
+mod dedup;
+mod delivery;
+mod error;
+mod filter;
 pub mod health;
 mod job;
-pub mod plan;
-pub mod platform;
-pub mod record;
+mod plan;
+mod platform;
+pub mod prelude;
+mod queue;
+mod record;
 mod reporting;
-pub mod sink;
-pub mod source;
-pub mod stats;
+mod retry;
+mod sink;
+mod source;
+mod stats;
+pub mod store;
+mod subscription;
+mod sync;
 
-pub use budget::{BudgetKey, BudgetSpec, RateBudget};
-pub use checkpoint::{CheckpointError, CheckpointStore, FileCheckpoints, MemoryCheckpoints};
+pub use budget::{BudgetKey, BudgetSpec, BudgetStatus, RateBudget, RateLimitHint};
 pub use clock::Clock;
-pub use credentials::token::{AccessToken, TokenError, TokenProvider, TokenRequest};
-pub use credentials::{
-    Credential, CredentialError, CredentialRef, CredentialStore, EnvCredentials, FileCredentials,
-    FileKey, MemoryCredentials, TenantCredentials,
-};
-pub use dead_letter::{DeadLetter, DeadLetterStore, MemoryDeadLetters};
-pub use dedup::DedupWindow;
-pub use delivery::durable::{DurableError, DurableStore, StoredDeadLetter};
-pub use error::{CollectError, ConfigError, DeliveryError, ErrorClass, PlatformError};
+pub use context::{Context, DEFAULT_TENANT};
+pub use error::{ConfigError, ErrorClass};
 pub use filter::Filter;
-pub use health::{
-    render_volume_svg, BinSize, Component, ConnectorStatus, HealthEvent, HealthKind, HealthQuery,
-    HealthReporter, HealthRow, HealthService, HealthTable, MemoryHealth, MemoryHealthTable,
-    Metrics, Notifier, SqliteHealthTable, Status, VolumeQuery, VolumeSample, VolumeSeries, Volumes,
-    WebhookNotifier,
+pub use plan::{JobPlan, Plan};
+pub use platform::{
+    CheckOutcome, Platform, PlatformBuilder, PlatformError, Restarted, RunningPlatform,
 };
-pub use plan::{
-    JobPlan, Plan, QueueBackend, QueueConfig, RetryPolicy, Subscription, SubscriptionId, WhenFull,
-};
-pub use platform::{CheckOutcome, Platform, PlatformBuilder, RunningPlatform};
 pub use record::{Batch, Cursor, Record, RecordId, StreamKey};
-pub use sink::{Delivery, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo};
+pub use retry::RetryPolicy;
+pub use sink::{Delivery, DeliveryError, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo};
 pub use source::{
-    CollectRequest, Page, RateLimitHint, Source, SourceCapabilities, SourceContext, SourceError,
+    CollectError, CollectRequest, Page, Source, SourceCapabilities, SourceContext, SourceError,
     SourceInfo, StreamInfo,
 };
 pub use stats::{JobStats, PlatformStats, SubscriptionStats};
+pub use subscription::{QueueBackend, QueueConfig, Subscription, SubscriptionId, WhenFull};

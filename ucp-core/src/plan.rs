@@ -1,232 +1,20 @@
-//! Subscriptions and the collect-once plan.
+//! The collect-once plan.
 //!
 //! Every product subscribes to (source instance, stream) with its own interval, filter, queue
-//! and retry policy. [`plan`] merges subscriptions to the same stream into one collection
+//! and retry policy. `plan` merges subscriptions to the same stream into one collection
 //! job: its interval is the shortest requested, its server-side filter the union of the
 //! subscribers' filters (when the source can filter), and when the jobs sharing a rate budget
 //! need more calls than the budget allows, their intervals stretch by the same factor.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::time::Duration;
 
 use crate::budget::BudgetKey;
-use crate::error::ConfigError;
+use crate::clock::FAR_FUTURE;
 use crate::filter::Filter;
 use crate::record::StreamKey;
 use crate::source::SourceInfo;
-
-/// What happens when a subscription's queue is full.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum WhenFull {
-    /// The collection job waits for room. This pauses collection for every product of the
-    /// job (reported as a Warning) but loses nothing.
-    #[default]
-    Block,
-    /// The new batch is dropped for this product only; the loss is counted and reported.
-    DropNewest,
-    /// The oldest batches of this product's durable queue are dropped to make room; the loss
-    /// is counted and reported. Only for durable queues.
-    DropOldest,
-}
-
-/// Where a subscription's queue lives.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum QueueBackend {
-    /// In memory, bounded by [`QueueConfig::capacity`] batches. While a batch waits here,
-    /// the stream's cursor does not move past it.
-    #[default]
-    Memory,
-    /// On disk in the platform's [`crate::DurableStore`], bounded by `max_bytes` of payload.
-    /// A batch counts as accepted once it is committed there, so collection moves on while
-    /// the product catches up at its own pace; a restart resumes from the product's position.
-    /// Temporary delivery failures are retried without limit (the disk absorbs an outage);
-    /// only records the product refuses for good are dead-lettered.
-    Disk {
-        /// Payload bytes the queue may hold before [`WhenFull`] applies.
-        max_bytes: u64,
-    },
-}
-
-/// A subscription's bounded queue.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct QueueConfig {
-    /// Batches an in-memory queue holds before [`WhenFull`] applies.
-    pub capacity: usize,
-    /// The policy when full.
-    pub when_full: WhenFull,
-    /// Memory or disk.
-    pub backend: QueueBackend,
-}
-
-impl Default for QueueConfig {
-    fn default() -> Self {
-        QueueConfig {
-            capacity: 16,
-            when_full: WhenFull::Block,
-            backend: QueueBackend::Memory,
-        }
-    }
-}
-
-/// How deliveries are retried: exponential backoff with jitter, bounded, honouring the
-/// product's `Retry-After`. After the last attempt the batch goes to the dead-letter store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in all, the first included (at least 1).
-    pub max_attempts: u32,
-    /// Backoff before the second attempt.
-    pub initial_backoff: Duration,
-    /// Largest backoff.
-    pub max_backoff: Duration,
-    /// An attempt with no answer by then counts as a retryable failure.
-    pub attempt_timeout: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 8,
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(300),
-            attempt_timeout: Duration::from_secs(60),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// The wait after failed attempt number `attempt` (1-based): `initial × 2^(attempt-1)`,
-    /// capped, scaled by `jitter` in [0.5, 1] so that many retrying clients spread out.
-    pub fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
-        let exp = self
-            .initial_backoff
-            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
-        exp.min(self.max_backoff).mul_f64(jitter.clamp(0.5, 1.0))
-    }
-}
-
-/// One product's subscription to one stream.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Subscription {
-    /// The product: a sink's registered name.
-    pub product: String,
-    /// The source instance's registered name.
-    pub source: String,
-    /// The stream.
-    pub stream: String,
-    /// How often the product wants new data.
-    pub every: Duration,
-    /// The product's own filter, applied before its delivery.
-    pub filter: Option<Filter>,
-    /// Its queue.
-    pub queue: QueueConfig,
-    /// Its delivery retries.
-    pub retry: RetryPolicy,
-}
-
-impl Subscription {
-    /// `product` subscribes to `source`'s `stream`, every 5 minutes, unfiltered.
-    pub fn new(
-        product: impl Into<String>,
-        source: impl Into<String>,
-        stream: impl Into<String>,
-    ) -> Self {
-        Subscription {
-            product: product.into(),
-            source: source.into(),
-            stream: stream.into(),
-            every: Duration::from_secs(300),
-            filter: None,
-            queue: QueueConfig::default(),
-            retry: RetryPolicy::default(),
-        }
-    }
-
-    /// Collect at least this often.
-    pub fn every(mut self, interval: Duration) -> Self {
-        self.every = interval;
-        self
-    }
-
-    /// Deliver only records matching `filter`.
-    pub fn filter(mut self, filter: Filter) -> Self {
-        self.filter = Some(filter);
-        self
-    }
-
-    /// Queue size in batches.
-    pub fn queue_capacity(mut self, capacity: usize) -> Self {
-        self.queue.capacity = capacity;
-        self
-    }
-
-    /// Policy when the queue is full.
-    pub fn when_full(mut self, policy: WhenFull) -> Self {
-        self.queue.when_full = policy;
-        self
-    }
-
-    /// Keep this product's queue on disk, holding at most `max_bytes` of payload.
-    pub fn durable(mut self, max_bytes: u64) -> Self {
-        self.queue.backend = QueueBackend::Disk { max_bytes };
-        self
-    }
-
-    /// Delivery retry policy.
-    pub fn retry(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
-        self
-    }
-
-    /// The stream subscribed to.
-    pub fn stream_key(&self) -> StreamKey {
-        StreamKey::new(&self.source, &self.stream)
-    }
-
-    /// Product and stream.
-    pub fn id(&self) -> SubscriptionId {
-        SubscriptionId {
-            product: self.product.clone(),
-            stream: self.stream_key(),
-        }
-    }
-
-    /// The first problem with this subscription's own numbers, if any.
-    pub(crate) fn problem(&self) -> Option<String> {
-        if self.every.is_zero() {
-            Some("the interval is zero: give a positive interval with .every(...)".into())
-        } else if self.queue.capacity == 0 {
-            Some("the queue capacity is zero: it must hold at least one batch".into())
-        } else if self.queue.backend == (QueueBackend::Disk { max_bytes: 0 }) {
-            Some("the durable queue's byte bound is zero".into())
-        } else if self.queue.when_full == WhenFull::DropOldest
-            && self.queue.backend == QueueBackend::Memory
-        {
-            Some("drop-oldest needs a durable queue (.durable(max_bytes)); in memory use Block or DropNewest".into())
-        } else if self.retry.max_attempts == 0 {
-            Some("the retry policy allows zero attempts: allow at least one".into())
-        } else if self.retry.attempt_timeout.is_zero() {
-            Some("the delivery attempt timeout is zero".into())
-        } else {
-            None
-        }
-    }
-}
-
-/// Identifies a subscription: product and stream.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SubscriptionId {
-    /// The product.
-    pub product: String,
-    /// The stream.
-    pub stream: StreamKey,
-}
-
-impl fmt::Display for SubscriptionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ← {}", self.product, self.stream)
-    }
-}
+use crate::subscription::Subscription;
 
 /// The collection jobs that serve every subscription.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -270,16 +58,31 @@ pub struct JobPlan {
 impl JobPlan {
     /// How much the budget stretched the interval (1.0 = not at all).
     pub fn stretch(&self) -> f64 {
+        if self.interval.is_zero() {
+            return 1.0;
+        }
         self.effective_interval.as_secs_f64() / self.interval.as_secs_f64()
     }
 }
 
+/// Something that describes source instances by name.
+pub(crate) trait SourceInfos {
+    /// The description of source instance `name`, if it is registered (and collecting).
+    fn info(&self, name: &str) -> Option<&SourceInfo>;
+}
+
+impl SourceInfos for BTreeMap<String, SourceInfo> {
+    fn info(&self, name: &str) -> Option<&SourceInfo> {
+        self.get(name)
+    }
+}
+
 /// Merge `subscriptions` into collection jobs. `sources` describes every source instance by
-/// name; `capacity` gives each budget's calls per second. Subscriptions are assumed valid
-/// (see [`validate`]).
-pub fn plan<'a>(
+/// name (subscriptions to others are left out); `capacity` gives each budget's calls per
+/// second. Subscriptions are assumed valid (the platform checks them when they are added).
+pub(crate) fn plan<'a>(
     subscriptions: impl IntoIterator<Item = &'a Subscription>,
-    sources: &BTreeMap<String, SourceInfo>,
+    sources: &impl SourceInfos,
     capacity: &HashMap<BudgetKey, f64>,
 ) -> Plan {
     // Grouped by borrowed names (the same order as `StreamKey`): one key allocated per job,
@@ -293,7 +96,7 @@ pub fn plan<'a>(
     }
     let mut jobs: Vec<JobPlan> = Vec::with_capacity(by_stream.len());
     for ((source, stream), subs) in by_stream {
-        let Some(info) = sources.get(source) else {
+        let Some(info) = sources.info(source) else {
             continue;
         };
         let stream = StreamKey::new(source, stream);
@@ -323,7 +126,7 @@ pub fn plan<'a>(
 fn stretch_to_budgets(jobs: &mut [JobPlan], capacity: &HashMap<BudgetKey, f64>) {
     let mut demand: HashMap<&BudgetKey, f64> = HashMap::new();
     for job in jobs.iter() {
-        *demand.entry(&job.budget).or_default() += 1.0 / job.interval.as_secs_f64();
+        *demand.entry(&job.budget).or_default() += 1.0 / job.interval.as_secs_f64().max(1e-9);
     }
     let factors: HashMap<BudgetKey, f64> = demand
         .into_iter()
@@ -334,62 +137,24 @@ fn stretch_to_budgets(jobs: &mut [JobPlan], capacity: &HashMap<BudgetKey, f64>) 
         .collect();
     for job in jobs.iter_mut() {
         if let Some(factor) = factors.get(&job.budget) {
-            job.effective_interval = job.interval.mul_f64(*factor);
+            job.effective_interval = stretched(job.interval, *factor);
         }
     }
 }
 
-/// Check a subscription against the registered sources and sinks.
-pub fn validate(
-    sub: &Subscription,
-    sources: &BTreeMap<String, SourceInfo>,
-    sinks: &[&str],
-) -> Result<(), ConfigError> {
-    let Some(info) = sources.get(&sub.source) else {
-        return Err(ConfigError::UnknownSource {
-            product: sub.product.clone(),
-            source_name: sub.source.clone(),
-            known: join(sources.keys().map(String::as_str)),
-        });
-    };
-    if !sinks.contains(&sub.product.as_str()) {
-        return Err(ConfigError::UnknownSink {
-            product: sub.product.clone(),
-            stream: sub.stream_key().to_string(),
-            known: join(sinks.iter().copied()),
-        });
-    }
-    if info.stream(&sub.stream).is_none() {
-        return Err(ConfigError::UnknownStream {
-            product: sub.product.clone(),
-            source_name: sub.source.clone(),
-            stream: sub.stream.clone(),
-            offered: join(info.streams.iter().map(|s| s.name.as_str())),
-        });
-    }
-    if let Some(problem) = sub.problem() {
-        return Err(ConfigError::InvalidSubscription {
-            product: sub.product.clone(),
-            stream: sub.stream_key(),
-            problem,
-        });
-    }
-    Ok(())
-}
-
-fn join<'a>(names: impl Iterator<Item = &'a str>) -> String {
-    let names: Vec<&str> = names.collect();
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
-    }
+/// `interval × factor`, held to [`FAR_FUTURE`] (a budget of one call a century stretches a
+/// job that far, not into an overflow).
+fn stretched(interval: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(interval.as_secs_f64() * factor)
+        .unwrap_or(FAR_FUTURE)
+        .min(FAR_FUTURE)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::budget::BudgetSpec;
+    use crate::retry::RetryPolicy;
     use crate::source::{SourceCapabilities, StreamInfo};
 
     fn info(filtering: bool, limit: u32) -> SourceInfo {

@@ -5,27 +5,29 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::clock::Clock;
-use crate::credentials::token::{HttpTokenFetcher, TokenProvider};
-use crate::credentials::{Credential, CredentialError, CredentialStore, TenantCredentials};
+use crate::context::Context;
 use crate::error::ErrorClass;
-use crate::record::{Batch, RecordId};
+use crate::record::{Batch, RecordId, StreamKey};
 
 /// What a sink is and what it accepts, returned by [`Sink::describe`].
+///
+/// The *product* a sink delivers to is the name it is registered under
+/// ([`crate::PlatformBuilder::sink`]) and that subscriptions name; `kind` says which kind of
+/// endpoint it is, so two products can be sinks of the same kind.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SinkInfo {
-    /// Product name, e.g. `sentinel`.
-    pub product: String,
+    /// The kind of endpoint, e.g. `sentinel` (the Logs Ingestion API) or `eventhubs`.
+    pub kind: String,
     /// Largest number of records per `deliver` call; the platform splits larger batches.
     /// The sink still splits by bytes itself (it knows its encoding).
     pub max_batch_records: Option<usize>,
 }
 
 impl SinkInfo {
-    /// A sink of `product` with no record-count limit.
-    pub fn new(product: impl Into<String>) -> Self {
+    /// A sink of `kind` with no record-count limit.
+    pub fn new(kind: impl Into<String>) -> Self {
         SinkInfo {
-            product: product.into(),
+            kind: kind.into(),
             max_batch_records: None,
         }
     }
@@ -37,80 +39,44 @@ impl SinkInfo {
     }
 }
 
-/// Everything a sink call may use: its name, tenant, credentials and the platform clock.
+/// Everything a sink call may use: the shared [`Context`] of its tenant (credentials,
+/// tokens, clock, HTTP client — through `Deref`), plus the product it delivers to.
 #[derive(Clone)]
 pub struct SinkContext {
-    name: Arc<str>,
-    tenant: Arc<str>,
-    credentials: TenantCredentials,
-    tokens: Option<Arc<TokenProvider>>,
-    clock: Clock,
+    product: Arc<str>,
+    context: Context,
 }
 
 impl std::fmt::Debug for SinkContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SinkContext")
-            .field("name", &self.name)
-            .field("tenant", &self.tenant)
+            .field("product", &self.product)
+            .field("tenant", &self.context.tenant())
             .finish()
     }
 }
 
 impl SinkContext {
-    /// A context; the platform builds these, tests and conformance suites may too.
-    pub fn new(
-        name: impl AsRef<str>,
-        tenant: impl AsRef<str>,
-        credentials: Arc<dyn CredentialStore>,
-        clock: Clock,
-    ) -> Self {
+    /// The context of the sink registered as `product`; the platform builds these, tests and
+    /// conformance suites may too.
+    pub fn new(product: impl AsRef<str>, context: Context) -> Self {
         SinkContext {
-            name: Arc::from(name.as_ref()),
-            tenant: Arc::from(tenant.as_ref()),
-            credentials: TenantCredentials::new(tenant.as_ref(), credentials),
-            tokens: HttpTokenFetcher::new()
-                .ok()
-                .map(|fetcher| Arc::new(TokenProvider::new(Arc::new(fetcher)).with_clock(clock))),
-            clock,
+            product: Arc::from(product.as_ref()),
+            context,
         }
     }
 
-    /// The sink's registered name (the product).
-    pub fn name(&self) -> &str {
-        &self.name
+    /// The product: the name the sink is registered under, which subscriptions name.
+    pub fn product(&self) -> &str {
+        &self.product
     }
+}
 
-    /// The tenant the sink belongs to.
-    pub fn tenant(&self) -> &str {
-        &self.tenant
-    }
+impl std::ops::Deref for SinkContext {
+    type Target = Context;
 
-    /// The platform's clock.
-    pub fn clock(&self) -> Clock {
-        self.clock
-    }
-
-    /// Use this shared token provider (the platform passes its one provider to every
-    /// connector, so a token is minted once per credential and scope for all of them).
-    pub fn with_tokens(mut self, tokens: Arc<TokenProvider>) -> Self {
-        self.tokens = Some(tokens);
-        self
-    }
-
-    /// The shared OAuth token provider: cached, refreshed before expiry, single-flight.
-    /// `None` only when no HTTP client could be built for it.
-    pub fn tokens(&self) -> Option<&Arc<TokenProvider>> {
-        self.tokens.as_ref()
-    }
-
-    /// This tenant's credentials (other tenants' are refused).
-    pub fn credentials(&self) -> &TenantCredentials {
-        &self.credentials
-    }
-
-    /// Resolve a credential of this sink's tenant by name.
-    pub async fn credential(&self, name: &str) -> Result<Credential, CredentialError> {
-        self.credentials.get_named(name).await
+    fn deref(&self) -> &Context {
+        &self.context
     }
 }
 
@@ -235,4 +201,18 @@ pub trait Sink: Send + Sync + 'static {
     /// Deliver one batch. Called again with the same batch after a retryable failure, so
     /// a sink must be idempotent or let the product drop duplicates by record id.
     async fn deliver(&self, cx: &SinkContext, batch: &Batch) -> Result<Delivery, SinkError>;
+}
+
+/// A failed delivery, naming the product and stream it concerns (what the delivery task
+/// logs and reports to health).
+#[derive(Debug, thiserror::Error)]
+#[error("delivering {stream} to '{product}': {error}; what to do: {}", error.action())]
+pub struct DeliveryError {
+    /// The product (sink name).
+    pub product: String,
+    /// The stream.
+    pub stream: StreamKey,
+    /// The sink's error.
+    #[source]
+    pub error: SinkError,
 }

@@ -10,13 +10,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::budget::{BudgetSpec, RateBudget};
-use crate::clock::Clock;
-use crate::credentials::token::{HttpTokenFetcher, TokenProvider};
-use crate::credentials::{Credential, CredentialError, CredentialStore, TenantCredentials};
+use crate::budget::{BudgetSpec, RateBudget, RateLimitHint};
+use crate::context::Context;
+use crate::credentials::CredentialError;
 use crate::error::ErrorClass;
 use crate::filter::Filter;
-use crate::record::{Cursor, Record};
+use crate::record::{Cursor, Record, StreamKey};
 
 /// What a source offers, returned by [`Source::describe`]. Must not change while running.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,46 +73,34 @@ impl SourceCapabilities {
     }
 }
 
-/// Everything a source call may use: its instance name and tenant, the shared rate budget,
-/// the credential store and the platform clock.
+/// Everything a source call may use: the shared [`Context`] of its tenant (credentials,
+/// tokens, clock, HTTP client — through `Deref`), plus its instance name and the rate budget
+/// of the provider account it calls.
 #[derive(Clone)]
 pub struct SourceContext {
     instance: Arc<str>,
-    tenant: Arc<str>,
     budget: Arc<RateBudget>,
-    credentials: TenantCredentials,
-    tokens: Option<Arc<TokenProvider>>,
-    clock: Clock,
+    context: Context,
 }
 
 impl std::fmt::Debug for SourceContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SourceContext")
             .field("instance", &self.instance)
-            .field("tenant", &self.tenant)
+            .field("tenant", &self.context.tenant())
             .field("budget", self.budget.key())
             .finish()
     }
 }
 
 impl SourceContext {
-    /// A context; the platform builds these, tests and conformance suites may too.
-    pub fn new(
-        instance: impl AsRef<str>,
-        tenant: impl AsRef<str>,
-        budget: Arc<RateBudget>,
-        credentials: Arc<dyn CredentialStore>,
-        clock: Clock,
-    ) -> Self {
+    /// The context of source instance `instance` drawing on `budget`; the platform builds
+    /// these, tests and conformance suites may too.
+    pub fn new(instance: impl AsRef<str>, budget: Arc<RateBudget>, context: Context) -> Self {
         SourceContext {
             instance: Arc::from(instance.as_ref()),
-            tenant: Arc::from(tenant.as_ref()),
             budget,
-            credentials: TenantCredentials::new(tenant.as_ref(), credentials),
-            tokens: HttpTokenFetcher::new()
-                .ok()
-                .map(|fetcher| Arc::new(TokenProvider::new(Arc::new(fetcher)).with_clock(clock))),
-            clock,
+            context,
         }
     }
 
@@ -122,43 +109,18 @@ impl SourceContext {
         &self.instance
     }
 
-    /// The tenant the instance belongs to.
-    pub fn tenant(&self) -> &str {
-        &self.tenant
-    }
-
     /// The shared rate budget. The scheduler draws one permit before each `check` and
     /// `collect`; draw one yourself for any further call (a second request, a token refresh).
     pub fn budget(&self) -> &Arc<RateBudget> {
         &self.budget
     }
+}
 
-    /// The platform's clock.
-    pub fn clock(&self) -> Clock {
-        self.clock
-    }
+impl std::ops::Deref for SourceContext {
+    type Target = Context;
 
-    /// Use this shared token provider (the platform passes its one provider to every
-    /// connector, so a token is minted once per credential and scope for all of them).
-    pub fn with_tokens(mut self, tokens: Arc<TokenProvider>) -> Self {
-        self.tokens = Some(tokens);
-        self
-    }
-
-    /// The shared OAuth token provider: cached, refreshed before expiry, single-flight.
-    /// `None` only when no HTTP client could be built for it.
-    pub fn tokens(&self) -> Option<&Arc<TokenProvider>> {
-        self.tokens.as_ref()
-    }
-
-    /// This tenant's credentials (other tenants' are refused).
-    pub fn credentials(&self) -> &TenantCredentials {
-        &self.credentials
-    }
-
-    /// Resolve a credential of this instance's tenant by name.
-    pub async fn credential(&self, name: &str) -> Result<Credential, CredentialError> {
-        self.credentials.get_named(name).await
+    fn deref(&self) -> &Context {
+        &self.context
     }
 }
 
@@ -174,33 +136,33 @@ pub struct CollectRequest {
     pub filter: Option<Filter>,
 }
 
-/// One page of records.
+/// One page of records: what one `collect` call returns.
+///
+/// # The end of a round
+///
+/// The job follows pages within one round while `more` is true, and the round ends (until
+/// the next interval) when `more` is false — or when a page has no records **and** its
+/// `next` cursor equals the cursor it was asked for, whatever `more` says: nothing new, and
+/// nowhere new to ask. So an API that answers "caught up" with `next_cursor: null`, an empty
+/// list, or the same token again needs no special case: return the cursor you were given (or
+/// the last position you know) with no records, and the next round asks from there. Never
+/// return [`Cursor::start`] to mean "no more": that would collect the whole history again.
+///
+/// `next` is saved as the stream's checkpoint once every product accepted this page, so it
+/// must be enough to continue after a restart; records are fanned out in the order given and
+/// deduplicated by [`Record::id`] within the platform's dedup window.
 #[derive(Clone, Debug, Default)]
 pub struct Page {
     /// Records in the provider's order.
     pub records: Vec<Record>,
     /// The cursor after this page.
     pub next: Cursor,
-    /// True when the provider has more pages right now; the scheduler follows them within the
-    /// budget. False ends the round until the next interval.
+    /// True when the provider has more pages right now; the scheduler follows them within
+    /// the budget (see the end-of-round rule above).
     pub more: bool,
-    /// What the response said about the rate limit.
+    /// What the response said about the rate limit, read with [`crate::http::rate_limit_hint`]
+    /// or by hand (see [`RateLimitHint`] for the meaning of each field).
     pub hint: Option<RateLimitHint>,
-}
-
-/// Rate-limit facts read from a provider's response.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RateLimitHint {
-    /// Calls allowed per window (`X-Rate-Limit-Limit`).
-    pub limit: Option<u32>,
-    /// Calls left in the window (`X-Rate-Limit-Remaining`).
-    pub remaining: Option<u32>,
-    /// When the window resets (`X-Rate-Limit-Reset`).
-    pub reset: Option<DateTime<Utc>>,
-    /// `Retry-After`.
-    pub retry_after: Option<Duration>,
-    /// The provider refused the call for rate (HTTP 429).
-    pub throttled: bool,
 }
 
 /// Why a source call failed. Each variant tells the scheduler what to do.
@@ -219,7 +181,8 @@ pub enum SourceError {
         /// What is wrong.
         message: String,
     },
-    /// The provider throttled the call; the budget pauses per the hint.
+    /// The provider refused the call for rate (HTTP 429): every call on the account pauses
+    /// until the hint's reset or retry-after (a whole window when it has neither).
     #[error("rate limited: {message}")]
     RateLimited {
         /// What the provider said.
@@ -316,4 +279,28 @@ pub trait Source: Send + Sync + 'static {
 
     /// Fetch the page after `req.cursor`. One call, no sleeping, no retrying.
     async fn collect(&self, cx: &SourceContext, req: CollectRequest) -> Result<Page, SourceError>;
+
+    /// The cursor from which `stream` collects what happened at or after `time` (used to
+    /// reset a stream "to a time"). Sources whose cursor cannot be made from a time keep the
+    /// default, which says so.
+    fn cursor_at(&self, stream: &str, time: DateTime<Utc>) -> Result<Cursor, SourceError> {
+        let _ = (stream, time);
+        Err(SourceError::Config {
+            message:
+                "this source cannot start a stream from a given time; reset it to the start instead"
+                    .into(),
+        })
+    }
+}
+
+/// A failed collection, naming the source instance and stream it concerns (what the job
+/// logs and reports to health).
+#[derive(Debug, thiserror::Error)]
+#[error("collecting {stream}: {error}; what to do: {}", error.action())]
+pub struct CollectError {
+    /// The stream.
+    pub stream: StreamKey,
+    /// The source's error.
+    #[source]
+    pub error: SourceError,
 }

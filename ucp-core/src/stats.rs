@@ -1,22 +1,27 @@
 //! Counters per collection job and per subscription, readable through
 //! [`crate::RunningPlatform::stats`].
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
 
 use crate::budget::BudgetStatus;
-use crate::plan::SubscriptionId;
+use crate::health::Status;
 use crate::record::StreamKey;
+use crate::subscription::SubscriptionId;
 
 /// Live counters of one collection job.
 #[derive(Debug, Default)]
 pub(crate) struct JobCounters {
     pub source_calls: AtomicU64,
-    pub calls_saved: AtomicU64,
+    /// Thousandths of a call, so subscribers at longer intervals count for their share.
+    pub calls_saved_millis: AtomicU64,
     pub pages: AtomicU64,
     pub records_collected: AtomicU64,
     pub duplicates_dropped: AtomicU64,
     pub errors: AtomicU64,
     pub throttled: AtomicU64,
+    /// The collection's current status (its tracker mirrors it here).
+    pub status: Arc<AtomicU8>,
 }
 
 /// Live counters of one subscription.
@@ -28,6 +33,8 @@ pub(crate) struct SubscriptionCounters {
     pub dropped: AtomicU64,
     pub retried: AtomicU64,
     pub dead_lettered: AtomicU64,
+    /// The delivery's current status (its tracker mirrors it here).
+    pub status: Arc<AtomicU8>,
 }
 
 pub(crate) fn add(counter: &AtomicU64, n: u64) {
@@ -38,6 +45,10 @@ fn get(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 
+fn status(cell: &AtomicU8) -> Status {
+    Status::from_severity(cell.load(Ordering::Relaxed)).unwrap_or(Status::Starting)
+}
+
 /// A collection job's counters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct JobStats {
@@ -45,7 +56,9 @@ pub struct JobStats {
     pub stream: StreamKey,
     /// Calls made to the provider (`collect`).
     pub source_calls: u64,
-    /// Calls that separate per-product connectors would have made on top of these.
+    /// Calls that separate per-product connectors would have made on top of these, each
+    /// subscriber counted at its own interval: one asking every 10 minutes of a job running
+    /// every 5 counts for half a call per call.
     pub calls_saved: u64,
     /// Pages received.
     pub pages: u64,
@@ -57,6 +70,8 @@ pub struct JobStats {
     pub errors: u64,
     /// Calls the provider throttled.
     pub throttled: u64,
+    /// The collection's current status.
+    pub status: Status,
 }
 
 /// A subscription's counters.
@@ -82,6 +97,8 @@ pub struct SubscriptionStats {
     pub queue_capacity: usize,
     /// Payload bytes waiting in a durable queue (0 in memory).
     pub queue_bytes: u64,
+    /// The delivery's current status.
+    pub status: Status,
 }
 
 /// Everything the running platform counts.
@@ -123,12 +140,13 @@ impl JobCounters {
         JobStats {
             stream,
             source_calls: get(&self.source_calls),
-            calls_saved: get(&self.calls_saved),
+            calls_saved: get(&self.calls_saved_millis) / 1000,
             pages: get(&self.pages),
             records_collected: get(&self.records_collected),
             duplicates_dropped: get(&self.duplicates_dropped),
             errors: get(&self.errors),
             throttled: get(&self.throttled),
+            status: status(&self.status),
         }
     }
 }
@@ -151,6 +169,7 @@ impl SubscriptionCounters {
             queue_depth,
             queue_capacity,
             queue_bytes: 0,
+            status: status(&self.status),
         }
     }
 }

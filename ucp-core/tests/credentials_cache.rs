@@ -8,8 +8,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::join_all;
 use secrecy::{ExposeSecret, SecretString};
-use ucp_core::budget::{BudgetKey, BudgetSpec, RateBudget};
-use ucp_core::clock::Clock;
 use ucp_core::credentials::token::{
     Attempt, FetchedToken, TokenConfig, TokenError, TokenFetcher, TokenProvider, TokenRequest,
 };
@@ -18,6 +16,8 @@ use ucp_core::credentials::{
     TenantCredentials,
 };
 use ucp_core::health::{MemoryHealth, Status};
+use ucp_core::Clock;
+use ucp_core::{BudgetKey, BudgetSpec, RateBudget};
 
 /// Hands out numbered tokens after a short delay; can be told to fail.
 struct FakeFetcher {

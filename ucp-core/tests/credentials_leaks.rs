@@ -209,7 +209,7 @@ async fn no_secret_appears_in_anything_a_full_run_emits() {
     let graph = "https://graph.example/.default";
     let http = reqwest::Client::new();
     let resource = sim.resource_url();
-    let call = |token: ucp_core::AccessToken| {
+    let call = |token: ucp_core::credentials::token::AccessToken| {
         let http = http.clone();
         let resource = resource.clone();
         async move {

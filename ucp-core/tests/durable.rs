@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use tokio::time::Instant;
+use ucp_core::health::{MemoryHealth, Status};
+use ucp_core::store::CheckpointStore;
+use ucp_core::store::DurableStore;
 use ucp_core::*;
 use ucp_testkit::{EventLog, EventLogSource, RecordingSink, SinkBehaviour};
 

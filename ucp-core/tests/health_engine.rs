@@ -8,6 +8,7 @@ use chrono::{TimeZone, Utc};
 use ucp_core::health::{
     HealthQuery, HealthService, HealthTable, MemoryHealthTable, Metrics, Retention,
 };
+use ucp_core::health::{MemoryHealth, Status};
 use ucp_core::*;
 use ucp_testkit::{EventLog, EventLogSource, Fault, RecordingSink, SinkBehaviour};
 

@@ -133,7 +133,7 @@ impl Sink for ConsoleSink {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use ucp_core::{Cursor, Record, StreamKey};
+    use ucp_core::{Context, Cursor, Record, StreamKey};
 
     fn batch() -> Batch {
         let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
@@ -172,9 +172,12 @@ mod tests {
         let sink = ConsoleSink::with_writer("xspm", buffer.clone());
         let cx = SinkContext::new(
             "xspm",
-            "t",
-            Arc::new(ucp_core::MemoryCredentials::new()),
-            ucp_core::Clock::new(),
+            Context::standalone(
+                "t",
+                Arc::new(ucp_core::credentials::MemoryCredentials::new()),
+                ucp_core::Clock::new(),
+            )
+            .expect("a standalone context"),
         );
         sink.deliver(&cx, &batch()).await.unwrap();
         let text = String::from_utf8(buffer.lock().unwrap().clone()).unwrap();

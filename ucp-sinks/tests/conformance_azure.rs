@@ -26,10 +26,10 @@ use object_store::{ObjectMeta, ObjectStore};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use secrecy::SecretString;
 use ucp_core::credentials::token::HttpTokenFetcher;
-use ucp_core::{
-    Clock, Credential, CredentialRef, CredentialStore, MemoryCredentials, Sink, SinkContext,
-    SinkError, TokenProvider,
-};
+use ucp_core::credentials::token::TokenProvider;
+use ucp_core::credentials::{Credential, CredentialRef, CredentialStore, MemoryCredentials};
+use ucp_core::Context;
+use ucp_core::{Clock, Sink, SinkContext, SinkError};
 use ucp_sinks::datalake::{DataLakeConfig, DataLakeSink};
 use ucp_sinks::eventhubs::{EventHubsAuth, EventHubsConfig, EventHubsSink};
 use ucp_sinks::sentinel::{ColumnMapping, SentinelConfig, SentinelSink};
@@ -519,7 +519,10 @@ async fn context(credentials: Vec<(String, Credential)>) -> SinkContext {
             .await
             .unwrap();
     }
-    SinkContext::new("event-hubs", "contoso", store, Clock::new())
+    SinkContext::new(
+        "event-hubs",
+        Context::standalone("contoso", store, Clock::new()).expect("a standalone context"),
+    )
 }
 
 fn setup() -> ProductSetup {

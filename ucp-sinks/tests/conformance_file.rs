@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use flate2::read::MultiGzDecoder;
-use ucp_core::Credential;
+use ucp_core::credentials::Credential;
 use ucp_sinks::{ConsoleMode, ConsoleSink, FileSink, FileSinkConfig};
 use ucp_testkit::conformance::{
     checks, sink_suite, ProductSetup, Redelivery, SeenRequest, SinkFixture, SuiteReport,

@@ -20,15 +20,16 @@ use object_store::{
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use serde_json::json;
 use tokio::sync::Notify;
+use ucp_core::credentials::MemoryCredentials;
+use ucp_core::Context;
 use ucp_core::*;
 use ucp_sinks::datalake::{DataLakeConfig, DataLakeSink};
 
 fn cx() -> SinkContext {
     SinkContext::new(
         "datalake",
-        "contoso",
-        Arc::new(MemoryCredentials::new()),
-        Clock::new(),
+        Context::standalone("contoso", Arc::new(MemoryCredentials::new()), Clock::new())
+            .expect("a standalone context"),
     )
 }
 

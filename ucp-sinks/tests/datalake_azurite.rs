@@ -18,6 +18,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rand::RngCore;
 use serde_json::json;
 use sha2::Sha256;
+use ucp_core::credentials::MemoryCredentials;
+use ucp_core::Context;
 use ucp_core::*;
 use ucp_sinks::datalake::{open_store, DataLakeConfig, DataLakeSink};
 
@@ -161,9 +163,8 @@ async fn parquet_files_land_in_azure_blob_storage_and_read_back() {
     let sink = DataLakeSink::new(store.clone(), config);
     let cx = SinkContext::new(
         "datalake",
-        "contoso",
-        Arc::new(MemoryCredentials::new()),
-        Clock::new(),
+        Context::standalone("contoso", Arc::new(MemoryCredentials::new()), Clock::new())
+            .expect("a standalone context"),
     );
     sink.check(&cx).await.unwrap();
     sink.deliver(&cx, &batch(300)).await.unwrap();

@@ -8,6 +8,10 @@ use chrono::{TimeZone, Utc};
 use secrecy::SecretString;
 use serde_json::json;
 use ucp_core::credentials::token::HttpTokenFetcher;
+use ucp_core::credentials::token::TokenProvider;
+use ucp_core::credentials::CredentialStore;
+use ucp_core::credentials::{Credential, CredentialRef, MemoryCredentials};
+use ucp_core::Context;
 use ucp_core::*;
 use ucp_sinks::eventhubs::{EventHubsAuth, EventHubsConfig, EventHubsSink, MAX_BATCH_BYTES};
 use ucp_testkit::azure::{EventHubs, ProductFault};
@@ -67,7 +71,11 @@ impl Lab {
     }
 
     fn cx_at(&self, clock: Clock) -> SinkContext {
-        SinkContext::new("mdi", "contoso", self.store.clone(), clock)
+        SinkContext::new(
+            "mdi",
+            Context::standalone("contoso", self.store.clone(), clock)
+                .expect("a standalone context"),
+        )
     }
 
     fn sas(&self) -> EventHubsConfig {

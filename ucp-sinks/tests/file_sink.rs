@@ -9,7 +9,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use flate2::read::GzDecoder;
 use serde_json::Value;
-use ucp_core::{Batch, Clock, Cursor, MemoryCredentials, Record, Sink, SinkContext, StreamKey};
+use ucp_core::credentials::MemoryCredentials;
+use ucp_core::Context;
+use ucp_core::{Batch, Clock, Cursor, Record, Sink, SinkContext, StreamKey};
 use ucp_sinks::{FileSink, FileSinkConfig};
 
 fn t0() -> DateTime<Utc> {
@@ -21,9 +23,12 @@ fn t0() -> DateTime<Utc> {
 fn cx() -> SinkContext {
     SinkContext::new(
         "sentinel",
-        "contoso",
-        Arc::new(MemoryCredentials::new()),
-        Clock::at(t0()),
+        Context::standalone(
+            "contoso",
+            Arc::new(MemoryCredentials::new()),
+            Clock::at(t0()),
+        )
+        .expect("a standalone context"),
     )
 }
 

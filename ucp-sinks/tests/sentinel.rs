@@ -8,6 +8,10 @@ use chrono::{TimeZone, Utc};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use ucp_core::credentials::token::HttpTokenFetcher;
+use ucp_core::credentials::token::TokenProvider;
+use ucp_core::credentials::CredentialStore;
+use ucp_core::credentials::{Credential, CredentialRef, MemoryCredentials};
+use ucp_core::Context;
 use ucp_core::*;
 use ucp_sinks::sentinel::{ColumnMapping, SentinelConfig, SentinelSink, MAX_BODY_BYTES};
 use ucp_testkit::azure::{LogsIngestion, ProductFault};
@@ -44,7 +48,10 @@ async fn lab() -> Lab {
     let provider = Arc::new(TokenProvider::new(Arc::new(
         HttpTokenFetcher::new().unwrap(),
     )));
-    let cx = SinkContext::new("sentinel", "contoso", store, Clock::new());
+    let cx = SinkContext::new(
+        "sentinel",
+        Context::standalone("contoso", store, Clock::new()).expect("a standalone context"),
+    );
     Lab {
         tokens,
         logs,

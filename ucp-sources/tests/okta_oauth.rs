@@ -12,10 +12,13 @@ use secrecy::SecretString;
 use tokio::time::Instant;
 use ucp_core::credentials::token::{HttpTokenFetcher, TokenProvider};
 use ucp_core::credentials::JwtAlgorithm;
+use ucp_core::credentials::{Credential, CredentialRef, CredentialStore, MemoryCredentials};
+use ucp_core::health::{HealthEvent, HealthKind, MemoryHealth, Status};
+use ucp_core::store::MemoryCheckpoints;
+use ucp_core::Context;
 use ucp_core::{
-    CheckOutcome, Clock, Credential, CredentialRef, CredentialStore, Cursor, HealthEvent,
-    HealthKind, MemoryCheckpoints, MemoryCredentials, MemoryHealth, Platform, RateBudget, Source,
-    SourceContext, SourceError, Status, Subscription,
+    CheckOutcome, Clock, Cursor, Platform, RateBudget, Source, SourceContext, SourceError,
+    Subscription,
 };
 use ucp_sources::okta::{OktaAuth, OktaConfig, OktaSource, LOGS_SCOPE, SYSTEM_LOG};
 use ucp_testkit::leak::{LeakScanner, TraceCapture};
@@ -76,7 +79,11 @@ async fn store_with(tenant: &str, credential: Credential) -> Arc<MemoryCredentia
 async fn context(source: &OktaSource, credential: Credential, clock: Clock) -> SourceContext {
     let budget = Arc::new(RateBudget::new(source.describe().budget, clock));
     let store = store_with(TENANT, credential).await;
-    SourceContext::new("okta-contoso", TENANT, budget, store, clock)
+    SourceContext::new(
+        "okta-contoso",
+        budget,
+        Context::standalone(TENANT, store, clock).expect("a standalone context"),
+    )
 }
 
 fn auth_message(error: SourceError) -> String {
@@ -255,7 +262,7 @@ async fn two_instances_of_one_org_authenticate_once_through_the_platform() {
         .start()
         .await
         .unwrap();
-    let budget = running.budget(&key).unwrap();
+    let budget = running.budget(&key).await.unwrap();
     eventually("both instances to deliver", Duration::from_secs(10), || {
         let (sentinel, mdi) = (sentinel.clone(), mdi.clone());
         async move { sentinel.ids().len() == 60 && mdi.ids().len() == 60 }
@@ -510,8 +517,13 @@ async fn two_contexts_sharing_a_provider_share_the_token() {
     let store = store_with(TENANT, es256_app(&sim)).await;
     let budget = Arc::new(RateBudget::new(source.describe().budget, clock));
     let cx = |instance: &str| {
-        SourceContext::new(instance, TENANT, budget.clone(), store.clone(), clock)
-            .with_tokens(provider.clone())
+        SourceContext::new(
+            instance,
+            budget.clone(),
+            Context::standalone(TENANT, store.clone(), clock)
+                .expect("a standalone context")
+                .with_tokens(provider.clone()),
+        )
     };
     collect(&source, &cx("a"), &Cursor::start(), None)
         .await
@@ -523,8 +535,13 @@ async fn two_contexts_sharing_a_provider_share_the_token() {
 
     // Another tenant's credential of the same name is another token.
     let other_store = store_with("fabrikam", es256_app(&sim)).await;
-    let other = SourceContext::new("c", "fabrikam", budget.clone(), other_store, clock)
-        .with_tokens(provider.clone());
+    let other = SourceContext::new(
+        "c",
+        budget.clone(),
+        Context::standalone("fabrikam", other_store, clock)
+            .expect("a standalone context")
+            .with_tokens(provider.clone()),
+    );
     collect(&source, &other, &Cursor::start(), None)
         .await
         .unwrap();
@@ -554,8 +571,13 @@ async fn no_secret_of_the_oauth_flow_reaches_errors_health_or_trace_logs() {
     let source = OktaSource::new(oauth_config(&sim).page_limit(10)).unwrap();
     let budget = Arc::new(RateBudget::new(source.describe().budget, clock));
     let good = store_with(TENANT, es256_app(&sim)).await;
-    let cx = SourceContext::new("okta", TENANT, budget.clone(), good.clone(), clock)
-        .with_tokens(provider.clone());
+    let cx = SourceContext::new(
+        "okta",
+        budget.clone(),
+        Context::standalone(TENANT, good.clone(), clock)
+            .expect("a standalone context")
+            .with_tokens(provider.clone()),
+    );
     let mut texts: Vec<(String, String)> = Vec::new();
     let mut errors: Vec<SourceError> = Vec::new();
 
@@ -570,8 +592,13 @@ async fn no_secret_of_the_oauth_flow_reaches_errors_health_or_trace_logs() {
         service_app(&sim, test_keys::EC_OTHER_PRIVATE_PEM, JwtAlgorithm::ES256),
     )
     .await;
-    let wrong_cx = SourceContext::new("okta-f", "fabrikam", budget.clone(), wrong.clone(), clock)
-        .with_tokens(provider.clone());
+    let wrong_cx = SourceContext::new(
+        "okta-f",
+        budget.clone(),
+        Context::standalone("fabrikam", wrong.clone(), clock)
+            .expect("a standalone context")
+            .with_tokens(provider.clone()),
+    );
     errors.push(
         collect(&source, &wrong_cx, &Cursor::start(), None)
             .await
@@ -589,8 +616,13 @@ async fn no_secret_of_the_oauth_flow_reaches_errors_health_or_trace_logs() {
     );
     sim.oauth().fail_next(1, 503);
     let fresh = store_with("northwind", es256_app(&sim)).await;
-    let fresh_cx = SourceContext::new("okta-n", "northwind", budget, fresh.clone(), clock)
-        .with_tokens(provider.clone());
+    let fresh_cx = SourceContext::new(
+        "okta-n",
+        budget,
+        Context::standalone("northwind", fresh.clone(), clock)
+            .expect("a standalone context")
+            .with_tokens(provider.clone()),
+    );
     errors.push(
         collect(&source, &fresh_cx, &Cursor::start(), None)
             .await

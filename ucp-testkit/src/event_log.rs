@@ -13,7 +13,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
-use ucp_core::budget::{BudgetKey, BudgetSpec};
+use ucp_core::{BudgetKey, BudgetSpec};
 use ucp_core::{
     Clock, CollectRequest, Cursor, Filter, Page, RateLimitHint, Record, Source, SourceCapabilities,
     SourceContext, SourceError, SourceInfo, StreamInfo,
@@ -223,7 +223,6 @@ impl EventLogSource {
             remaining: Some(self.inner.limit.saturating_sub(window.used)),
             reset: Some(self.inner.clock.utc_at(window.start + self.inner.window)),
             retry_after: None,
-            throttled: false,
         }
     }
 
@@ -236,9 +235,8 @@ impl EventLogSource {
             window.used = 0;
         }
         window.used += 1;
-        let mut hint = self.hint(&window);
+        let hint = self.hint(&window);
         if window.used > self.inner.limit {
-            hint.throttled = true;
             return Err(SourceError::RateLimited {
                 message: format!(
                     "{}: rate limit of {} calls exceeded",
@@ -299,7 +297,6 @@ impl Source for EventLogSource {
                 Fault::Throttle(reset_in) => SourceError::RateLimited {
                     message: format!("{account}: too many requests"),
                     hint: RateLimitHint {
-                        throttled: true,
                         remaining: Some(0),
                         reset: Some(
                             self.inner.clock.now_utc()

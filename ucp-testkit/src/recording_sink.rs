@@ -116,7 +116,7 @@ impl RecordingSink {
 impl Sink for RecordingSink {
     fn describe(&self) -> SinkInfo {
         SinkInfo {
-            product: self.inner.product.clone(),
+            kind: self.inner.product.clone(),
             max_batch_records: self.inner.max_batch_records,
         }
     }

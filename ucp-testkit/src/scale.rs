@@ -23,10 +23,8 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 use tokio::time::Instant;
-use ucp_core::{
-    Clock, Credential, CredentialRef, CredentialStore, Filter, MemoryCredentials, Platform, Source,
-    Subscription,
-};
+use ucp_core::credentials::{Credential, CredentialRef, CredentialStore, MemoryCredentials};
+use ucp_core::{Clock, Filter, Platform, Source, Subscription};
 
 use crate::okta::{OktaSimConfig, OktaSimulator};
 use crate::recording_sink::RecordingSink;

@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
+use ucp_core::credentials::Credential;
 use ucp_core::{
-    Batch, CollectRequest, Credential, Delivery, Page, Sink, SinkContext, SinkError, SinkInfo,
-    Source, SourceContext, SourceError, SourceInfo,
+    Batch, CollectRequest, Delivery, Page, Sink, SinkContext, SinkError, SinkInfo, Source,
+    SourceContext, SourceError, SourceInfo,
 };
 use ucp_sources::okta::{OktaConfig, OktaSource};
 use ucp_testkit::conformance::{
@@ -206,7 +207,7 @@ impl Sink for BrokenSink {
     fn describe(&self) -> SinkInfo {
         let info = self.inner.describe();
         match self.breakage {
-            SinkBreakage::NoSplitting => SinkInfo::new(info.product),
+            SinkBreakage::NoSplitting => SinkInfo::new(info.kind),
             _ => info,
         }
     }

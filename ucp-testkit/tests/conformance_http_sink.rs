@@ -14,9 +14,8 @@ use axum::routing::{get, post};
 use axum::Json;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{json, Value};
-use ucp_core::{
-    Batch, Credential, Delivery, RecordId, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo,
-};
+use ucp_core::credentials::Credential;
+use ucp_core::{Batch, Delivery, RecordId, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo};
 use ucp_testkit::conformance::{
     checks, sink_suite, Outcome, ProductSetup, Redelivery, SeenRequest, SinkFixture,
 };

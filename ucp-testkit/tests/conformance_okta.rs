@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use secrecy::ExposeSecret;
-use ucp_core::Credential;
+use ucp_core::credentials::Credential;
 use ucp_sources::okta::{OktaConfig, OktaSource};
 use ucp_testkit::conformance::{
     checks, source_suite, OktaFixture, Outcome, ProviderSetup, SourceFixture,

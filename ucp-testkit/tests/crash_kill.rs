@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use ucp_core::{CheckpointStore, Cursor, DurableStore, Filter, StreamKey};
+use ucp_core::store::{CheckpointStore, DurableStore};
+use ucp_core::{Cursor, Filter, StreamKey};
 use ucp_testkit::EventLog;
 
 const EVENTS: usize = 3_000;

@@ -38,13 +38,11 @@
 //!
 //! use async_trait::async_trait;
 //! use secrecy::{ExposeSecret, SecretString};
-//! use ucp_core::budget::{BudgetKey, BudgetSpec, RateBudget};
-//! use ucp_core::clock::Clock;
+//! use ucp_core::{BudgetKey, BudgetSpec, Clock, Context, RateBudget, SourceContext};
 //! use ucp_core::credentials::token::{
 //!     Attempt, FetchedToken, TokenError, TokenFetcher, TokenProvider, TokenRequest,
 //! };
 //! use ucp_core::credentials::{Credential, CredentialRef, CredentialStore, MemoryCredentials};
-//! use ucp_core::source::SourceContext;
 //!
 //! // In production: `HttpTokenFetcher::new()?`, which speaks Entra ID and Okta.
 //! struct Stub;
@@ -56,11 +54,11 @@
 //!     }
 //! }
 //!
-//! /// What a source's `collect` does: one provider call with the shared token.
-//! async fn fetch_page(cx: &SourceContext, tokens: &TokenProvider) -> Result<u16, TokenError> {
+//! /// What a source's `collect` does: one provider call with the platform's shared token.
+//! async fn fetch_page(cx: &SourceContext) -> Result<u16, TokenError> {
 //!     let request = TokenRequest::named(cx.credentials(), "okta", "okta.logs.read")
 //!         .with_budget(cx.budget().clone());
-//!     tokens
+//!     cx.tokens()
 //!         .with_token(&request, |token| async move {
 //!             // e.g. reqwest: .bearer_auth(token.secret().expose_secret()), then map 401.
 //!             let status = if token.secret().expose_secret().is_empty() { 401 } else { 200 };
@@ -86,9 +84,10 @@
 //!     BudgetSpec::new(BudgetKey::new("okta", "contoso.okta.com"), 600, Duration::from_secs(60)),
 //!     Clock::new(),
 //! ));
-//! let cx = SourceContext::new("okta-contoso", "contoso", budget, store, Clock::new());
-//! let tokens = TokenProvider::new(Arc::new(Stub));
-//! assert_eq!(fetch_page(&cx, &tokens).await?, 200);
+//! let context = Context::standalone("contoso", store, Clock::new())?
+//!     .with_tokens(Arc::new(TokenProvider::new(Arc::new(Stub))));
+//! let cx = SourceContext::new("okta-contoso", budget, context);
+//! assert_eq!(fetch_page(&cx).await?, 200);
 //! # Ok(())
 //! # }
 //! ```

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::{HealthEvent, HealthReporter};
-use crate::budget::lock;
+use crate::sync::lock;
 
 /// Keeps every reported event, in order.
 #[derive(Debug, Default)]

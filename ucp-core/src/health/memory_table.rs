@@ -11,7 +11,7 @@ use super::table::{
     PartStatus, Retention,
 };
 use super::Component;
-use crate::budget::lock;
+use crate::sync::lock;
 
 /// A [`HealthTable`] in memory, bounded by its [`Retention`].
 #[derive(Debug, Default)]

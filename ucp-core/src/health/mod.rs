@@ -15,7 +15,6 @@ mod metrics;
 mod notify;
 mod service;
 mod sqlite_table;
-mod staleness;
 mod svg;
 mod table;
 mod volume;
@@ -34,7 +33,6 @@ pub use metrics::Metrics;
 pub use notify::{CallbackNotifier, Notifier, NotifyError, Suppressor};
 pub use service::{HealthService, HealthServiceBuilder};
 pub use sqlite_table::SqliteHealthTable;
-pub use staleness::{is_stale, stale_at};
 pub use svg::{render_volume_svg, RenderError};
 pub use table::{
     ConnectorStatus, HealthQuery, HealthRow, HealthTable, HealthTableError, PartStatus, Retention,
@@ -75,6 +73,11 @@ impl Status {
 }
 
 impl Status {
+    /// The status of a [`Status::severity`], if it is one.
+    pub fn from_severity(severity: u8) -> Option<Status> {
+        Status::ALL.get(usize::from(severity)).copied()
+    }
+
     /// Every status, in severity order (for one-hot gauges and parsing).
     pub const ALL: [Status; 5] = [
         Status::Stopped,
@@ -274,6 +277,8 @@ pub struct StatusTracker {
     kind: HealthKind,
     successes: u32,
     recover_after: u32,
+    /// Where the platform reads the current status of a part (for stats and restarts).
+    mirror: Option<std::sync::Arc<std::sync::atomic::AtomicU8>>,
 }
 
 impl StatusTracker {
@@ -285,7 +290,15 @@ impl StatusTracker {
             kind: HealthKind::Lifecycle,
             successes: 0,
             recover_after: recover_after.max(1),
+            mirror: None,
         }
+    }
+
+    /// Also keep the current status in `cell` (as [`Status::severity`]).
+    pub(crate) fn mirrored(mut self, cell: std::sync::Arc<std::sync::atomic::AtomicU8>) -> Self {
+        cell.store(self.status.severity(), std::sync::atomic::Ordering::Relaxed);
+        self.mirror = Some(cell);
+        self
     }
 
     /// Current status.
@@ -324,6 +337,9 @@ impl StatusTracker {
         }
         let previous = std::mem::replace(&mut self.status, next);
         self.kind = kind;
+        if let Some(cell) = &self.mirror {
+            cell.store(next.severity(), std::sync::atomic::Ordering::Relaxed);
+        }
         Some(HealthEvent {
             time: now,
             component: self.component.clone(),

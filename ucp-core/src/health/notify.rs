@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{Component, HealthEvent, Status};
-use crate::budget::lock;
+use crate::sync::lock;
 
 /// Why a notification was not delivered. Never contains the webhook's path or query, which
 /// often carry a token.

@@ -15,7 +15,7 @@ use super::table::{
     cutoff, roll_up, ConnectorStatus, HealthQuery, HealthRow, HealthTable, HealthTableError,
     PartStatus, Retention,
 };
-use crate::budget::lock;
+use crate::sync::lock;
 
 const SCHEMA: &str = "
 PRAGMA journal_mode = WAL;

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::{Component, VolumeSample};
-use crate::budget::lock;
+use crate::sync::lock;
 
 /// The width of a time bin. Bins are aligned to the Unix epoch (days start at 00:00 UTC).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,24 +1,31 @@
 //! Fan-out: one page becomes one batch per subscriber — deduplicated, filtered per product,
 //! sharing payloads — put on each subscriber's queue under that queue's bound and policy.
+//! The when-full policy is here, once, for memory and durable queues alike.
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use serde_json::Value;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{
-    wait_stop, Job, JobConfig, Pending, Room, RoundEnd, State, Subscriber, SubscriberQueue,
-};
-use crate::delivery::durable::DurableStore;
-use crate::delivery::{Ack, Envelope, PendingPage};
+use super::{wait_stop, Job, JobConfig, Pending, Room, RoundEnd, State, Subscriber};
+use crate::acceptance::{Ack, PendingPage};
 use crate::filter::Filter;
 use crate::health::{Component, HealthKind, Status, StatusTracker};
-use crate::plan::{SubscriptionId, WhenFull};
+use crate::queue::{Envelope, QueueWriter};
 use crate::record::{Batch, Cursor, Record, StreamKey};
 use crate::source::Page;
 use crate::stats::add;
+use crate::subscription::WhenFull;
+
+/// Where a subscriber's batch went.
+enum Offer {
+    /// Queued, or accepted without queueing (dropped by policy, or unsubscribed meanwhile).
+    Done,
+    /// For a durable queue, appended with the page's other durable batches.
+    Durable(Arc<Batch>, Ack),
+    /// The platform is stopping: the batch is left unaccepted and collected again.
+    Stopped,
+}
 
 impl Job {
     /// Dedup, filter per subscriber and queue one batch per subscriber.
@@ -74,17 +81,13 @@ impl Job {
                 subscriber.released.clone(),
                 state.ack_tx.clone(),
             );
-            match &subscriber.queue {
-                SubscriberQueue::Disk { .. } => durable.push((subscriber, batch, ack)),
-                SubscriberQueue::Memory(queue) => {
-                    sent_to_memory = true;
-                    let envelope = Envelope { batch, ack };
-                    if let RoundEnd::Stopped =
-                        self.enqueue(state, subscriber, queue, envelope).await
-                    {
-                        result = RoundEnd::Stopped;
-                        break;
-                    }
+            sent_to_memory |= matches!(subscriber.queue, QueueWriter::Memory(_));
+            match self.offer(state, subscriber, batch, ack).await {
+                Offer::Done => {}
+                Offer::Durable(batch, ack) => durable.push((subscriber, batch, ack)),
+                Offer::Stopped => {
+                    result = RoundEnd::Stopped;
+                    break;
                 }
             }
         }
@@ -93,63 +96,143 @@ impl Job {
             let alone = !sent_to_memory && state.pending.len() == 1;
             let checkpoint = (alone && self.checkpoints_are_durable)
                 .then(|| (self.key.clone(), shared.cursor_after.clone()));
-            result = self.enqueue_durable(state, durable, checkpoint).await;
+            self.append_durable(state, durable, checkpoint).await;
         }
         // Release the job's own guard: the page may be complete already.
-        if pending.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let _ = state.ack_tx.send(());
-        }
+        pending.release_guard(&state.ack_tx);
         result
     }
 
-    /// Append one page's batches to the durable queues of its subscribers in one transaction,
-    /// applying each queue's byte bound and when-full policy first.
-    async fn enqueue_durable(
+    /// Put one subscriber's batch on its queue, applying the queue's when-full policy first.
+    async fn offer(
+        &self,
+        state: &mut State,
+        subscriber: &Subscriber,
+        batch: Arc<Batch>,
+        ack: Ack,
+    ) -> Offer {
+        let size = batch.payload_bytes() as u64;
+        if !subscriber.queue.fits(size) {
+            match self
+                .when_full(state, subscriber, size, batch.len() as u64)
+                .await
+            {
+                Room::Made => {}
+                Room::Dropped => {
+                    ack.accept();
+                    return Offer::Done;
+                }
+                Room::Stopped => return Offer::Stopped,
+            }
+        }
+        let QueueWriter::Memory(queue) = &subscriber.queue else {
+            return Offer::Durable(batch, ack);
+        };
+        match queue.try_send(Envelope { batch, ack }) {
+            Ok(()) => {}
+            // Unsubscribed meanwhile: nobody wants it; accepting keeps the cursor moving.
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(envelope)) => {
+                envelope.ack.accept();
+                return Offer::Done;
+            }
+            // The job is the queue's only writer, so room found stays; wait if it did not.
+            Err(tokio::sync::mpsc::error::TrySendError::Full(envelope)) => {
+                let stop = wait_stop(self.stop.clone());
+                tokio::select! {
+                    biased;
+                    _ = stop => return Offer::Stopped,
+                    sent = queue.send(envelope) => {
+                        if let Err(tokio::sync::mpsc::error::SendError(envelope)) = sent {
+                            envelope.ack.accept();
+                        }
+                    }
+                }
+            }
+        }
+        self.queue_level(state, subscriber).await;
+        Offer::Done
+    }
+
+    /// A subscriber's queue has no room for a batch of `size` bytes: apply its policy.
+    async fn when_full(
+        &self,
+        state: &mut State,
+        subscriber: &Subscriber,
+        size: u64,
+        records: u64,
+    ) -> Room {
+        let level = subscriber.queue.level();
+        let full = |what: String| {
+            format!(
+                "the queue of '{}' for {} is full ({} of {} {}): {what}; the product is slower than collection",
+                subscriber.product, self.key, level.used, level.bound, level.unit
+            )
+        };
+        let dropped = |records: u64, which: &str| {
+            add(&subscriber.counters.dropped, records);
+            self.health
+                .dropped(&self.queue_component(subscriber), records);
+            tracing::warn!(product = %subscriber.product, records, "queue full: {which} records dropped by policy");
+            full(format!(
+                "dropped the {which} {records} records by policy (counted)"
+            ))
+        };
+        let (message, room) = match subscriber.when_full {
+            WhenFull::DropOldest => match subscriber.queue.drop_oldest(size).await {
+                Ok(0) => (dropped(records, "newest"), Room::Dropped),
+                Ok(oldest) => (dropped(oldest, "oldest"), Room::Made),
+                Err(error) => {
+                    tracing::error!(%error, "could not drop the oldest batches");
+                    (dropped(records, "newest"), Room::Dropped)
+                }
+            },
+            WhenFull::DropNewest => (dropped(records, "newest"), Room::Dropped),
+            WhenFull::Block => (
+                full(
+                    "collection of this stream is paused for every product until it has room"
+                        .into(),
+                ),
+                Room::Made,
+            ),
+        };
+        let tracker = self.queue_tracker(state, subscriber);
+        self.health
+            .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
+            .await;
+        if !matches!(subscriber.when_full, WhenFull::Block) {
+            return room;
+        }
+        let stop = wait_stop(self.stop.clone());
+        tokio::select! {
+            biased;
+            _ = stop => Room::Stopped,
+            _ = subscriber.queue.wait_for_room(size) => Room::Made,
+        }
+    }
+
+    /// Append one page's batches to the durable queues of its subscribers in one transaction
+    /// (with the stream's cursor when nothing else is pending).
+    async fn append_durable(
         &self,
         state: &mut State,
         entries: Vec<(&Subscriber, Arc<Batch>, Ack)>,
         checkpoint: Option<(StreamKey, Cursor)>,
-    ) -> RoundEnd {
+    ) {
         let mut appends = Vec::with_capacity(entries.len());
         let mut acks = Vec::with_capacity(entries.len());
         let mut store = None;
         for (subscriber, batch, ack) in entries {
-            let SubscriberQueue::Disk {
-                store: disk,
-                id,
-                max_bytes,
+            if let QueueWriter::Durable {
+                store: disk, id, ..
             } = &subscriber.queue
-            else {
-                continue;
-            };
-            let size = batch.payload_bytes() as u64;
-            if disk.queue_bytes(id) + size > *max_bytes {
-                match self
-                    .make_room(
-                        state,
-                        subscriber,
-                        disk,
-                        id,
-                        *max_bytes,
-                        size,
-                        batch.len() as u64,
-                    )
-                    .await
-                {
-                    Room::Made => {}
-                    Room::Dropped => {
-                        ack.accept();
-                        continue;
-                    }
-                    Room::Stopped => return RoundEnd::Stopped,
-                }
+            {
+                store = Some(disk.clone());
+                appends.push((id.clone(), batch));
+                acks.push((subscriber, ack));
             }
-            store = Some(disk.clone());
-            appends.push((id.clone(), batch));
-            acks.push((subscriber, ack));
         }
         let Some(store) = store else {
-            return RoundEnd::Done;
+            return;
         };
         match store.append(appends, checkpoint.clone()).await {
             Ok(()) => {
@@ -174,176 +257,19 @@ impl Job {
                     .await;
             }
         }
-        RoundEnd::Done
-    }
-
-    /// A durable queue is over its byte bound: apply its policy.
-    #[allow(clippy::too_many_arguments)]
-    async fn make_room(
-        &self,
-        state: &mut State,
-        subscriber: &Subscriber,
-        store: &Arc<DurableStore>,
-        id: &SubscriptionId,
-        max_bytes: u64,
-        size: u64,
-        records: u64,
-    ) -> Room {
-        let component = self.queue_component(subscriber);
-        let full = |what: String| {
-            format!(
-                "the durable queue of '{}' for {} is full ({} of {max_bytes} bytes): {what}; the product is slower than collection",
-                subscriber.product,
-                self.key,
-                store.queue_bytes(id)
-            )
-        };
-        match subscriber.when_full {
-            WhenFull::DropNewest => {
-                add(&subscriber.counters.dropped, records);
-                self.health.dropped(&component, records);
-                let message = full(format!(
-                    "dropped the newest {records} records by policy (counted)"
-                ));
-                let tracker = self.queue_tracker(state, subscriber);
-                self.health
-                    .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
-                    .await;
-                Room::Dropped
-            }
-            WhenFull::DropOldest => {
-                match store.drop_oldest(id, size, max_bytes).await {
-                    Ok(dropped) => {
-                        add(&subscriber.counters.dropped, dropped);
-                        self.health.dropped(&component, dropped);
-                        let message = full(format!(
-                            "dropped the oldest {dropped} records by policy (counted)"
-                        ));
-                        let tracker = self.queue_tracker(state, subscriber);
-                        self.health
-                            .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
-                            .await;
-                    }
-                    Err(error) => tracing::error!(%error, "could not drop the oldest batches"),
-                }
-                Room::Made
-            }
-            WhenFull::Block => {
-                let message = full(
-                    "collection of this stream is paused for every product until it has room"
-                        .into(),
-                );
-                let tracker = self.queue_tracker(state, subscriber);
-                self.health
-                    .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
-                    .await;
-                let room = store.room(id);
-                loop {
-                    let notified = room.notified();
-                    tokio::pin!(notified);
-                    notified.as_mut().enable();
-                    if store.queue_bytes(id) + size <= max_bytes || store.queue_bytes(id) == 0 {
-                        return Room::Made;
-                    }
-                    let stop = wait_stop(self.stop.clone());
-                    tokio::select! {
-                        biased;
-                        _ = stop => return Room::Stopped,
-                        _ = notified => {}
-                    }
-                }
-            }
-        }
-    }
-
-    async fn enqueue(
-        &self,
-        state: &mut State,
-        subscriber: &Subscriber,
-        queue: &mpsc::Sender<Envelope>,
-        envelope: Envelope,
-    ) -> RoundEnd {
-        let records = envelope.batch.len() as u64;
-        let full_message = |what: &str| {
-            format!(
-                "the queue of '{}' for {} is full ({} batches): {what}; the product is slower than collection",
-                subscriber.product,
-                self.key,
-                queue.max_capacity()
-            )
-        };
-        let envelope = match queue.try_send(envelope) {
-            Ok(()) => {
-                self.queue_level(state, subscriber).await;
-                return RoundEnd::Done;
-            }
-            Err(mpsc::error::TrySendError::Closed(envelope)) => {
-                // Unsubscribed meanwhile: nobody wants it; accepting keeps the cursor moving.
-                envelope.ack.accept();
-                return RoundEnd::Done;
-            }
-            Err(mpsc::error::TrySendError::Full(envelope)) => envelope,
-        };
-        let tracker = self.queue_tracker(state, subscriber);
-        match subscriber.when_full {
-            WhenFull::DropNewest | WhenFull::DropOldest => {
-                add(&subscriber.counters.dropped, records);
-                self.health
-                    .dropped(&self.queue_component(subscriber), records);
-                tracing::warn!(product = %subscriber.product, records, "queue full: batch dropped by policy");
-                let message =
-                    full_message(&format!("dropped {records} records by policy (counted)"));
-                self.health
-                    .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
-                    .await;
-                envelope.ack.accept();
-                RoundEnd::Done
-            }
-            WhenFull::Block => {
-                let message = full_message(
-                    "collection of this stream is paused for every product until it has room",
-                );
-                self.health
-                    .observe(tracker, Status::Warning, HealthKind::Delivery, || message)
-                    .await;
-                let stop = wait_stop(self.stop.clone());
-                tokio::select! {
-                    biased;
-                    _ = stop => RoundEnd::Stopped, // the envelope is dropped unaccepted: re-collected
-                    sent = queue.send(envelope) => {
-                        if let Err(mpsc::error::SendError(envelope)) = sent {
-                            envelope.ack.accept();
-                        }
-                        RoundEnd::Done
-                    }
-                }
-            }
-        }
     }
 
     /// Report a queue at or above 80% of its bound as a Warning, and its recovery.
     pub(super) async fn queue_level(&self, state: &mut State, subscriber: &Subscriber) {
-        let (used, bound, unit) = match &subscriber.queue {
-            SubscriberQueue::Memory(queue) => {
-                let capacity = queue.max_capacity();
-                (
-                    (capacity - queue.capacity()) as u64,
-                    capacity as u64,
-                    "batches",
-                )
-            }
-            SubscriberQueue::Disk {
-                store,
-                id,
-                max_bytes,
-            } => (store.queue_bytes(id), *max_bytes, "bytes"),
-        };
-        if let SubscriberQueue::Memory(_) = subscriber.queue {
-            self.health
-                .queue_depth(&self.queue_component(subscriber), used as usize);
+        let level = subscriber.queue.level();
+        if let QueueWriter::Memory(_) = subscriber.queue {
+            self.health.queue_depth(
+                &self.queue_component(subscriber),
+                usize::try_from(level.used).unwrap_or(usize::MAX),
+            );
         }
         let tracker = self.queue_tracker(state, subscriber);
-        if used * 5 >= bound * 4 {
+        if level.is_high() {
             let consequence = match subscriber.when_full {
                 WhenFull::Block => "when full, collection pauses for every product of the stream",
                 WhenFull::DropNewest => {
@@ -354,10 +280,13 @@ impl Job {
                 }
             };
             let message = format!(
-                "the queue of '{}' for {} is {}% full ({used} of {bound} {unit}): the product is slower than collection; {consequence}",
+                "the queue of '{}' for {} is {}% full ({} of {} {}): the product is slower than collection; {consequence}",
                 subscriber.product,
                 self.key,
-                used * 100 / bound.max(1)
+                level.percent(),
+                level.used,
+                level.bound,
+                level.unit
             );
             self.health
                 .observe(tracker, Status::Warning, HealthKind::Delivery, || message)

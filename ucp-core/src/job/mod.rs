@@ -11,7 +11,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,19 +21,19 @@ use tracing::Instrument;
 
 mod fan_out;
 
-use crate::budget::RateBudget;
+use crate::acceptance::PendingPage;
+use crate::budget::{RateBudget, RateLimitHint};
 use crate::checkpoint::CheckpointStore;
+use crate::clock::FAR_FUTURE;
 use crate::dedup::DedupWindow;
-use crate::delivery::durable::DurableStore;
-use crate::delivery::{Envelope, PendingPage};
-use crate::error::CollectError;
 use crate::filter::Filter;
 use crate::health::{Component, HealthKind, Status, StatusTracker};
-use crate::plan::{SubscriptionId, WhenFull};
+use crate::queue::QueueWriter;
 use crate::record::{Cursor, StreamKey};
 use crate::reporting::HealthHub;
-use crate::source::{CollectRequest, Page, RateLimitHint, Source, SourceContext, SourceError};
+use crate::source::{CollectError, CollectRequest, Page, Source, SourceContext, SourceError};
 use crate::stats::{add, JobCounters, SubscriptionCounters};
+use crate::subscription::WhenFull;
 
 /// Attempts per page for retryable source errors within one round.
 const PAGE_ATTEMPTS: u32 = 3;
@@ -42,26 +42,16 @@ const MAX_THROTTLES_PER_ROUND: u32 = 5;
 /// Backoff before retrying a page within a round.
 const PAGE_RETRY_BACKOFF: Duration = Duration::from_secs(2);
 
-/// Where a subscriber's batches go.
-#[derive(Clone)]
-pub(crate) enum SubscriberQueue {
-    /// A bounded channel to its delivery task.
-    Memory(mpsc::Sender<Envelope>),
-    /// Its queue in the durable store.
-    Disk {
-        store: Arc<DurableStore>,
-        id: SubscriptionId,
-        max_bytes: u64,
-    },
-}
-
 /// One subscriber as the job sees it.
 #[derive(Clone)]
 pub(crate) struct Subscriber {
     pub product: Arc<str>,
     pub filter: Option<Filter>,
     pub when_full: WhenFull,
-    pub queue: SubscriberQueue,
+    pub queue: QueueWriter,
+    /// Calls this subscriber would make on its own for each call of the job, in thousandths:
+    /// the job's interval over the subscriber's, at most one (for "calls saved").
+    pub share_millis: u64,
     pub counters: Arc<SubscriptionCounters>,
     /// Set when the subscription is removed: its unaccepted batches no longer hold the cursor.
     pub released: Arc<AtomicBool>,
@@ -74,6 +64,19 @@ pub(crate) struct JobConfig {
     pub server_filter: Option<Filter>,
     pub subscribers: Vec<Subscriber>,
     pub stretch_message: Option<String>,
+}
+
+/// Where a job is in its life, for the platform (pause waits until no call is in flight).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum JobPhase {
+    /// Waiting for a predecessor on the same stream to finish draining.
+    Waiting,
+    /// Collecting rounds.
+    Collecting,
+    /// Stopped collecting: no more calls; waiting for its pages to be accepted.
+    Draining,
+    /// Finished.
+    Done,
 }
 
 /// Everything a job needs to run.
@@ -93,6 +96,11 @@ pub(crate) struct Job {
     /// The checkpoint store is the durable store: a page's durable appends and its cursor
     /// can commit in one transaction.
     pub checkpoints_are_durable: bool,
+    /// A stopped job of the same stream that may still be draining: this one starts after it,
+    /// from the cursor it saved last.
+    pub predecessor: Option<tokio::task::JoinHandle<()>>,
+    /// Where this job is in its life.
+    pub phase: watch::Sender<JobPhase>,
 }
 
 /// A fanned-out page waiting for its subscribers.
@@ -101,7 +109,7 @@ struct Pending {
     page: Arc<PendingPage>,
 }
 
-/// What a full durable queue's policy did.
+/// What a full queue's policy did.
 enum Room {
     Made,
     Dropped,
@@ -134,15 +142,30 @@ impl Job {
     pub(crate) async fn run(mut self) {
         let span = tracing::info_span!("ucp.job", stream = %self.key);
         async move {
+            if let Some(predecessor) = self.predecessor.take() {
+                let stop = wait_stop(self.stop.clone());
+                tokio::select! {
+                    biased;
+                    _ = stop => {
+                        self.phase.send_replace(JobPhase::Done);
+                        return;
+                    }
+                    _ = predecessor => {}
+                }
+            }
             let Some(mut state) = self.start().await else {
+                self.phase.send_replace(JobPhase::Done);
                 return;
             };
-            let origin = Instant::now() + self.phase();
+            self.phase.send_replace(JobPhase::Collecting);
+            let origin = Instant::now()
+                .checked_add(self.phase())
+                .unwrap_or_else(Instant::now);
             let mut next_tick = origin;
             let mut last_round = None;
             loop {
                 let stop = wait_stop(self.stop.clone());
-                let stale_at = state.last_success + 2 * self.interval();
+                let stale_at = self.stale_at(&state);
                 tokio::select! {
                     biased;
                     _ = stop => break,
@@ -167,7 +190,9 @@ impl Job {
                     }
                 }
             }
+            self.phase.send_replace(JobPhase::Draining);
             self.drain(&mut state).await;
+            self.phase.send_replace(JobPhase::Done);
         }
         .instrument(span)
         .await
@@ -176,7 +201,10 @@ impl Job {
     /// Load the saved cursor; report and give up if the store cannot be read (collecting from
     /// the start instead would re-send the whole history to every product).
     async fn start(&mut self) -> Option<State> {
-        let mut collection = self.health.tracker(self.component.clone());
+        let mut collection = self
+            .health
+            .tracker(self.component.clone())
+            .mirrored(self.counters.status.clone());
         let cursor = match self.checkpoints.load(&self.key).await {
             Ok(cursor) => cursor.unwrap_or_default(),
             Err(error) => {
@@ -210,6 +238,15 @@ impl Job {
         self.config.borrow().interval
     }
 
+    /// When the job counts as stale: no page for twice its interval.
+    fn stale_at(&self, state: &State) -> Instant {
+        let silence = self.interval().saturating_mul(2).min(FAR_FUTURE);
+        state
+            .last_success
+            .checked_add(silence)
+            .unwrap_or(state.last_success)
+    }
+
     /// A stable offset within the first interval, so jobs that share an interval spread out.
     fn phase(&self) -> Duration {
         let window = self.interval().min(self.max_jitter);
@@ -218,7 +255,9 @@ impl Job {
         }
         let mut hasher = DefaultHasher::new();
         self.key.hash(&mut hasher);
-        Duration::from_nanos(hasher.finish() % window.as_nanos() as u64)
+        Duration::from_nanos(
+            hasher.finish() % u64::try_from(window.as_nanos()).unwrap_or(u64::MAX).max(1),
+        )
     }
 
     async fn report_stretch(&self, state: &mut State) {
@@ -290,7 +329,7 @@ impl Job {
             // The call may wait long for the budget: staleness is still reported meanwhile.
             let page = loop {
                 let stop = wait_stop(self.stop.clone());
-                let stale_at = state.last_success + 2 * self.interval();
+                let stale_at = self.stale_at(state);
                 tokio::select! {
                     biased;
                     _ = stop => return RoundEnd::Stopped,
@@ -347,9 +386,11 @@ impl Job {
     async fn collect_page(&self, cursor: &Cursor, config: &JobConfig) -> Result<Page, SourceError> {
         self.budget.acquire().await;
         add(&self.counters.source_calls, 1);
+        // What the subscribers would have called on their own, less this one call.
+        let separate: u64 = config.subscribers.iter().map(|s| s.share_millis).sum();
         add(
-            &self.counters.calls_saved,
-            config.subscribers.len().saturating_sub(1) as u64,
+            &self.counters.calls_saved_millis,
+            separate.saturating_sub(1000),
         );
         let request = CollectRequest {
             stream: self.key.stream.to_string(),
@@ -372,6 +413,10 @@ impl Job {
 
     fn observe_hint(&self, hint: &RateLimitHint) {
         self.budget.observe(hint);
+        self.report_remaining(hint);
+    }
+
+    fn report_remaining(&self, hint: &RateLimitHint) {
         if let Some(remaining) = hint.remaining {
             self.health
                 .budget_remaining(&self.budget.key().to_string(), remaining);
@@ -389,10 +434,8 @@ impl Job {
     ) -> Option<Duration> {
         if let SourceError::RateLimited { hint, .. } = &error {
             add(&self.counters.throttled, 1);
-            self.observe_hint(&RateLimitHint {
-                throttled: true,
-                ..hint.clone()
-            });
+            self.budget.throttled(hint);
+            self.report_remaining(hint);
         }
         self.health
             .error(&self.component, error.type_name(), "collect");
@@ -435,7 +478,7 @@ impl Job {
     }
 
     fn dedup_lock(&self) -> std::sync::MutexGuard<'_, DedupWindow> {
-        crate::budget::lock(&self.dedup_cell)
+        crate::sync::lock(&self.dedup_cell)
     }
 
     async fn commit_ready(&self, state: &mut State) {
@@ -447,9 +490,7 @@ impl Job {
     async fn commit(&self, state: &mut State) {
         let mut newest = None;
         while let Some(front) = state.pending.front() {
-            let page = &front.page;
-            if page.remaining.load(Ordering::Acquire) != 0 || page.abandoned.load(Ordering::Acquire)
-            {
+            if !front.page.is_complete() {
                 break;
             }
             newest = state.pending.pop_front().map(|p| p.cursor);
@@ -480,7 +521,7 @@ impl Job {
             let Some(front) = state.pending.front() else {
                 break;
             };
-            if front.page.abandoned.load(Ordering::Acquire) {
+            if front.page.is_abandoned() {
                 tracing::warn!(
                     "a subscriber lost a batch; it will be collected again at the next start"
                 );
@@ -507,7 +548,10 @@ fn next_slot(origin: Instant, interval: Duration, last: Option<Instant>) -> Inst
     let now = Instant::now().max(last);
     let since = now.saturating_duration_since(origin);
     let periods = since.as_nanos() / interval.as_nanos().max(1) + 1;
-    origin + interval.saturating_mul(periods.min(u32::MAX as u128) as u32)
+    let ahead = interval
+        .saturating_mul(u32::try_from(periods).unwrap_or(u32::MAX))
+        .min(FAR_FUTURE);
+    origin.checked_add(ahead).unwrap_or(now)
 }
 
 #[cfg(test)]

@@ -1,26 +1,25 @@
 //! Building a platform: collect sources, sinks, subscriptions and stores, then check all of
 //! it at once in [`PlatformBuilder::build`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{needs_store, Platform, Shared, SinkEntry, SourceEntry};
-use crate::budget::{BudgetKey, RateBudget};
+use super::registry::Registry;
+use super::{Platform, Shared};
 use crate::checkpoint::{CheckpointStore, MemoryCheckpoints};
 use crate::clock::Clock;
+use crate::context::{http_client, token_client, DEFAULT_TENANT};
 use crate::credentials::token::{HttpTokenFetcher, TokenProvider};
 use crate::credentials::{CredentialStore, MemoryCredentials};
 use crate::dead_letter::{DeadLetterStore, MemoryDeadLetters};
-use crate::delivery::durable::DurableStore;
 use crate::error::ConfigError;
 use crate::health::{HealthReporter, MemoryHealth};
-use crate::plan::{self, Subscription, SubscriptionId};
 use crate::reporting::HealthHub;
 use crate::sink::Sink;
-use crate::source::{Source, SourceInfo};
-
-use super::DEFAULT_TENANT;
+use crate::source::Source;
+use crate::store::DurableStore;
+use crate::subscription::{Subscription, SubscriptionId};
 
 /// Tunables with sensible defaults.
 #[derive(Clone, Debug)]
@@ -106,7 +105,8 @@ impl PlatformBuilder {
         self
     }
 
-    /// Register a source instance under `name` in the default tenant.
+    /// Register a source instance under `name` in the default tenant
+    /// ([`DEFAULT_TENANT`], whose credentials it reads).
     pub fn source(self, name: impl Into<String>, source: impl Source) -> Self {
         self.tenant_source(DEFAULT_TENANT, name, Arc::new(source))
     }
@@ -168,84 +168,14 @@ impl PlatformBuilder {
     /// Check the whole configuration; every mistake is reported by name.
     pub fn build(self) -> Result<Platform, ConfigError> {
         let clock = self.clock.unwrap_or_default();
-        let mut sources: BTreeMap<String, SourceEntry> = BTreeMap::new();
-        for (tenant, name, source) in self.sources {
-            let info = source.describe();
-            if let Some(problem) = info.budget.problem() {
-                return Err(ConfigError::InvalidBudget {
-                    source_name: name,
-                    problem,
-                });
-            }
-            if sources.contains_key(&name) {
-                return Err(ConfigError::DuplicateName {
-                    kind: "source",
-                    name,
-                });
-            }
-            sources.insert(
-                name,
-                SourceEntry {
-                    tenant,
-                    source,
-                    info,
-                },
-            );
-        }
-        let mut sinks: BTreeMap<String, SinkEntry> = BTreeMap::new();
-        for (tenant, name, sink) in self.sinks {
-            if sinks.contains_key(&name) {
-                return Err(ConfigError::DuplicateName { kind: "sink", name });
-            }
-            let info = sink.describe();
-            sinks.insert(name, SinkEntry { tenant, sink, info });
-        }
-        let infos: BTreeMap<String, SourceInfo> = sources
-            .iter()
-            .map(|(n, e)| (n.clone(), e.info.clone()))
-            .collect();
-        let sink_names: Vec<&str> = sinks.keys().map(String::as_str).collect();
-        let mut subscriptions: BTreeMap<SubscriptionId, Subscription> = BTreeMap::new();
-        for sub in self.subscriptions {
-            plan::validate(&sub, &infos, &sink_names)?;
-            needs_store(&sub, self.durable.is_some())?;
-            let id = sub.id();
-            if subscriptions.contains_key(&id) {
-                return Err(ConfigError::DuplicateSubscription {
-                    product: id.product,
-                    stream: id.stream,
-                });
-            }
-            subscriptions.insert(id, sub);
-        }
-        // One budget per account; when sources disagree on its size, the strictest wins.
-        let mut budgets: HashMap<BudgetKey, Arc<RateBudget>> = HashMap::new();
-        let mut specs: BTreeMap<BudgetKey, crate::budget::BudgetSpec> = BTreeMap::new();
-        for entry in sources.values() {
-            let spec = &entry.info.budget;
-            let stricter = specs
-                .get(&spec.key)
-                .is_none_or(|s| spec.calls_per_second() < s.calls_per_second());
-            if stricter {
-                specs.insert(spec.key.clone(), spec.clone());
-            }
-        }
-        for (key, spec) in specs {
-            budgets.insert(key, Arc::new(RateBudget::new(spec, clock)));
-        }
         let health = self.health.unwrap_or_else(|| Arc::new(MemoryHealth::new()));
         let tokens = match self.tokens {
             Some(tokens) => tokens,
-            None => {
-                let fetcher = HttpTokenFetcher::new().map_err(|e| ConfigError::TokenClient {
-                    reason: e.to_string(),
-                })?;
-                Arc::new(
-                    TokenProvider::new(Arc::new(fetcher))
-                        .with_health(health.clone())
-                        .with_clock(clock),
-                )
-            }
+            None => Arc::new(
+                TokenProvider::new(Arc::new(HttpTokenFetcher::with_client(token_client()?)))
+                    .with_health(health.clone())
+                    .with_clock(clock),
+            ),
         };
         let durable = self.durable;
         let checkpoints: Arc<dyn CheckpointStore> = match (self.checkpoints, &durable) {
@@ -261,24 +191,42 @@ impl PlatformBuilder {
         let checkpoints_are_durable = durable
             .as_ref()
             .is_some_and(|d| std::ptr::addr_eq(Arc::as_ptr(d), Arc::as_ptr(&checkpoints)));
+        let shared = Arc::new(Shared {
+            tokens,
+            http: http_client()?,
+            durable,
+            checkpoints_are_durable,
+            credentials: self
+                .credentials
+                .unwrap_or_else(|| Arc::new(MemoryCredentials::new())),
+            health: HealthHub::new(health, clock),
+            checkpoints,
+            dead_letters,
+            clock,
+            settings: self.settings,
+        });
+        let mut registry = Registry::default();
+        for (tenant, name, source) in self.sources {
+            registry.add_source(&shared, name, tenant, source, false)?;
+        }
+        for (tenant, name, sink) in self.sinks {
+            registry.add_sink(&shared, name, tenant, sink)?;
+        }
+        let mut subscriptions: BTreeMap<SubscriptionId, Subscription> = BTreeMap::new();
+        for sub in self.subscriptions {
+            registry.validate(&sub, shared.durable.is_some())?;
+            let id = sub.id();
+            if subscriptions.contains_key(&id) {
+                return Err(ConfigError::DuplicateSubscription {
+                    product: id.product,
+                    stream: id.stream,
+                });
+            }
+            subscriptions.insert(id, sub);
+        }
         Ok(Platform {
-            shared: Arc::new(Shared {
-                durable,
-                checkpoints_are_durable,
-                credentials: self
-                    .credentials
-                    .unwrap_or_else(|| Arc::new(MemoryCredentials::new())),
-                health: HealthHub::new(health, clock),
-                tokens,
-                checkpoints,
-                dead_letters,
-                clock,
-                sources,
-                sinks,
-                infos,
-                budgets,
-                settings: self.settings,
-            }),
+            shared,
+            registry,
             subscriptions,
         })
     }

@@ -1,9 +1,13 @@
-//! The platform: register sources, sinks and subscriptions once; start it; manage it while it
-//! runs (`plan`, `stats`, `subscribe`, `unsubscribe`, `check`, `shutdown`).
+//! The platform: register sources, sinks and subscriptions; start it; manage it while it
+//! runs — subscriptions, connectors added, paused, resumed, restarted and removed, cursors
+//! read and reset, checks, stats, shutdown.
 //!
 //! ```no_run
 //! # use std::sync::Arc; use std::time::Duration;
 //! # use ucp_core::*;
+//! # use ucp_core::health::MemoryHealth;
+//! # use ucp_core::credentials::MemoryCredentials;
+//! # use ucp_core::store::FileCheckpoints;
 //! # async fn demo(okta: impl Source, sentinel: impl Sink, mdi: impl Sink) -> Result<(), PlatformError> {
 //! let platform = Platform::builder()
 //!     .credentials(Arc::new(MemoryCredentials::new()))
@@ -25,67 +29,69 @@
 //! # Ok(()) }
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::{mpsc, watch, Mutex};
-use tokio::task::JoinHandle;
+use chrono::{DateTime, Utc};
+use tokio::sync::{watch, Mutex};
 
 use crate::budget::{BudgetKey, RateBudget};
-use crate::checkpoint::CheckpointStore;
+use crate::checkpoint::{CheckpointError, CheckpointStore};
 use crate::clock::Clock;
+use crate::context::DEFAULT_TENANT;
 use crate::credentials::token::TokenProvider;
 use crate::credentials::CredentialStore;
 use crate::dead_letter::DeadLetterStore;
-use crate::dedup::DedupWindow;
-use crate::delivery::durable::DurableStore;
-use crate::delivery::DeliveryTask;
-use crate::error::{ConfigError, PlatformError};
-use crate::health::Component;
-use crate::health::{HealthKind, Status};
-use crate::job::{Job, JobConfig, Subscriber, SubscriberQueue};
-use crate::plan::{self, Plan, QueueBackend, Subscription, SubscriptionId};
-use crate::record::StreamKey;
+use crate::error::ConfigError;
+use crate::health::{Component, HealthKind, Status};
+use crate::job::JobPhase;
+use crate::plan::Plan;
+use crate::record::{Cursor, StreamKey};
 use crate::reporting::HealthHub;
-use crate::sink::{Sink, SinkContext, SinkError, SinkInfo};
-use crate::source::{Source, SourceContext, SourceError, SourceInfo};
-use crate::stats::{JobCounters, PlatformStats, SubscriptionCounters};
+use crate::sink::{Sink, SinkError};
+use crate::source::{Source, SourceError};
+use crate::stats::PlatformStats;
+use crate::store::DurableStore;
+use crate::subscription::{Subscription, SubscriptionId};
 
 mod builder;
+mod registry;
+mod runtime;
 
 pub use builder::PlatformBuilder;
 use builder::Settings;
+use registry::Registry;
+use runtime::{RunState, SubscriptionRuntime};
 
-const DEFAULT_TENANT: &str = "default";
-
-struct SourceEntry {
-    tenant: String,
-    source: Arc<dyn Source>,
-    info: SourceInfo,
+/// Errors of the running platform.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PlatformError {
+    /// A configuration mistake.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A checkpoint could not be read or written.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The source cannot do what was asked (e.g. give a cursor for a time).
+    #[error("source '{source_name}': {error}")]
+    Source {
+        /// The source instance.
+        source_name: String,
+        /// Its error.
+        #[source]
+        error: SourceError,
+    },
+    /// Shutdown did not finish draining in time; undelivered batches will be collected again.
+    #[error("shutdown timed out after {0:?}: {1} deliveries were still in flight and will be re-collected at the next start")]
+    ShutdownTimeout(Duration, usize),
 }
 
-struct SinkEntry {
-    tenant: String,
-    sink: Arc<dyn Sink>,
-    info: SinkInfo,
-}
-
-/// A durable queue needs the durable store.
-fn needs_store(sub: &Subscription, have_store: bool) -> Result<(), ConfigError> {
-    if matches!(sub.queue.backend, QueueBackend::Disk { .. }) && !have_store {
-        return Err(ConfigError::InvalidSubscription {
-            product: sub.product.clone(),
-            stream: sub.stream_key(),
-            problem: "a durable queue needs a durable store: add .durable(DurableStore::open(dir)?) to the platform".into(),
-        });
-    }
-    Ok(())
-}
-
-/// What never changes after `build`.
+/// What never changes after `build`: the shared services every connector uses.
 struct Shared {
     tokens: Arc<TokenProvider>,
+    http: reqwest::Client,
     durable: Option<Arc<DurableStore>>,
     checkpoints_are_durable: bool,
     credentials: Arc<dyn CredentialStore>,
@@ -93,16 +99,13 @@ struct Shared {
     checkpoints: Arc<dyn CheckpointStore>,
     dead_letters: Arc<dyn DeadLetterStore>,
     clock: Clock,
-    sources: BTreeMap<String, SourceEntry>,
-    sinks: BTreeMap<String, SinkEntry>,
-    infos: BTreeMap<String, SourceInfo>,
-    budgets: HashMap<BudgetKey, Arc<RateBudget>>,
     settings: Settings,
 }
 
 /// A checked configuration, ready to start.
 pub struct Platform {
     shared: Arc<Shared>,
+    registry: Registry,
     subscriptions: BTreeMap<SubscriptionId, Subscription>,
 }
 
@@ -114,76 +117,52 @@ impl Platform {
 
     /// The plan the platform will run.
     pub fn plan(&self) -> Plan {
-        compute_plan(&self.shared, self.subscriptions.values())
+        crate::plan::plan(
+            self.subscriptions.values(),
+            &self.registry.active(),
+            &self
+                .registry
+                .budgets
+                .iter()
+                .map(|(k, b)| (k.clone(), b.calls_per_second()))
+                .collect(),
+        )
     }
 
     /// Start every job and delivery task. Jobs resume from their saved cursors.
     pub async fn start(self) -> Result<RunningPlatform, PlatformError> {
         let (stop_tx, _) = watch::channel(false);
-        let running = RunningPlatform {
-            shared: self.shared,
-            state: Mutex::new(RunState::default()),
-            stop: stop_tx,
-        };
-        if let Some(recovery) = running.shared.durable.as_ref().and_then(|d| d.recovery()) {
+        let shared = self.shared;
+        if let Some(recovery) = shared.durable.as_ref().and_then(|d| d.recovery()) {
             let component = Component {
                 tenant: DEFAULT_TENANT.into(),
                 connector: "durable-store".into(),
                 product: None,
                 stream: None,
             };
-            let mut tracker = running.shared.health.tracker(component);
+            let mut tracker = shared.health.tracker(component);
             let message = recovery.to_string();
-            running
-                .shared
+            shared
                 .health
                 .observe(&mut tracker, Status::Warning, HealthKind::Lifecycle, || {
                     message
                 })
                 .await;
         }
-        {
-            let mut state = running.state.lock().await;
-            for sub in self.subscriptions.into_values() {
-                running.add_subscription(&mut state, sub);
-            }
-            running.apply_plan(&mut state);
+        let mut state = RunState {
+            registry: self.registry,
+            ..RunState::default()
+        };
+        for sub in self.subscriptions.into_values() {
+            state.add_subscription(&shared, sub);
         }
-        Ok(running)
+        state.apply_plan(&shared, &stop_tx);
+        Ok(RunningPlatform {
+            shared,
+            state: Mutex::new(state),
+            stop: stop_tx,
+        })
     }
-}
-
-fn compute_plan<'a>(shared: &Shared, subs: impl IntoIterator<Item = &'a Subscription>) -> Plan {
-    let capacity: HashMap<BudgetKey, f64> = shared
-        .budgets
-        .iter()
-        .map(|(k, b)| (k.clone(), b.calls_per_second()))
-        .collect();
-    plan::plan(subs, &shared.infos, &capacity)
-}
-
-struct SubscriptionRuntime {
-    subscription: Subscription,
-    subscriber: Subscriber,
-    counters: Arc<SubscriptionCounters>,
-    /// Stops a durable delivery task (a memory one stops when its queue closes).
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-struct JobRuntime {
-    config: watch::Sender<JobConfig>,
-    counters: Arc<JobCounters>,
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-#[derive(Default)]
-struct RunState {
-    subscriptions: BTreeMap<SubscriptionId, SubscriptionRuntime>,
-    jobs: BTreeMap<StreamKey, JobRuntime>,
-    /// The plan the jobs run.
-    plan: Plan,
 }
 
 /// The outcome of checking one connector or product.
@@ -205,7 +184,16 @@ pub enum CheckOutcome {
     },
 }
 
-/// A started platform.
+/// What [`RunningPlatform::restart_source`] restarted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Restarted {
+    /// Collection jobs stopped and started again from their saved cursors.
+    pub jobs: Vec<StreamKey>,
+    /// Delivery tasks started again on their queues.
+    pub deliveries: Vec<SubscriptionId>,
+}
+
+/// A started platform. Every method may be called from any task while it runs.
 pub struct RunningPlatform {
     shared: Arc<Shared>,
     state: Mutex<RunState>,
@@ -220,67 +208,79 @@ impl RunningPlatform {
 
     /// Counters of every job, subscription and budget.
     pub async fn stats(&self) -> PlatformStats {
-        let state = self.state.lock().await;
-        let jobs = state
-            .jobs
-            .iter()
-            .map(|(key, job)| job.counters.snapshot(key.clone()))
-            .collect();
-        let mut subscriptions = Vec::with_capacity(state.subscriptions.len());
-        for (id, sub) in &state.subscriptions {
-            let (depth, capacity, bytes) = match &sub.subscriber.queue {
-                SubscriberQueue::Memory(queue) => {
-                    let capacity = queue.max_capacity();
-                    (capacity - queue.capacity(), capacity, 0)
-                }
-                SubscriberQueue::Disk { store, id, .. } => {
-                    let depth = store.queue_len(id).await.unwrap_or(0) as usize;
-                    (depth, 0, store.queue_bytes(id))
-                }
-            };
-            let mut stats = sub.counters.snapshot(id.clone(), depth, capacity);
-            stats.queue_bytes = bytes;
-            subscriptions.push(stats);
+        let (jobs, subscriptions, mut budgets) = {
+            let state = self.state.lock().await;
+            let jobs = state
+                .jobs
+                .iter()
+                .map(|(key, job)| job.counters.snapshot(key.clone()))
+                .collect();
+            let subscriptions: Vec<_> = state
+                .subscriptions
+                .iter()
+                .map(|(id, sub)| {
+                    (
+                        id.clone(),
+                        sub.counters.clone(),
+                        sub.subscriber.queue.clone(),
+                    )
+                })
+                .collect();
+            let budgets: Vec<_> = state
+                .registry
+                .budgets
+                .values()
+                .map(|b| b.status())
+                .collect();
+            (jobs, subscriptions, budgets)
+        };
+        let mut stats = Vec::with_capacity(subscriptions.len());
+        for (id, counters, queue) in subscriptions {
+            let (depth, capacity, bytes) = queue.depth().await;
+            let mut snapshot = counters.snapshot(id, depth, capacity);
+            snapshot.queue_bytes = bytes;
+            stats.push(snapshot);
         }
-        let mut budgets: Vec<_> = self.shared.budgets.values().map(|b| b.status()).collect();
         budgets.sort_by(|a, b| a.key.cmp(&b.key));
         PlatformStats {
             jobs,
-            subscriptions,
+            subscriptions: stats,
             budgets,
         }
     }
 
     /// The shared budget of an account, if a source uses it.
-    pub fn budget(&self, key: &BudgetKey) -> Option<Arc<RateBudget>> {
-        self.shared.budgets.get(key).cloned()
+    pub async fn budget(&self, key: &BudgetKey) -> Option<Arc<RateBudget>> {
+        self.state.lock().await.registry.budgets.get(key).cloned()
     }
 
     /// Check every source and sink once (each source check draws from its budget).
     pub async fn check(&self) -> Vec<CheckOutcome> {
-        let mut outcomes = Vec::new();
-        for (name, entry) in &self.shared.sources {
-            let cx = self.source_context(name, entry);
+        let (sources, sinks) = {
+            let state = self.state.lock().await;
+            let sources: Vec<_> = state
+                .registry
+                .sources
+                .iter()
+                .map(|(name, e)| (name.clone(), e.source.clone(), e.cx.clone()))
+                .collect();
+            let sinks: Vec<_> = state
+                .registry
+                .sinks
+                .iter()
+                .map(|(name, e)| (name.clone(), e.sink.clone(), e.cx.clone()))
+                .collect();
+            (sources, sinks)
+        };
+        let mut outcomes = Vec::with_capacity(sources.len() + sinks.len());
+        for (name, source, cx) in sources {
             cx.budget().acquire().await;
-            let result = entry.source.check(&cx).await;
-            outcomes.push(CheckOutcome::Source {
-                name: name.clone(),
-                result,
-            });
+            let result = source.check(&cx).await;
+            outcomes.push(CheckOutcome::Source { name, result });
         }
-        for (name, entry) in &self.shared.sinks {
-            let cx = SinkContext::new(
-                name,
-                &entry.tenant,
-                self.shared.credentials.clone(),
-                self.shared.clock,
-            )
-            .with_tokens(self.shared.tokens.clone());
-            let result = entry.sink.check(&cx).await;
-            outcomes.push(CheckOutcome::Sink {
-                name: name.clone(),
-                result,
-            });
+        for (name, sink, cx) in sinks {
+            let result = sink.check(&cx).await;
+            outcomes.push(CheckOutcome::Sink { name, result });
         }
         outcomes
     }
@@ -294,12 +294,12 @@ impl RunningPlatform {
     /// Add many subscriptions at once, re-planning once. All are checked first: on an error
     /// none is added.
     pub async fn subscribe_all(&self, subscriptions: Vec<Subscription>) -> Result<(), ConfigError> {
-        let sink_names: Vec<&str> = self.shared.sinks.keys().map(String::as_str).collect();
         let mut state = self.state.lock().await;
         let mut seen = std::collections::BTreeSet::new();
         for subscription in &subscriptions {
-            plan::validate(subscription, &self.shared.infos, &sink_names)?;
-            needs_store(subscription, self.shared.durable.is_some())?;
+            state
+                .registry
+                .validate(subscription, self.shared.durable.is_some())?;
             let id = subscription.id();
             if state.subscriptions.contains_key(&id) || !seen.insert(id.clone()) {
                 return Err(ConfigError::DuplicateSubscription {
@@ -309,9 +309,9 @@ impl RunningPlatform {
             }
         }
         for subscription in subscriptions {
-            self.add_subscription(&mut state, subscription);
+            state.add_subscription(&self.shared, subscription);
         }
-        self.apply_plan(&mut state);
+        state.apply_plan(&self.shared, &self.stop);
         Ok(())
     }
 
@@ -328,19 +328,224 @@ impl RunningPlatform {
             stream: StreamKey::new(source, stream),
         };
         let mut state = self.state.lock().await;
-        let Some(removed) = state.subscriptions.remove(&id) else {
+        if !state.remove_subscription(&id) {
             return Err(ConfigError::NoSuchSubscription {
                 product: id.product,
                 stream: id.stream,
             });
-        };
-        removed.subscriber.released.store(true, Ordering::Release);
-        self.apply_plan(&mut state);
-        // A memory queue's task ends once its queue is drained and the job has let go of it;
-        // a durable one stops now (its queue stays on disk for a later subscription).
-        let _ = removed.stop.send(true);
-        drop(removed.task);
+        }
+        state.apply_plan(&self.shared, &self.stop);
         Ok(())
+    }
+
+    /// Register a source instance of `tenant` while running; subscribe products to it next.
+    pub async fn add_source(
+        &self,
+        name: &str,
+        tenant: &str,
+        source: Arc<dyn Source>,
+    ) -> Result<(), ConfigError> {
+        let mut state = self.state.lock().await;
+        state
+            .registry
+            .add_source(&self.shared, name.into(), tenant.into(), source, true)
+    }
+
+    /// Remove a source instance. Its subscriptions must be removed first; its saved cursors
+    /// stay in the checkpoint store (a source registered again under the name resumes).
+    pub async fn remove_source(&self, name: &str) -> Result<(), ConfigError> {
+        let mut state = self.state.lock().await;
+        let products = state.products_of_source(name);
+        if !products.is_empty() {
+            return Err(ConfigError::InUse {
+                kind: "source",
+                name: name.into(),
+                by: products.join(", "),
+            });
+        }
+        state
+            .registry
+            .remove_source(name)
+            .map(|_| ())
+            .ok_or_else(|| unknown("source", name))
+    }
+
+    /// Register a product sink of `tenant` while running.
+    pub async fn add_sink(
+        &self,
+        name: &str,
+        tenant: &str,
+        sink: Arc<dyn Sink>,
+    ) -> Result<(), ConfigError> {
+        let mut state = self.state.lock().await;
+        state
+            .registry
+            .add_sink(&self.shared, name.into(), tenant.into(), sink)
+    }
+
+    /// Remove a product sink; its subscriptions must be removed first.
+    pub async fn remove_sink(&self, name: &str) -> Result<(), ConfigError> {
+        let mut state = self.state.lock().await;
+        let streams: Vec<String> = state
+            .subscriptions
+            .keys()
+            .filter(|id| id.product == name)
+            .map(|id| id.stream.to_string())
+            .collect();
+        if !streams.is_empty() {
+            return Err(ConfigError::InUse {
+                kind: "sink",
+                name: name.into(),
+                by: streams.join(", "),
+            });
+        }
+        state
+            .registry
+            .sinks
+            .remove(name)
+            .map(|_| ())
+            .ok_or_else(|| unknown("sink", name))
+    }
+
+    /// Pause a source instance: its jobs stop and no call reaches the provider until it is
+    /// resumed. Returns once no call is in flight; pages already collected are still
+    /// delivered and their cursor saved. Subscriptions stay.
+    pub async fn pause_source(&self, name: &str) -> Result<(), ConfigError> {
+        let phases = {
+            let mut state = self.state.lock().await;
+            let entry = state
+                .registry
+                .sources
+                .get_mut(name)
+                .ok_or_else(|| unknown("source", name))?;
+            entry.paused = true;
+            state.apply_plan(&self.shared, &self.stop);
+            state.stopping_phases(name)
+        };
+        for mut phase in phases {
+            let _ = phase.wait_for(|p| *p >= JobPhase::Draining).await;
+        }
+        Ok(())
+    }
+
+    /// Resume a paused source instance: its jobs start again from their saved cursors, once
+    /// the paused jobs have finished saving them (no gap, no duplicate).
+    pub async fn resume_source(&self, name: &str) -> Result<(), ConfigError> {
+        let mut state = self.state.lock().await;
+        let entry = state
+            .registry
+            .sources
+            .get_mut(name)
+            .ok_or_else(|| unknown("source", name))?;
+        entry.paused = false;
+        state.apply_plan(&self.shared, &self.stop);
+        Ok(())
+    }
+
+    /// Whether a source instance is paused (`None`: no such source).
+    pub async fn is_paused(&self, name: &str) -> Option<bool> {
+        let state = self.state.lock().await;
+        state.registry.sources.get(name).map(|e| e.paused)
+    }
+
+    /// Restart a source instance's parts: its collection jobs (from their saved cursors) and
+    /// the delivery tasks of its subscriptions — all of them, or with `only_failed` only those
+    /// whose status is Error.
+    pub async fn restart_source(
+        &self,
+        name: &str,
+        only_failed: bool,
+    ) -> Result<Restarted, ConfigError> {
+        let mut state = self.state.lock().await;
+        if !state.registry.sources.contains_key(name) {
+            return Err(unknown("source", name));
+        }
+        let failed = |status: &std::sync::atomic::AtomicU8| {
+            !only_failed
+                || Status::from_severity(status.load(std::sync::atomic::Ordering::Relaxed))
+                    == Some(Status::Error)
+        };
+        let jobs: Vec<StreamKey> = state
+            .jobs
+            .iter()
+            .filter(|(key, job)| &*key.source == name && failed(&job.counters.status))
+            .map(|(key, _)| key.clone())
+            .collect();
+        let deliveries: Vec<SubscriptionId> = state
+            .subscriptions
+            .iter()
+            .filter(|(id, sub)| &*id.stream.source == name && failed(&sub.counters.status))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for key in &jobs {
+            state.stop_job(key);
+        }
+        for id in &deliveries {
+            let subscription = state.subscriptions.get(id).map(|s| s.subscription.clone());
+            if let Some(subscription) = subscription {
+                state.remove_subscription(id);
+                state.add_subscription(&self.shared, subscription);
+            }
+        }
+        // Every job gets its config again, so those of restarted deliveries write to the new
+        // queues (and stopped jobs start again).
+        state.plan = Plan::default();
+        state.apply_plan(&self.shared, &self.stop);
+        Ok(Restarted { jobs, deliveries })
+    }
+
+    /// The cursor saved for `stream` (where its next collection starts).
+    pub async fn saved_cursor(&self, stream: &StreamKey) -> Result<Option<Cursor>, PlatformError> {
+        Ok(self.shared.checkpoints.load(stream).await?)
+    }
+
+    /// Replace the saved cursor of `stream` — to the start ([`Cursor::start`]) or to a
+    /// position from [`RunningPlatform::cursor_at`]. Refused while a job collects the stream:
+    /// pause its source first.
+    pub async fn set_cursor(
+        &self,
+        stream: &StreamKey,
+        cursor: Cursor,
+    ) -> Result<(), PlatformError> {
+        let state = self.state.lock().await;
+        let draining = state
+            .stopping
+            .get(stream)
+            .is_some_and(|job| *job.phase.borrow() != JobPhase::Done);
+        if state.jobs.contains_key(stream) || draining {
+            return Err(ConfigError::StreamRunning {
+                stream: stream.clone(),
+            }
+            .into());
+        }
+        // Saved under the lock, so no job of the stream starts meanwhile.
+        self.shared.checkpoints.save(stream, &cursor).await?;
+        Ok(())
+    }
+
+    /// The cursor from which `source`'s `stream` collects what happened at or after `time`,
+    /// as the source computes it.
+    pub async fn cursor_at(
+        &self,
+        source: &str,
+        stream: &str,
+        time: DateTime<Utc>,
+    ) -> Result<Cursor, PlatformError> {
+        let source_impl = {
+            let state = self.state.lock().await;
+            let entry = state
+                .registry
+                .sources
+                .get(source)
+                .ok_or_else(|| unknown("source", source))?;
+            entry.source.clone()
+        };
+        source_impl
+            .cursor_at(stream, time)
+            .map_err(|error| PlatformError::Source {
+                source_name: source.into(),
+                error,
+            })
     }
 
     /// Stop collecting, deliver what is queued, save cursors, and stop. Waits at most the
@@ -351,15 +556,16 @@ impl RunningPlatform {
         let timeout = self.shared.settings.shutdown_timeout;
         let deadline = tokio::time::Instant::now() + timeout;
         let mut unfinished = 0;
-        for (_, job) in std::mem::take(&mut state.jobs) {
-            let _ = job.stop.send(true);
-            let JobRuntime { config, task, .. } = job;
-            let aborter = task.abort_handle();
-            if tokio::time::timeout_at(deadline, task).await.is_err() {
+        let keys: Vec<StreamKey> = state.jobs.keys().cloned().collect();
+        for key in keys {
+            state.stop_job(&key);
+        }
+        for (_, job) in std::mem::take(&mut state.stopping) {
+            let aborter = job.task.abort_handle();
+            if tokio::time::timeout_at(deadline, job.task).await.is_err() {
                 aborter.abort();
                 unfinished += 1;
             }
-            drop(config);
         }
         for (_, sub) in std::mem::take(&mut state.subscriptions) {
             let SubscriptionRuntime {
@@ -381,204 +587,11 @@ impl RunningPlatform {
         }
         Ok(())
     }
+}
 
-    fn source_context(&self, name: &str, entry: &SourceEntry) -> SourceContext {
-        let budget = self.shared.budgets[&entry.info.budget.key].clone();
-        SourceContext::new(
-            name,
-            &entry.tenant,
-            budget,
-            self.shared.credentials.clone(),
-            self.shared.clock,
-        )
-        .with_tokens(self.shared.tokens.clone())
-    }
-
-    fn add_subscription(&self, state: &mut RunState, subscription: Subscription) {
-        let id = subscription.id();
-        let entry = &self.shared.sinks[&subscription.product];
-        let source_tenant = &self.shared.sources[&subscription.source].tenant;
-        let counters = Arc::new(SubscriptionCounters::default());
-        let component = Component {
-            tenant: source_tenant.clone(),
-            connector: subscription.source.clone(),
-            product: Some(subscription.product.clone()),
-            stream: Some(subscription.stream.clone()),
-        };
-        let task = DeliveryTask {
-            id: id.clone(),
-            sink: entry.sink.clone(),
-            cx: SinkContext::new(
-                &subscription.product,
-                &entry.tenant,
-                self.shared.credentials.clone(),
-                self.shared.clock,
-            )
-            .with_tokens(self.shared.tokens.clone()),
-            max_batch_records: entry.info.max_batch_records,
-            retry: subscription.retry,
-            dead_letters: self.shared.dead_letters.clone(),
-            counters: counters.clone(),
-            health: self.shared.health.clone(),
-            component,
-            clock: self.shared.clock,
-            retry_forever: matches!(subscription.queue.backend, QueueBackend::Disk { .. }),
-        };
-        let (stop, stop_rx) = watch::channel(false);
-        let (queue, task) = match (subscription.queue.backend, &self.shared.durable) {
-            (QueueBackend::Disk { max_bytes }, Some(store)) => {
-                let queue = SubscriberQueue::Disk {
-                    store: store.clone(),
-                    id: id.clone(),
-                    max_bytes,
-                };
-                (
-                    queue,
-                    tokio::spawn(task.run_durable(store.clone(), stop_rx)),
-                )
-            }
-            _ => {
-                let (queue, rx) = mpsc::channel(subscription.queue.capacity);
-                (SubscriberQueue::Memory(queue), tokio::spawn(task.run(rx)))
-            }
-        };
-        let subscriber = Subscriber {
-            product: Arc::from(subscription.product.as_str()),
-            filter: subscription.filter.clone(),
-            when_full: subscription.queue.when_full,
-            queue,
-            counters: counters.clone(),
-            released: Arc::new(AtomicBool::new(false)),
-        };
-        state.subscriptions.insert(
-            id,
-            SubscriptionRuntime {
-                subscription,
-                subscriber,
-                counters,
-                stop,
-                task,
-            },
-        );
-    }
-
-    /// Re-plan and bring jobs in line: update running jobs (keeping their cursors), start new
-    /// ones, stop those left without subscribers.
-    fn apply_plan(&self, state: &mut RunState) {
-        let plan = compute_plan(
-            &self.shared,
-            state.subscriptions.values().map(|s| &s.subscription),
-        );
-        let mut keep: std::collections::BTreeSet<StreamKey> = std::collections::BTreeSet::new();
-        // Jobs are sorted by stream in both plans: unchanged jobs keep their config untouched,
-        // so adding 1,000 subscriptions wakes only the jobs they concern.
-        let old = std::mem::take(&mut state.plan);
-        let unchanged = |job: &plan::JobPlan| {
-            old.jobs
-                .binary_search_by(|o| o.stream.cmp(&job.stream))
-                .is_ok_and(|i| old.jobs[i] == *job)
-        };
-        for job_plan in &plan.jobs {
-            if unchanged(job_plan) && state.jobs.contains_key(&job_plan.stream) {
-                keep.insert(job_plan.stream.clone());
-                continue;
-            }
-            let subscribers: Vec<Subscriber> = job_plan
-                .subscribers
-                .iter()
-                .filter_map(|product| {
-                    let id = SubscriptionId {
-                        product: product.clone(),
-                        stream: job_plan.stream.clone(),
-                    };
-                    state.subscriptions.get(&id).map(|s| s.subscriber.clone())
-                })
-                .collect();
-            let budget = &self.shared.budgets[&job_plan.budget];
-            let stretch_message = (job_plan.effective_interval > job_plan.interval).then(|| {
-                format!(
-                    "{}: the plan needs more calls than budget {} allows ({:.2} calls/min); intervals of every job on it are stretched ×{:.2}, this one from {:?} to {:?}",
-                    job_plan.stream,
-                    job_plan.budget,
-                    budget.calls_per_second() * 60.0,
-                    job_plan.stretch(),
-                    job_plan.interval,
-                    job_plan.effective_interval
-                )
-            });
-            let config = JobConfig {
-                interval: job_plan.effective_interval,
-                server_filter: job_plan.server_filter.clone(),
-                subscribers,
-                stretch_message,
-            };
-            keep.insert(job_plan.stream.clone());
-            match state.jobs.get(&job_plan.stream) {
-                Some(job) => {
-                    job.config.send_replace(config);
-                }
-                None => {
-                    let runtime = self.spawn_job(&job_plan.stream, config);
-                    state.jobs.insert(job_plan.stream.clone(), runtime);
-                }
-            }
-        }
-        let gone: Vec<StreamKey> = state
-            .jobs
-            .keys()
-            .filter(|k| !keep.contains(k))
-            .cloned()
-            .collect();
-        for key in gone {
-            if let Some(job) = state.jobs.remove(&key) {
-                let _ = job.stop.send(true);
-            }
-        }
-        state.plan = plan;
-    }
-
-    fn spawn_job(&self, key: &StreamKey, config: JobConfig) -> JobRuntime {
-        let entry = &self.shared.sources[&*key.source];
-        let cx = self.source_context(&key.source, entry);
-        let (config_tx, config_rx) = watch::channel(config);
-        let (stop_tx, stop_rx) = watch::channel(false);
-        // Platform-wide stop also stops this job.
-        let mut platform_stop = self.stop.subscribe();
-        let job_stop = stop_tx.clone();
-        tokio::spawn(async move {
-            let _ = platform_stop.wait_for(|s| *s).await;
-            let _ = job_stop.send(true);
-        });
-        let counters = Arc::new(JobCounters::default());
-        let job = Job {
-            key: key.clone(),
-            source: entry.source.clone(),
-            budget: cx.budget().clone(),
-            cx,
-            checkpoints: self.shared.checkpoints.clone(),
-            counters: counters.clone(),
-            health: self.shared.health.clone(),
-            component: Component {
-                tenant: entry.tenant.clone(),
-                connector: key.source.to_string(),
-                product: None,
-                stream: Some(key.stream.to_string()),
-            },
-            dedup_cell: std::sync::Mutex::new(DedupWindow::new(
-                self.shared.settings.dedup_ttl,
-                self.shared.settings.dedup_capacity,
-            )),
-            max_jitter: self.shared.settings.max_jitter,
-            config: config_rx,
-            stop: stop_rx,
-            checkpoints_are_durable: self.shared.checkpoints_are_durable,
-        };
-        let task = tokio::spawn(job.run());
-        JobRuntime {
-            config: config_tx,
-            counters,
-            stop: stop_tx,
-            task,
-        }
+fn unknown(kind: &'static str, name: &str) -> ConfigError {
+    ConfigError::Unknown {
+        kind,
+        name: name.into(),
     }
 }

@@ -32,10 +32,10 @@ use reqwest::{StatusCode, Url};
 use secrecy::ExposeSecret;
 use tracing::{debug, warn};
 use ucp_core::credentials::token::{AccessToken, Attempt, TokenError, TokenRequest};
+use ucp_core::credentials::{Credential, CredentialError, CredentialRef};
 use ucp_core::{
-    BudgetKey, BudgetSpec, CollectRequest, Credential, CredentialError, CredentialRef, Cursor,
-    Page, RateLimitHint, Source, SourceCapabilities, SourceContext, SourceError, SourceInfo,
-    StreamInfo,
+    BudgetKey, BudgetSpec, CollectRequest, Cursor, Page, RateLimitHint, Source, SourceCapabilities,
+    SourceContext, SourceError, SourceInfo, StreamInfo,
 };
 
 pub use config::{OktaAuth, OktaConfig, StartAt, LOGS_SCOPE, MAX_PAGE_LIMIT};
@@ -198,12 +198,7 @@ impl OktaSource {
         credential: &str,
         scope: &str,
     ) -> Result<Exchange, SourceError> {
-        let tokens = cx.tokens().ok_or_else(|| SourceError::Config {
-            message: format!(
-                "Okta org {}: credential '{credential}' is an OAuth service app but this source has no token provider: run it through the platform or give its context one (SourceContext::with_tokens)",
-                self.org_name
-            ),
-        })?;
+        let tokens = cx.tokens();
         // The token endpoint is the org's own: its requests count against the org's budget.
         let request = TokenRequest::named(cx.credentials(), credential, scope)
             .with_budget(cx.budget().clone());
@@ -355,10 +350,7 @@ impl OktaSource {
         let credential = self.config.auth.credential();
         match status {
             StatusCode::TOO_MANY_REQUESTS => {
-                let hint = RateLimitHint {
-                    throttled: true,
-                    ..hint.unwrap_or_default()
-                };
+                let hint = hint.unwrap_or_default();
                 let until = hint
                     .reset
                     .map_or_else(|| "its reset".to_string(), |r| r.to_rfc3339());

@@ -27,7 +27,6 @@ pub fn rate_limit_hint(headers: &HeaderMap, now: DateTime<Utc>) -> Option<RateLi
         remaining,
         reset,
         retry_after,
-        throttled: false,
     })
 }
 
@@ -137,7 +136,6 @@ mod tests {
         assert_eq!(hint.limit, Some(600));
         assert_eq!(hint.remaining, Some(598));
         assert_eq!(hint.reset, DateTime::from_timestamp(1_700_000_060, 0));
-        assert!(!hint.throttled);
         assert_eq!(rate_limit_hint(&HeaderMap::new(), Utc::now()), None);
     }
 

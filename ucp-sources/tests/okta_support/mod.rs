@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
+use ucp_core::credentials::{Credential, CredentialRef, CredentialStore, MemoryCredentials};
+use ucp_core::Context;
 use ucp_core::{
-    Clock, CollectRequest, Credential, CredentialRef, CredentialStore, Cursor, Filter,
-    MemoryCredentials, Page, RateBudget, Record, Source, SourceContext, SourceError,
+    Clock, CollectRequest, Cursor, Filter, Page, RateBudget, Record, Source, SourceContext,
+    SourceError,
 };
 use ucp_sources::okta::{OktaConfig, OktaSource, SYSTEM_LOG};
 use ucp_testkit::okta::{OktaSimConfig, OktaSimulator};
@@ -53,7 +55,11 @@ pub async fn context_with(
             .unwrap();
     }
     let budget = Arc::new(RateBudget::new(source.describe().budget, clock));
-    SourceContext::new("okta-contoso", TENANT, budget, store, clock)
+    SourceContext::new(
+        "okta-contoso",
+        budget,
+        Context::standalone(TENANT, store, clock).expect("a standalone context"),
+    )
 }
 
 pub fn api_token(token: &str) -> Credential {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{TimeZone, Utc};
 use std::io::Write;
+use ucp_core::store::{CheckpointStore, DurableStore};
 use ucp_core::*;
 use ucp_testkit::{EventLog, EventLogSettings, EventLogSource};
 

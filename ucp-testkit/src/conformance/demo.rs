@@ -5,7 +5,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use secrecy::SecretString;
-use ucp_core::{Credential, Cursor};
+use ucp_core::credentials::Credential;
+use ucp_core::Cursor;
 
 use super::source::{ProviderSetup, SourceFixture};
 use crate::demo_api::DemoApi;

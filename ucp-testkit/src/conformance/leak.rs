@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use secrecy::ExposeSecret;
 use tracing::Dispatch;
-use ucp_core::Credential;
+use ucp_core::credentials::Credential;
 
 use crate::leak::{LeakScanner, TraceCapture};
 

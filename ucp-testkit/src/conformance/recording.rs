@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use secrecy::SecretString;
-use ucp_core::Credential;
+use ucp_core::credentials::Credential;
 
 use super::sink::{ProductSetup, Redelivery, SeenRequest, SinkFixture};
 use crate::faults::Faults;

@@ -17,9 +17,9 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures::FutureExt;
 use tracing::instrument::WithSubscriber;
+use ucp_core::credentials::{Credential, CredentialRef, CredentialStore, MemoryCredentials};
 use ucp_core::{
-    Batch, Clock, Credential, CredentialRef, CredentialStore, Cursor, Delivery, MemoryCredentials,
-    Record, Sink, SinkContext, SinkError, StreamKey,
+    Batch, Clock, Context, Cursor, Delivery, Record, Sink, SinkContext, SinkError, StreamKey,
 };
 
 use super::leak::{secrets_of, Outputs};
@@ -262,8 +262,9 @@ where
                 .await
                 .map_err(|e| fail("the suite stores the fixture's credentials", e.to_string()))?;
         }
-        let product_name = sink.describe().product;
-        let cx = SinkContext::new(product_name, TENANT, store, self.clock);
+        let context = Context::standalone(TENANT, store, self.clock)
+            .map_err(|e| fail("the suite builds the sink's context", e.to_string()))?;
+        let cx = SinkContext::new(sink.describe().kind, context);
         Ok(Env {
             product,
             faults,
@@ -320,7 +321,7 @@ where
         let again = env.sink.describe();
         self.outputs.keep("describe", format!("{first:?}"));
         Ok(expect(
-            first == again && !first.product.is_empty() && first.max_batch_records != Some(0),
+            first == again && !first.kind.is_empty() && first.max_batch_records != Some(0),
             "the same info every time, a product name, no zero record limit",
             format!("{first:?} then {again:?}"),
         ))

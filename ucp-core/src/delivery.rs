@@ -6,26 +6,25 @@
 //! what the product refuses for good to the dead-letter store, and then *accepts* the batch:
 //! the collection job advances its checkpoint once every subscriber accepted.
 
-pub mod durable;
-
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use futures::FutureExt;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::clock::Clock;
 use crate::dead_letter::{DeadLetter, DeadLetterStore};
-use crate::error::{DeliveryError, ErrorClass};
+use crate::error::ErrorClass;
 use crate::health::{Component, HealthKind, Status, StatusTracker};
-use crate::plan::{RetryPolicy, SubscriptionId};
-use crate::record::{Batch, Record};
+use crate::queue::QueueReader;
+use crate::record::{Batch, Record, StreamKey};
 use crate::reporting::HealthHub;
-use crate::sink::{Delivery, Sink, SinkContext, SinkError};
+use crate::retry::RetryPolicy;
+use crate::sink::{Delivery, DeliveryError, Sink, SinkContext, SinkError};
 use crate::stats::{add, SubscriptionCounters};
-use durable::{DurableError, DurableStore};
+use crate::store::DurableError;
+use crate::subscription::SubscriptionId;
 
 /// Wait before reading a durable queue again after the store failed.
 const STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -33,79 +32,6 @@ const STORE_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 /// Resolves once `stop` is set.
 async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
-}
-
-/// Acceptance state of one fanned-out page, shared by the job and its subscribers' acks.
-#[derive(Debug)]
-pub(crate) struct PendingPage {
-    /// Subscribers (plus the job's own guard while fanning out) that have not accepted yet.
-    pub remaining: AtomicUsize,
-    /// A subscriber lost the batch without accepting it (its task died): the cursor must not
-    /// pass this page until it is collected again.
-    pub abandoned: AtomicBool,
-}
-
-impl PendingPage {
-    pub(crate) fn new() -> Arc<Self> {
-        Arc::new(PendingPage {
-            remaining: AtomicUsize::new(1),
-            abandoned: AtomicBool::new(false),
-        })
-    }
-}
-
-/// A subscriber's promise to accept one batch. Dropping it unaccepted marks the page
-/// abandoned, unless the subscription was removed (then nobody wants the batch any more).
-pub(crate) struct Ack {
-    page: Arc<PendingPage>,
-    released: Arc<AtomicBool>,
-    notify: mpsc::UnboundedSender<()>,
-    done: bool,
-}
-
-impl Ack {
-    pub(crate) fn new(
-        page: Arc<PendingPage>,
-        released: Arc<AtomicBool>,
-        notify: mpsc::UnboundedSender<()>,
-    ) -> Self {
-        page.remaining.fetch_add(1, Ordering::AcqRel);
-        Ack {
-            page,
-            released,
-            notify,
-            done: false,
-        }
-    }
-
-    /// The batch is delivered, dead-lettered, or dropped by policy with the loss counted.
-    pub(crate) fn accept(mut self) {
-        self.finish();
-    }
-
-    fn finish(&mut self) {
-        self.done = true;
-        if self.page.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let _ = self.notify.send(());
-        }
-    }
-}
-
-impl Drop for Ack {
-    fn drop(&mut self) {
-        if !self.done {
-            if !self.released.load(Ordering::Acquire) {
-                self.page.abandoned.store(true, Ordering::Release);
-            }
-            self.finish();
-        }
-    }
-}
-
-/// One batch on its way to one product.
-pub(crate) struct Envelope {
-    pub batch: Arc<Batch>,
-    pub ack: Ack,
 }
 
 /// Everything a delivery task needs.
@@ -132,44 +58,28 @@ enum Outcome {
 }
 
 impl DeliveryTask {
-    /// Deliver every batch of the queue in order until the queue is closed and empty.
-    pub(crate) async fn run(self, mut queue: mpsc::Receiver<Envelope>) {
-        let span = tracing::info_span!("ucp.delivery", product = %self.id.product, stream = %self.id.stream);
-        let mut tracker = self.health.tracker(self.component.clone());
-        async {
-            while let Some(envelope) = queue.recv().await {
-                self.health.queue_depth(&self.component, queue.len());
-                for chunk in chunks(&envelope.batch, self.max_batch_records) {
-                    self.deliver(&chunk, &mut tracker).await;
-                }
-                envelope.ack.accept();
-            }
-            tracing::debug!("queue closed; delivery task ends");
-        }
-        .instrument(span)
-        .await
-    }
-
-    /// Deliver the subscription's durable queue in order, acknowledging each batch once the
-    /// product accepted it (or it was dead-lettered), until `stop`. A batch in flight at stop
-    /// stays queued and is delivered again after the restart.
-    pub(crate) async fn run_durable(self, store: Arc<DurableStore>, stop: watch::Receiver<bool>) {
-        let span = tracing::info_span!("ucp.delivery", product = %self.id.product, stream = %self.id.stream, durable = true);
-        let mut tracker = self.health.tracker(self.component.clone());
-        let arrivals = store.arrivals(&self.id);
+    /// Deliver the queue's batches in order, accepting each once the product took it (or it
+    /// was dead-lettered). A memory queue is delivered until it is closed and drained; a
+    /// durable one until `stop`, leaving a batch in flight queued for after the restart.
+    pub(crate) async fn run(self, mut queue: QueueReader, stop: watch::Receiver<bool>) {
+        let durable = queue.stops_at_once();
+        let span = tracing::info_span!("ucp.delivery", product = %self.id.product, stream = %self.id.stream, durable);
+        let mut tracker = self
+            .health
+            .tracker(self.component.clone())
+            .mirrored(self.counters.status.clone());
         async {
             loop {
-                let arrived = arrivals.notified();
-                tokio::pin!(arrived);
-                arrived.as_mut().enable();
-                let front = tokio::select! {
+                let next = tokio::select! {
                     biased;
-                    _ = stopped(stop.clone()) => break,
-                    front = store.front(&self.id) => front,
+                    _ = stopped(stop.clone()), if durable => break,
+                    next = queue.next() => next,
                 };
-                match front {
-                    Ok(Some((seq, batch))) => {
-                        let batch = Arc::new(batch);
+                match next {
+                    Ok(Some((batch, receipt))) => {
+                        if let Some(waiting) = queue.waiting() {
+                            self.health.queue_depth(&self.component, waiting);
+                        }
                         let delivery = async {
                             for chunk in chunks(&batch, self.max_batch_records) {
                                 self.deliver(&chunk, &mut tracker).await;
@@ -177,21 +87,15 @@ impl DeliveryTask {
                         };
                         tokio::select! {
                             biased;
-                            _ = stopped(stop.clone()) => break,
+                            _ = stopped(stop.clone()), if durable => break,
                             _ = delivery => {}
                         }
-                        if let Err(error) = store.ack(&self.id, seq).await {
+                        if let Err(error) = queue.done(receipt).await {
                             // Delivered but not acknowledged: it is delivered again later.
                             self.store_failed(&mut tracker, &error).await;
                         }
                     }
-                    Ok(None) => {
-                        tokio::select! {
-                            biased;
-                            _ = stopped(stop.clone()) => break,
-                            _ = arrived => {}
-                        }
-                    }
+                    Ok(None) => break,
                     Err(error) => {
                         self.store_failed(&mut tracker, &error).await;
                         tokio::select! {
@@ -202,7 +106,7 @@ impl DeliveryTask {
                     }
                 }
             }
-            tracing::debug!("durable delivery task stops; its queue stays on disk");
+            tracing::debug!("delivery task ends");
         }
         .instrument(span)
         .await
@@ -357,7 +261,7 @@ impl DeliveryTask {
     async fn dead_letter(
         &self,
         records: impl Iterator<Item = Record>,
-        stream: &crate::record::StreamKey,
+        stream: &StreamKey,
         reason: impl Fn(&Record) -> String,
     ) {
         let time = self.clock.now_utc();

@@ -5,17 +5,22 @@
 //! [`RateBudget::acquire`]. It is built on `governor` (GCRA) running on tokio's clock, and
 //! adapts to what the provider says ([`RateLimitHint`]):
 //!
-//! - throttled (429) or `remaining` at or below what is still reserved for other applications
-//!   → the whole budget pauses until the provider's reset (or retry-after);
+//! - a refused call ([`RateBudget::throttled`], after a 429) or `remaining` at or below what
+//!   is still reserved for other applications → the whole budget pauses until the provider's
+//!   reset (or retry-after);
 //! - otherwise the remaining calls are spread evenly until the reset, so a budget that other
 //!   applications are draining slows down instead of running dry.
 //!
-//! What other applications of the account need is learned per provider window: the calls the
-//! provider counted (`limit − remaining`) minus the responses this budget observed with the
-//! same reset. Until one window is known they are reserved `limit − allowed`; after that, as
-//! many as they made in the last window (or have made in this one, if more), less what they
-//! already made. So an application using less than its part leaves ucp its whole share, one
-//! using more leaves ucp what is left, and a call always stays free for them.
+//! What other applications of the account need is learned per provider window (see
+//! `window.rs`): the calls the provider counted (`limit − remaining`) minus the responses
+//! this budget observed in the same window. Until one window is known they are reserved
+//! `limit − allowed`; after that, as many as they made in the last window (or have made in
+//! this one, if more), less what they already made. So an application using less than its
+//! part leaves ucp its whole share, one using more leaves ucp what is left, and a call always
+//! stays free for them.
+//!
+//! Every number here may come from a provider header: arithmetic saturates, and a reset or
+//! retry-after further away than [`MAX_PROVIDER_WAIT`] is held to it.
 
 use std::fmt;
 use std::num::NonZeroU32;
@@ -30,11 +35,21 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
 use crate::clock::Clock;
-use crate::source::RateLimitHint;
+use crate::sync::lock;
+
+mod hint;
+mod window;
+
+pub use hint::RateLimitHint;
+use window::{same_window_tolerance, OthersLearning};
 
 /// Extra wait after a provider's announced reset: epoch-second resets are coarse and the
 /// provider's window may roll over a little after ours.
 const RESET_MARGIN: Duration = Duration::from_secs(1);
+
+/// The longest a provider's reset or retry-after can pause a budget: a day (daily quotas
+/// exist; a reset years away is a bug on the provider's side, not a reason to stop forever).
+pub const MAX_PROVIDER_WAIT: Duration = Duration::from_secs(24 * 3600);
 
 /// Which provider account a call counts against, e.g. (`okta`, `contoso.okta.com`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -142,11 +157,8 @@ struct BudgetState {
     paused_until: Option<Instant>,
     /// The next call no earlier than this (remaining calls spread until the reset).
     not_before: Option<Instant>,
-    /// The provider window last reported: its reset, our responses that carried it, and the
-    /// most calls of other applications seen in it.
-    window: Option<(chrono::DateTime<chrono::Utc>, u32, u32)>,
-    /// Calls other applications made in the previous window, once one was seen.
-    others_before: Option<u32>,
+    /// Other applications' calls, learned per provider window.
+    others: OthersLearning,
 }
 
 /// A snapshot of a budget for stats and health.
@@ -201,8 +213,7 @@ impl RateBudget {
                 limiter,
                 paused_until: None,
                 not_before: None,
-                window: None,
-                others_before: None,
+                others: OthersLearning::default(),
             }),
             calls: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
@@ -245,12 +256,20 @@ impl RateBudget {
         }
     }
 
-    /// Adapt to what the provider said about its rate limit in a response.
+    /// Adapt to what a provider's response said about its rate limit.
     pub fn observe(&self, hint: &RateLimitHint) {
+        self.adapt(hint, false);
+    }
+
+    /// The provider refused a call for rate (HTTP 429): pause every call on the account until
+    /// the hint's reset or retry-after (a whole window when it gives neither).
+    pub fn throttled(&self, hint: &RateLimitHint) {
+        self.throttled.fetch_add(1, Ordering::Relaxed);
+        self.adapt(hint, true);
+    }
+
+    fn adapt(&self, hint: &RateLimitHint, refused: bool) {
         let now = self.clock.now();
-        if hint.throttled {
-            self.throttled.fetch_add(1, Ordering::Relaxed);
-        }
         if hint.remaining.is_some() {
             *lock(&self.remaining) = hint.remaining;
         }
@@ -259,48 +278,38 @@ impl RateBudget {
             state.spec.limit = limit;
             state.limiter = Arc::new(limiter_for(&state.spec, self.origin));
         }
-        let reserve = state.spec.limit.saturating_sub(state.spec.allowed());
+        let default_reserve = state.spec.limit.saturating_sub(state.spec.allowed());
         let reserve = match (hint.reset, hint.remaining) {
             (Some(reset), Some(remaining)) => {
-                // Our responses in this provider window; the rest of its used calls are others'.
-                let (ours, seen) = match state.window {
-                    Some((known, n, seen)) if known == reset => (n + 1, seen),
-                    Some((_, _, seen)) => {
-                        state.others_before = Some(seen);
-                        (1, 0)
-                    }
-                    None => (1, 0),
-                };
-                let used = state.spec.limit.saturating_sub(remaining);
-                let others = used.saturating_sub(ours).max(seen);
-                state.window = Some((reset, ours, others));
-                let expected = state.others_before.unwrap_or(reserve).max(others);
-                // One call stays free: another application may be calling right now.
-                if reserve == 0 {
-                    0
-                } else {
-                    expected.saturating_sub(others).max(1)
-                }
+                let (limit, tolerance) = (state.spec.limit, same_window_tolerance(state.spec.per));
+                state
+                    .others
+                    .observe(limit, default_reserve, remaining, reset, tolerance)
             }
-            _ => reserve,
+            _ => default_reserve,
         };
-        let reset_at = hint
-            .reset
-            .map(|reset| self.clock.instant_at(reset) + RESET_MARGIN);
-        let retry_at = hint.retry_after.map(|after| now + after);
+        let wait_until = |wait: Duration| self.clock.after(wait.min(MAX_PROVIDER_WAIT));
+        let reset_at = hint.reset.map(|reset| {
+            let ahead = (reset - self.clock.now_utc())
+                .to_std()
+                .unwrap_or(Duration::ZERO);
+            wait_until(ahead.saturating_add(RESET_MARGIN))
+        });
+        let retry_at = hint.retry_after.map(wait_until);
         let exhausted = hint.remaining.is_some_and(|r| r <= reserve);
-        if hint.throttled || exhausted {
-            let until = match reset_at.into_iter().chain(retry_at).max() {
-                Some(until) => until,
-                None => now + state.spec.per,
-            };
+        if refused || exhausted {
+            let until = reset_at
+                .into_iter()
+                .chain(retry_at)
+                .max()
+                .unwrap_or_else(|| wait_until(state.spec.per));
             state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
-            tracing::debug!(budget = %self.key, wait_ms = (until - now).as_millis() as u64, "rate budget paused");
+            tracing::debug!(budget = %self.key, wait_ms = until.saturating_duration_since(now).as_millis() as u64, "rate budget paused");
         } else if let (Some(remaining), Some(reset_at)) = (hint.remaining, reset_at) {
             // Spread what is left so the last call lands before the reset, not at it.
-            let available = remaining - reserve;
-            let spacing = reset_at.saturating_duration_since(now) / (available + 1);
-            state.not_before = Some(now + spacing);
+            let available = remaining.saturating_sub(reserve).saturating_add(1);
+            let spacing = reset_at.saturating_duration_since(now) / available;
+            state.not_before = Some(self.clock.after(spacing));
         }
     }
 
@@ -341,14 +350,6 @@ fn limiter_for(spec: &BudgetSpec, origin: Instant) -> Limiter {
     RateLimiter::direct_with_clock(quota, TokioClock { origin })
 }
 
-/// Lock a mutex, recovering the data if a panicking thread poisoned it (the state stays
-/// consistent: every critical section here is a few assignments).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,8 +376,7 @@ mod tests {
         let budget = RateBudget::new(spec(600), clock);
         budget.acquire().await;
         let start = Instant::now();
-        budget.observe(&RateLimitHint {
-            throttled: true,
+        budget.throttled(&RateLimitHint {
             reset: Some(clock.now_utc() + chrono::Duration::seconds(30)),
             ..RateLimitHint::default()
         });

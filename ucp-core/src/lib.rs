@@ -19,6 +19,7 @@ pub mod delivery;
 pub mod error;
 pub mod filter;
 pub mod health;
+pub mod http;
 mod job;
 pub mod plan;
 pub mod platform;

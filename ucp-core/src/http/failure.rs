@@ -108,6 +108,7 @@ impl FailureKind {
 /// `HTTP 403 Forbidden, request id 4f1…: "Forbidden: Missing application roles."`.
 /// Nothing in it is secret: the summary and request id are redacted.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct HttpFailure {
     /// The response's status.
     pub status: StatusCode,

@@ -32,6 +32,7 @@ mod delivery;
 mod error;
 mod filter;
 pub mod health;
+pub mod http;
 mod job;
 mod plan;
 mod platform;

@@ -107,23 +107,19 @@ impl Context {
     }
 }
 
-/// The connectors' HTTP client.
+/// The connectors' HTTP client (see [`crate::http::client`]).
 pub(crate) fn http_client() -> Result<reqwest::Client, ConfigError> {
-    reqwest::Client::builder()
-        .user_agent(concat!("ucp/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(std::time::Duration::from_secs(10))
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .map_err(|e| ConfigError::HttpClient {
-            reason: e.to_string(),
-        })
+    crate::http::client().map_err(|e| ConfigError::HttpClient {
+        reason: e.to_string(),
+    })
 }
 
 /// The token endpoints' client: no redirects, so a client secret is never posted to another
 /// host.
 pub(crate) fn token_client() -> Result<reqwest::Client, ConfigError> {
     reqwest::Client::builder()
-        .user_agent(concat!("ucp/", env!("CARGO_PKG_VERSION")))
+        .user_agent(crate::http::USER_AGENT)
+        .connect_timeout(crate::http::CONNECT_TIMEOUT)
         .timeout(std::time::Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -49,7 +49,7 @@ const RESET_MARGIN: Duration = Duration::from_secs(1);
 
 /// The longest a provider's reset or retry-after can pause a budget: a day (daily quotas
 /// exist; a reset years away is a bug on the provider's side, not a reason to stop forever).
-pub const MAX_PROVIDER_WAIT: Duration = Duration::from_secs(24 * 3600);
+pub(crate) const MAX_PROVIDER_WAIT: Duration = Duration::from_secs(24 * 3600);
 
 /// Which provider account a call counts against, e.g. (`okta`, `contoso.okta.com`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

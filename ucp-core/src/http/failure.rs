@@ -15,7 +15,8 @@ use super::redact::redact;
 use super::summary::{bounded, error_summary, one_line, MAX_ERROR_BODY};
 use crate::error::ErrorClass;
 use crate::sink::SinkError;
-use crate::source::{RateLimitHint, SourceError};
+use crate::budget::RateLimitHint;
+use crate::source::SourceError;
 
 /// Headers that carry the service's id of a request, in the order they are looked up. The
 /// echo of our own `x-ms-client-request-id` comes last: the service's id is what its support

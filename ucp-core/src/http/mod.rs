@@ -22,18 +22,15 @@
 //! use ucp_core::http::{self, HttpFailure};
 //! use ucp_core::{CollectRequest, Cursor, Page, SourceContext, SourceError};
 //!
-//! async fn collect(
-//!     client: &reqwest::Client,
-//!     cx: &SourceContext,
-//!     req: CollectRequest,
-//! ) -> Result<Page, SourceError> {
+//! async fn collect(cx: &SourceContext, req: CollectRequest) -> Result<Page, SourceError> {
 //!     let what = "Acme account a1";
 //!     let url = req
 //!         .cursor
 //!         .as_str()
 //!         .unwrap_or("https://api.acme.example/v1/events")
 //!         .to_string();
-//!     let response = client
+//!     let response = cx
+//!         .http()
 //!         .get(&url)
 //!         .header(http::CLIENT_REQUEST_ID, http::client_request_id())
 //!         .send()

@@ -7,7 +7,7 @@ use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use super::fields::{header, joined, members, unquote};
 use super::time::{count, http_date, seconds, whole_number, ProviderClock, MAX_WAIT};
-use crate::source::RateLimitHint;
+use crate::budget::RateLimitHint;
 
 /// What one dialect said; the reset as a wait from the provider's "now".
 #[derive(Default)]

@@ -15,7 +15,7 @@ use super::fields::header;
 
 /// The longest wait read from any header (24 hours): longer values are cut to it, so a
 /// garbled header cannot stop a connector for days, while daily quotas still fit.
-pub const MAX_WAIT: Duration = Duration::from_secs(24 * 60 * 60);
+pub const MAX_WAIT: Duration = crate::budget::MAX_PROVIDER_WAIT;
 
 /// A reset number at or above this many seconds is a Unix time (September 2001 or later);
 /// below it, seconds from now. No window lasts 31 years and no current reset lies before

@@ -320,8 +320,10 @@ fn json(status: StatusCode, body: String) -> Response<Body> {
     response
 }
 
+/// Injected errors speak Okta's error body (with a fresh `errorId`), the richest shape of
+/// the simulators'; clients of other providers read only the status.
 fn error_body(code: &str, summary: &str) -> String {
-    serde_json::json!({ "errorCode": code, "errorSummary": summary, "errorCauses": [] }).to_string()
+    crate::okta::errors::error_body(code, summary, &[])
 }
 
 fn throttled(clock: Clock, retry_after: Duration) -> Response<Body> {

@@ -7,6 +7,7 @@ use secrecy::SecretString;
 use ucp_core::{Credential, Cursor};
 
 use super::source::{ProviderSetup, SourceFixture};
+use crate::faults::RateLimitDialect;
 use crate::okta::{OktaSimConfig, OktaSimulator};
 
 /// Starts an [`OktaSimulator`] behind the check's fault layer. The factory builds the
@@ -21,6 +22,9 @@ pub struct OktaFixture {
     pub page_size: usize,
     /// The source's request timeout.
     pub timeout: Duration,
+    /// The rate-limit dialects the suite checks the source in (default: the provider's own,
+    /// [`RateLimitDialect::Okta`]).
+    pub rate_limit_dialects: Vec<RateLimitDialect>,
 }
 
 impl Default for OktaFixture {
@@ -29,6 +33,7 @@ impl Default for OktaFixture {
             credential: "okta-token".into(),
             page_size: 20,
             timeout: Duration::from_secs(2),
+            rate_limit_dialects: vec![RateLimitDialect::Okta],
         }
     }
 }
@@ -89,5 +94,9 @@ impl SourceFixture for OktaFixture {
 
     fn request_timeout(&self) -> Option<Duration> {
         Some(self.timeout)
+    }
+
+    fn rate_limit_dialects(&self) -> Vec<RateLimitDialect> {
+        self.rate_limit_dialects.clone()
     }
 }

@@ -34,6 +34,10 @@
 //! # }
 //! ```
 //!
+//! `docs/conformance.md` in the repository is the partner's guide: running both suites
+//! against your own simulator, in process or behind a [`crate::faults::FaultProxy`],
+//! appending events while the suite runs, and the rate-limit dialects.
+//!
 //! Ready-made source fixtures: [`OktaFixture`] (the Okta simulator) and [`DemoApiFixture`]
 //! (the demo events API); sink fixture: [`RecordingSinkFixture`]. The workspace's
 //! `examples/custom_connector/conformance.rs` shows a partner running both suites on their
@@ -68,6 +72,13 @@
 //! `SourceError::RateLimited` with a throttled hint whose reset (an instant in UTC) or, for
 //! the `Retry-After` dialects, retry-after matches what was sent within two seconds.
 //!
+//! **Sink test records.** Record `n` has id `conformance-0000n` and the JSON payload
+//! `{"uuid":"conformance-0000n","eventType":"conformance.test","pad":"…"}`: the id travels
+//! in the payload's `uuid` field ([`RECORD_ID_FIELD`]) because products keep payloads, never
+//! ucp's record ids, and [`SinkFixture::stored`] reads the ids back from what the product
+//! kept. `uuid` is where Okta System Log events carry theirs. A fixture renames the field
+//! with [`SinkFixture::record_id_field`] or reshapes records with [`SinkFixture::record`].
+//!
 //! Sink checks: `describe_is_stable`, `check_ok_with_good_credentials`,
 //! `check_auth_error_with_bad_credentials`, `delivers_a_batch`, `honours_retry_after`,
 //! `splits_oversized_batches`, `rejects_records_individually`, `redelivery_is_safe`,
@@ -87,7 +98,7 @@ pub use demo::DemoApiFixture;
 pub use okta::OktaFixture;
 pub use recording::RecordingSinkFixture;
 pub use report::{CheckResult, Outcome, SuiteReport};
-pub use sink::{sink_suite, ProductSetup, Redelivery, SeenRequest, SinkFixture};
+pub use sink::{sink_suite, ProductSetup, Redelivery, SeenRequest, SinkFixture, RECORD_ID_FIELD};
 pub use source::{source_suite, ProviderSetup, SourceFixture};
 
 pub use crate::faults::{Quota, RateLimitDialect};

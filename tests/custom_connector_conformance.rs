@@ -9,7 +9,7 @@ mod acme;
 #[path = "../examples/custom_connector/conformance.rs"]
 mod conformance;
 
-use ucp_testkit::conformance::{checks, Outcome};
+use ucp_testkit::conformance::{checks, Outcome, RateLimitDialect};
 
 #[tokio::test]
 async fn acme_source_passes_the_source_suite() {
@@ -19,7 +19,7 @@ async fn acme_source_passes_the_source_suite() {
     // Every check runs against the demo API: none is skipped for want of a fixture feature.
     assert_eq!(report.skipped(), Vec::<&str>::new(), "{report}");
     for check in [
-        checks::RATE_LIMITED_BECOMES_HINT,
+        RateLimitDialect::GitHub.check_name(),
         checks::TIMEOUT_IS_RETRYABLE,
         checks::MALFORMED_BODY_KEEPS_CURSOR,
         checks::RANDOM_FAULTS_LOSE_NOTHING,

@@ -17,7 +17,7 @@ use ucp_testkit::conformance::{
     checks, sink_suite, source_suite, OktaFixture, Outcome, ProductSetup, ProviderSetup,
     RecordingSinkFixture, Redelivery, SeenRequest, SinkFixture, SourceFixture, SuiteReport,
 };
-use ucp_testkit::faults::Faults;
+use ucp_testkit::faults::{Faults, RateLimitDialect};
 use ucp_testkit::okta::OktaSimulator;
 use ucp_testkit::RecordingSink;
 
@@ -28,6 +28,10 @@ enum Breakage {
     UnbudgetedExtraRequest,
     TokenInErrors,
     TokenInTrace,
+    /// A 429 reported as a plain temporary failure, its reset lost.
+    ThrottleAsRetryable,
+    /// Pages without their rate-limit hint.
+    NoPageHint,
 }
 
 /// The shipped Okta source with one fault added.
@@ -54,6 +58,12 @@ impl BrokenSource {
             (Breakage::TokenInErrors, SourceError::Auth { message }) => SourceError::Auth {
                 message: format!("{message} (sent token {})", self.token(cx).await),
             },
+            (Breakage::ThrottleAsRetryable, SourceError::RateLimited { message, .. }) => {
+                SourceError::Retryable {
+                    message,
+                    retry_after: None,
+                }
+            }
             (_, error) => error,
         }
     }
@@ -83,6 +93,7 @@ impl Source for BrokenSource {
             let _ = self.inner.check(cx).await;
         }
         match result {
+            Ok(page) if self.breakage == Breakage::NoPageHint => Ok(Page { hint: None, ..page }),
             Ok(page) => Ok(page),
             Err(SourceError::Malformed { .. }) if self.breakage == Breakage::SkipMalformedPage => {
                 // Skip past the bad page: fetch it again only to learn the cursor after it.
@@ -135,6 +146,68 @@ fn assert_fails(report: &SuiteReport, required: &[&str], allowed: &[&str]) {
     }
     let panicked = std::panic::catch_unwind(|| report.assert_all_passed());
     assert!(panicked.is_err(), "assert_all_passed must panic");
+}
+
+#[tokio::test]
+async fn a_lost_throttle_or_page_hint_fails_the_rate_limit_check() {
+    let okta = RateLimitDialect::Okta.check_name();
+    for breakage in [Breakage::ThrottleAsRetryable, Breakage::NoPageHint] {
+        let report = broken_source_report(breakage).await;
+        assert_fails(&report, &[okta], &[]);
+    }
+}
+
+#[tokio::test]
+async fn a_source_checked_in_dialects_it_does_not_read_fails_exactly_those() {
+    // The Okta source reads Okta's headers and Retry-After (seconds or a date), not
+    // GitHub's or the IETF draft's.
+    let inner = OktaFixture {
+        rate_limit_dialects: RateLimitDialect::ALL.to_vec(),
+        ..OktaFixture::default()
+    };
+    let f = inner.clone();
+    let report = source_suite(
+        move |sim: &OktaSimulator| {
+            OktaSource::new(
+                OktaConfig::new(sim.base_url(), f.credential.clone())
+                    .page_limit(f.page_size as u32)
+                    .start_ago(Duration::from_secs(2 * 3600))
+                    .request_timeout(f.timeout),
+            )
+        },
+        Declaring {
+            inner,
+            not_applicable: &[],
+        },
+    )
+    .await;
+    assert_eq!(
+        report.failed(),
+        vec![
+            RateLimitDialect::GitHub.check_name(),
+            RateLimitDialect::IetfDraft.check_name(),
+            RateLimitDialect::IetfStructured.check_name(),
+        ],
+        "{report}"
+    );
+    for dialect in [
+        RateLimitDialect::Okta,
+        RateLimitDialect::RetryAfterSeconds,
+        RateLimitDialect::RetryAfterDate,
+    ] {
+        assert_eq!(
+            report.outcome(dialect.check_name()),
+            Some(&Outcome::Passed),
+            "{report}"
+        );
+    }
+    let text = report.to_string();
+    assert!(
+        text.contains(
+            "a 429 with ietf headers gives SourceError::RateLimited whose hint's reset is ~"
+        ),
+        "{text}"
+    );
 }
 
 #[tokio::test]
@@ -344,6 +417,9 @@ impl SourceFixture for Declaring<OktaFixture> {
     }
     fn request_timeout(&self) -> Option<Duration> {
         self.inner.request_timeout()
+    }
+    fn rate_limit_dialects(&self) -> Vec<RateLimitDialect> {
+        self.inner.rate_limit_dialects()
     }
     fn not_applicable(&self, check: &str) -> Option<String> {
         self.why(check)

@@ -7,7 +7,7 @@ use secrecy::ExposeSecret;
 use ucp_core::credentials::Credential;
 use ucp_sources::okta::{OktaConfig, OktaSource};
 use ucp_testkit::conformance::{
-    checks, source_suite, OktaFixture, Outcome, ProviderSetup, SourceFixture,
+    checks, source_suite, OktaFixture, Outcome, ProviderSetup, RateLimitDialect, SourceFixture,
 };
 use ucp_testkit::faults::FaultProxy;
 use ucp_testkit::okta::{OktaSimConfig, OktaSimulator};
@@ -37,6 +37,14 @@ async fn okta_source_passes_the_source_suite() {
         "{report}"
     );
     assert!(report.outcome(checks::RANDOM_FAULTS_LOSE_NOTHING).is_some());
+    // Okta states its quota in its own dialect only: that is the one rate-limit check.
+    let dialect_checks: Vec<&str> = report
+        .checks
+        .iter()
+        .map(|c| c.name)
+        .filter(|name| name.starts_with("rate_limit["))
+        .collect();
+    assert_eq!(dialect_checks, [RateLimitDialect::Okta.check_name()]);
 }
 
 /// An emulator whose router cannot be wrapped plugs in through a fault proxy: the Okta
@@ -88,6 +96,10 @@ impl SourceFixture for ProxiedOkta {
 
     fn request_timeout(&self) -> Option<Duration> {
         Some(self.0.timeout)
+    }
+
+    fn rate_limit_dialects(&self) -> Vec<RateLimitDialect> {
+        self.0.rate_limit_dialects()
     }
 }
 

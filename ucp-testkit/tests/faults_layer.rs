@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
-use ucp_testkit::faults::{Fault, Faults};
+use ucp_testkit::faults::{Fault, Faults, Quota, RateLimitDialect, RATE_LIMIT_HEADERS};
 use ucp_testkit::okta::{OktaSimConfig, OktaSimulator};
 
 const BODY: &str = r#"[{"id":"a","n":1},{"id":"b","n":2},{"id":"c","n":3},{"id":"d","n":4}]"#;
@@ -81,6 +81,137 @@ async fn rate_limited_answers_carry_retry_after_and_reset() {
     let reset: i64 = header("x-rate-limit-reset").parse().unwrap();
     let expected = chrono::Utc::now().timestamp() + 30;
     assert!((reset - expected).abs() <= 2, "reset {reset} vs {expected}");
+}
+
+/// The rate-limit headers of an answer, any dialect's, sorted by name.
+fn rate_limit_headers(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    let mut found: Vec<(String, String)> = headers
+        .iter()
+        .filter(|(name, _)| RATE_LIMIT_HEADERS.contains(&name.as_str()))
+        .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
+        .collect();
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn throttles_speak_exactly_the_chosen_dialect() {
+    let quota = Quota::per_minute(60, 0, Duration::from_secs(30));
+    for dialect in RateLimitDialect::ALL {
+        let faults = Faults::new();
+        faults.push_next(Fault::Throttled { dialect, quota });
+        let url = serve(&faults).await;
+        let before = chrono::Utc::now();
+        let (status, headers, body) = fetch(&url).await.unwrap();
+        assert_eq!(status, 429, "{dialect}");
+        assert!(body.contains("E0000047"), "{body}");
+        let said = rate_limit_headers(&headers);
+        let names: Vec<&str> = said.iter().map(|(n, _)| n.as_str()).collect();
+        let value = |name: &str| headers[name].to_str().unwrap().to_string();
+        let epoch_ok = |name: &str| {
+            let reset: i64 = value(name).parse().unwrap();
+            (reset - (before.timestamp() + 30)).abs() <= 2
+        };
+        match dialect {
+            RateLimitDialect::Okta => {
+                assert_eq!(
+                    names,
+                    [
+                        "x-rate-limit-limit",
+                        "x-rate-limit-remaining",
+                        "x-rate-limit-reset"
+                    ]
+                );
+                assert!(epoch_ok("x-rate-limit-reset"));
+            }
+            RateLimitDialect::GitHub => {
+                assert_eq!(
+                    names,
+                    [
+                        "x-ratelimit-limit",
+                        "x-ratelimit-remaining",
+                        "x-ratelimit-reset"
+                    ]
+                );
+                assert!(epoch_ok("x-ratelimit-reset"));
+            }
+            RateLimitDialect::IetfDraft => {
+                assert_eq!(
+                    said,
+                    [
+                        ("ratelimit-limit".to_string(), "60".to_string()),
+                        ("ratelimit-policy".into(), "60;w=60".into()),
+                        ("ratelimit-remaining".into(), "0".into()),
+                        ("ratelimit-reset".into(), "30".into()),
+                    ]
+                );
+            }
+            RateLimitDialect::IetfStructured => {
+                assert_eq!(value("ratelimit"), "limit=60, remaining=0, reset=30");
+                assert_eq!(names, ["ratelimit", "ratelimit-policy"]);
+            }
+            RateLimitDialect::RetryAfterSeconds => {
+                assert_eq!(said, [("retry-after".to_string(), "30".to_string())]);
+            }
+            RateLimitDialect::RetryAfterDate => {
+                assert_eq!(names, ["retry-after"]);
+                let at = chrono::DateTime::parse_from_rfc2822(&value("retry-after")).unwrap();
+                assert!((at.timestamp() - (before.timestamp() + 30)).abs() <= 2);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn rate_limit_headers_replace_the_simulators_own() {
+    // The Okta simulator states its quota in Okta's dialect; restated in GitHub's, only
+    // GitHub's headers reach the client, with the body untouched.
+    let faults = Faults::new();
+    let sim =
+        OktaSimulator::start_wrapped(OktaSimConfig::default().token("t").backlog(3), |router| {
+            router.layer(faults.layer())
+        })
+        .await
+        .unwrap();
+    let url = format!("{}/api/v1/logs?since=2000-01-01T00:00:00Z", sim.base_url());
+    let get = || async {
+        let response = reqwest::Client::new()
+            .get(&url)
+            .header("Authorization", "SSWS t")
+            .send()
+            .await
+            .unwrap();
+        let headers = response.headers().clone();
+        let events: serde_json::Value = response.json().await.unwrap();
+        (headers, events)
+    };
+    let (own, events) = get().await;
+    assert!(own.contains_key("x-rate-limit-remaining"));
+    faults.push_next(Fault::RateLimitHeaders {
+        dialect: RateLimitDialect::GitHub,
+        quota: Quota::per_minute(77, 41, Duration::from_secs(23)),
+    });
+    let (restated, again) = get().await;
+    assert_eq!(again, events);
+    let names: Vec<String> = rate_limit_headers(&restated)
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "x-ratelimit-limit",
+            "x-ratelimit-remaining",
+            "x-ratelimit-reset"
+        ]
+    );
+    assert_eq!(restated["x-ratelimit-remaining"], "41");
+    // A Retry-After dialect has nothing to say on a 200: the answer carries no quota at all.
+    faults.push_next(Fault::RateLimitHeaders {
+        dialect: RateLimitDialect::RetryAfterSeconds,
+        quota: Quota::per_minute(77, 41, Duration::from_secs(23)),
+    });
+    assert!(rate_limit_headers(&get().await.0).is_empty());
 }
 
 #[tokio::test]

@@ -187,11 +187,89 @@ async fn filters_limits_and_validation() {
     )
     .await;
     assert_eq!(bad.status, 400);
-    assert_eq!(bad.body["errorCode"], "E0000031");
-    assert!(bad.body["errorSummary"].as_str().unwrap().contains("gt"));
+    assert_eq!(bad.body["errorCode"], "E0000053");
+    let summary = bad.body["errorSummary"].as_str().unwrap();
+    assert!(
+        summary.starts_with(r#"Invalid filter 'eventType gt "x"': "#) && summary.contains("gt"),
+        "{summary}"
+    );
+    assert_eq!(bad.body["errorCauses"], serde_json::json!([]));
     let bad_time = logs(&sim, &[("since", "yesterday".into())]).await;
     assert_eq!(bad_time.status, 400);
     assert_eq!(bad_time.body["errorCode"], "E0000001");
+    assert!(bad_time.body["errorSummary"]
+        .as_str()
+        .unwrap()
+        .starts_with("Api validation failed: 'since': 'yesterday'"));
+    let causes = bad_time.body["errorCauses"].as_array().unwrap();
+    assert_eq!(causes.len(), 1, "{causes:?}");
+    assert!(causes[0]["errorSummary"]
+        .as_str()
+        .unwrap()
+        .starts_with("since: 'yesterday' is not an ISO 8601 date-time"));
+}
+
+#[tokio::test]
+async fn the_log_is_served_with_a_trailing_slash_too() {
+    let sim = sim(OktaSimConfig::default().backlog(30)).await;
+    let query = format!(
+        "since={}&limit=10",
+        iso(t0() - chrono::Duration::hours(2)).replace(':', "%3A")
+    );
+    let auth = format!("SSWS {TOKEN}");
+    let plain = get(&format!("{}/api/v1/logs?{query}", sim.base_url()), &auth).await;
+    let slash = get(&format!("{}/api/v1/logs/?{query}", sim.base_url()), &auth).await;
+    assert_eq!((plain.status, slash.status), (200, 200));
+    assert_eq!(slash.uuids().len(), 10);
+    assert_eq!(slash.uuids(), plain.uuids());
+    assert_eq!(slash.link("next"), plain.link("next"));
+    assert_eq!(
+        slash.header("x-rate-limit-remaining") + 1,
+        plain.header("x-rate-limit-remaining")
+    );
+    let denied = get(&format!("{}/api/v1/logs/", sim.base_url()), "SSWS nope").await;
+    assert_eq!(denied.status, 401);
+    assert_eq!(denied.body["errorCode"], "E0000011");
+    assert_eq!(sim.requests(), 3);
+}
+
+#[tokio::test]
+async fn every_error_has_its_own_error_id_and_causes_only_for_validation() {
+    let sim = sim(OktaSimConfig::default().backlog(5).rate_limit(2)).await;
+    let base = format!("{}/api/v1/logs", sim.base_url());
+    let auth = format!("SSWS {TOKEN}");
+    let errors = vec![
+        get(&base, "SSWS nope").await,
+        get(&base, "SSWS nope").await,
+        get(&format!("{base}?limit=zero"), &auth).await,
+        get(&format!("{base}?filter=eventType%20zz%20%22x%22"), &auth).await,
+        get(&base, &auth).await,
+    ];
+    let codes: Vec<&str> = errors
+        .iter()
+        .map(|e| e.body["errorCode"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        ["E0000011", "E0000011", "E0000001", "E0000053", "E0000047"]
+    );
+    let ids: std::collections::HashSet<&str> = errors
+        .iter()
+        .map(|e| e.body["errorId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), errors.len(), "{ids:?}");
+    for error in &errors {
+        let id = error.body["errorId"].as_str().unwrap();
+        assert!(id.starts_with("oae") && id.len() == 25, "{id}");
+        assert_eq!(error.body["errorLink"], error.body["errorCode"]);
+        let causes = error.body["errorCauses"].as_array().unwrap();
+        let expected = usize::from(error.body["errorCode"] == "E0000001");
+        assert_eq!(causes.len(), expected, "{}", error.body);
+    }
+    assert_eq!(
+        errors[2].body["errorCauses"][0]["errorSummary"],
+        "limit: 'zero' is not a number"
+    );
 }
 
 #[tokio::test]

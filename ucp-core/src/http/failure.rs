@@ -13,9 +13,9 @@ use super::fields::header;
 use super::rate_limit::rate_limit_hint;
 use super::redact::redact;
 use super::summary::{bounded, error_summary, one_line, MAX_ERROR_BODY};
+use crate::budget::RateLimitHint;
 use crate::error::ErrorClass;
 use crate::sink::SinkError;
-use crate::budget::RateLimitHint;
 use crate::source::SourceError;
 
 /// Headers that carry the service's id of a request, in the order they are looked up. The

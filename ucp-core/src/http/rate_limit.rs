@@ -80,7 +80,6 @@ pub fn rate_limit_hint(headers: &HeaderMap, received: DateTime<Utc>) -> Option<R
         remaining,
         reset,
         retry_after,
-        ..Default::default()
     })
 }
 

@@ -5,22 +5,31 @@
 //! `api-version`, a bearer token issued by the [`TokenEndpoint`](crate::token_endpoint::TokenEndpoint)
 //! for the `https://monitor.azure.com/.default` scope (401 otherwise), the data collection rule
 //! and stream (404), the caller's "Monitoring Metrics Publisher" role on the rule (403), the
-//! JSON content type (415), the 1 MB limit on the body as sent and once gunzipped (413), and a
-//! body that is a JSON array of objects (400). Accepted rows are kept per (rule, stream) and can
-//! be queried; every call's status is recorded. Faults (429 with `Retry-After`, 5xx, latency,
-//! 401, 403) can be scheduled.
+//! JSON content type (415), the 1 MB limit on the body as sent (413), and a body that is a JSON
+//! array of objects (400). Accepted rows are kept per (rule, stream) and can be queried; every
+//! call's status is recorded. Faults (429 with `Retry-After`, 5xx, latency, 401, 403) can be
+//! scheduled.
+//!
+//! **Size.** The service limits the body *as sent*: with `Content-Encoding: gzip` that is the
+//! compressed size. The official ingestion SDKs rely on it: they fill each call with about
+//! 1 MB of JSON *before* compression (plus the row that crossed the line, ~1.05 MB) and send
+//! it gzipped (~0.7 MB), and the service takes it. What a gzip body inflates to is bounded
+//! separately, and much higher, by [`MAX_DECOMPRESSED_BYTES`]: a guard against compression
+//! bombs, not a service limit.
 
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
 use serde_json::Value;
 
 use super::faults::{fault_response, FaultSchedule, ProductFault, Refusal};
@@ -30,15 +39,23 @@ use crate::token_endpoint::TokenVerifier;
 pub const MONITOR_SCOPE: &str = "https://monitor.azure.com/.default";
 /// The API version the emulator accepts.
 pub const API_VERSION: &str = "2023-01-01";
-/// The service's limit on one call's body, compressed or not.
+/// The service's limit on one call's body as sent: the compressed size when the body is
+/// gzip-encoded, else the JSON's size.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The most a gzip body may inflate to (64 MiB) before the emulator answers 413: a guard
+/// against compression bombs, not a limit of the service's. Deflate reaches about 1000:1 on
+/// repetitive input, so a 1 MB body could otherwise cost a gigabyte of memory per call. An
+/// honest 1 MB gzip body of JSON rows (which compress 3 to 20 times) stays well below 64 MiB,
+/// so no client that the service accepts is refused here.
+pub const MAX_DECOMPRESSED_BYTES: usize = 64 * 1024 * 1024;
 
 /// What the emulator saw of one call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IngestionCall {
     /// The status it answered.
     pub status: u16,
-    /// Body bytes as sent.
+    /// Body bytes as sent (compressed when gzip).
     pub body_bytes: usize,
     /// Whether the body was gzip-encoded.
     pub gzip: bool,
@@ -52,6 +69,7 @@ struct Inner {
     grants: HashSet<(String, String)>,
     calls: Vec<IngestionCall>,
     max_body: usize,
+    max_decompressed: usize,
 }
 
 struct Shared {
@@ -98,6 +116,7 @@ impl LogsIngestion {
             tokens,
             inner: Mutex::new(Inner {
                 max_body: MAX_BODY_BYTES,
+                max_decompressed: MAX_DECOMPRESSED_BYTES,
                 ..Inner::default()
             }),
             faults: FaultSchedule::default(),
@@ -105,8 +124,9 @@ impl LogsIngestion {
         });
         let app = Router::new()
             .route("/dataCollectionRules/{dcr}/streams/{stream}", post(ingest))
-            // Bodies above the service limit must reach the handler to get the service's 413.
-            .layer(DefaultBodyLimit::max(16 * MAX_BODY_BYTES))
+            // The handler reads bodies itself, keeping at most the limit in memory, so any
+            // oversized body gets the service's 413 rather than axum's.
+            .layer(DefaultBodyLimit::disable())
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -146,9 +166,15 @@ impl LogsIngestion {
             .remove(&(dcr.to_string(), client_id.to_string()));
     }
 
-    /// Lower (or raise) the body limit, e.g. to provoke 413 with small bodies.
+    /// Lower (or raise) the limit on the body as sent, e.g. to provoke 413 with small bodies.
     pub fn set_max_body_bytes(&self, bytes: usize) {
         self.shared.lock().max_body = bytes;
+    }
+
+    /// Lower (or raise) the bound on what a gzip body inflates to
+    /// ([`MAX_DECOMPRESSED_BYTES`] by default).
+    pub fn set_max_decompressed_bytes(&self, bytes: usize) {
+        self.shared.lock().max_decompressed = bytes;
     }
 
     /// Misbehave on the next calls, in order.
@@ -198,10 +224,22 @@ async fn ingest(
     Path((dcr, stream)): Path<(String, String)>,
     Query(query): Query<IngestQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Response {
     shared.requests.fetch_add(1, Ordering::SeqCst);
     let gzip = header_is(&headers, header::CONTENT_ENCODING, "gzip");
+    let keep = shared.lock().max_body;
+    let body = match SentBody::read(body, keep).await {
+        Ok(body) => body,
+        Err(e) => {
+            let refusal = Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidPayload",
+                format!("the request body could not be read: {e}"),
+            );
+            return record(&shared, refusal.into_response(), 0, gzip, 0);
+        }
+    };
     let (response, rows) = match shared.faults.take().await {
         Some(fault) => (fault_response(&fault), 0),
         None => match check_and_store(&shared, &dcr, &stream, &query, &headers, &body, gzip) {
@@ -209,13 +247,51 @@ async fn ingest(
             Err(refusal) => (refusal.into_response(), 0),
         },
     };
+    record(&shared, response, body.len, gzip, rows)
+}
+
+/// Keep what the emulator saw of a call, and answer it.
+fn record(
+    shared: &Shared,
+    response: Response,
+    body_bytes: usize,
+    gzip: bool,
+    rows: usize,
+) -> Response {
     shared.lock().calls.push(IngestionCall {
         status: response.status().as_u16(),
-        body_bytes: body.len(),
+        body_bytes,
         gzip,
         rows,
     });
     response
+}
+
+/// A request body read to its end with at most `keep` bytes held, so a body of any size gets
+/// the service's answer without filling memory.
+struct SentBody {
+    /// The first `keep` bytes (all of them when `len <= keep`).
+    kept: Bytes,
+    /// The body's full length as sent.
+    len: usize,
+}
+
+impl SentBody {
+    async fn read(body: Body, keep: usize) -> Result<SentBody, axum::Error> {
+        let mut frames = body.into_data_stream();
+        let mut kept = BytesMut::new();
+        let mut len = 0usize;
+        while let Some(frame) = frames.next().await {
+            let frame = frame?;
+            len = len.saturating_add(frame.len());
+            let room = keep.saturating_sub(kept.len()).min(frame.len());
+            kept.extend_from_slice(&frame[..room]);
+        }
+        Ok(SentBody {
+            kept: kept.freeze(),
+            len,
+        })
+    }
 }
 
 fn check_and_store(
@@ -224,7 +300,7 @@ fn check_and_store(
     stream: &str,
     query: &IngestQuery,
     headers: &HeaderMap,
-    body: &Bytes,
+    body: &SentBody,
     gzip: bool,
 ) -> Result<usize, Refusal> {
     if query.api_version.as_deref() != Some(API_VERSION) {
@@ -278,35 +354,20 @@ fn check_and_store(
             "Content-Type must be application/json",
         ));
     }
-    let too_large = || {
-        Refusal::new(
+    if body.len > inner.max_body {
+        return Err(Refusal::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "ContentLengthLimitExceeded",
-            "Maximum request body size is 1 MB",
-        )
-    };
-    if body.len() > inner.max_body {
-        return Err(too_large());
+            format!(
+                "Maximum request body size is 1 MB; this body is {} bytes as sent",
+                body.len
+            ),
+        ));
     }
     let plain = if gzip {
-        let mut out = Vec::new();
-        let limit = inner.max_body as u64 + 1;
-        flate2::read::GzDecoder::new(&body[..])
-            .take(limit)
-            .read_to_end(&mut out)
-            .map_err(|e| {
-                Refusal::new(
-                    StatusCode::BAD_REQUEST,
-                    "InvalidContentEncoding",
-                    format!("body is not valid gzip: {e}"),
-                )
-            })?;
-        if out.len() > inner.max_body {
-            return Err(too_large());
-        }
-        Bytes::from(out)
+        gunzip(&body.kept, inner.max_decompressed)?
     } else {
-        body.clone()
+        body.kept.clone()
     };
     let rows: Vec<Value> = match serde_json::from_slice::<Value>(&plain) {
         Ok(Value::Array(rows)) if rows.iter().all(Value::is_object) => rows,
@@ -321,6 +382,29 @@ fn check_and_store(
     let count = rows.len();
     inner.streams.entry(key).or_default().extend(rows);
     Ok(count)
+}
+
+/// The inflated body, refused once it passes `limit` bytes (the compression-bomb guard).
+fn gunzip(body: &[u8], limit: usize) -> Result<Bytes, Refusal> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(body)
+        .take(u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "InvalidContentEncoding",
+                format!("body is not valid gzip: {e}"),
+            )
+        })?;
+    if out.len() > limit {
+        return Err(Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "ContentLengthLimitExceeded",
+            format!("the gzip body inflates to more than {limit} bytes"),
+        ));
+    }
+    Ok(Bytes::from(out))
 }
 
 fn header_is(headers: &HeaderMap, name: header::HeaderName, value: &str) -> bool {

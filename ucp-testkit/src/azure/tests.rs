@@ -82,19 +82,160 @@ async fn logs_ingestion_checks_audience_role_type_size_and_shape() {
         send(&good, "application/json", big.clone().into_bytes(), false).await,
         413
     );
-    // Small on the wire, too large once gunzipped.
+    // The limit is on the body as sent: the same JSON gzipped is small, and taken.
     assert_eq!(
         send(&good, "application/json", gzip(big.as_bytes()), true).await,
-        413
+        204
     );
     assert_eq!(
         send(&good, "application/json", gzip(&rows), true).await,
         204
     );
     assert_eq!(send(&good, "application/json", rows, false).await, 204);
-    assert_eq!(logs.rows("dcr-1", "Custom-T_CL").len(), 2);
+    assert_eq!(logs.rows("dcr-1", "Custom-T_CL").len(), 3);
     let statuses: Vec<u16> = logs.calls().iter().map(|c| c.status).collect();
-    assert_eq!(statuses, [401, 403, 415, 400, 400, 413, 413, 204, 204]);
+    assert_eq!(statuses, [401, 403, 415, 400, 400, 413, 204, 204, 204]);
+}
+
+/// A granted client of a stream, and a way to post bodies to it.
+struct Ingest {
+    _tokens: TokenEndpoint,
+    logs: LogsIngestion,
+    token: String,
+    url: String,
+}
+
+impl Ingest {
+    async fn start() -> Ingest {
+        let tokens = TokenEndpoint::start().await.unwrap();
+        let token = token(&tokens, logs_ingestion::MONITOR_SCOPE).await;
+        let logs = LogsIngestion::start(tokens.verifier()).await.unwrap();
+        logs.add_stream("dcr-1", "Custom-T_CL");
+        logs.grant("dcr-1", "app");
+        let url = format!(
+            "{}/dataCollectionRules/dcr-1/streams/Custom-T_CL?api-version=2023-01-01",
+            logs.url()
+        );
+        Ingest {
+            _tokens: tokens,
+            logs,
+            token,
+            url,
+        }
+    }
+
+    /// Post `body` (gzip-encoded when `gzipped`): the status and the error body, if any.
+    async fn post(&self, body: Vec<u8>, gzipped: bool) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
+            .post(&self.url)
+            .bearer_auth(&self.token)
+            .header("Content-Type", "application/json")
+            .body(body);
+        if gzipped {
+            request = request.header("Content-Encoding", "gzip");
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+}
+
+/// Rows of random base64url text (compressing about 1.5 times, like events full of ids,
+/// hashes and addresses) until the JSON array passes `bytes`; the rows and the array.
+fn noisy_rows(bytes: usize) -> (Vec<Value>, Vec<u8>) {
+    const NOISE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(12);
+    let mut rows = Vec::new();
+    let mut size = 2;
+    while size <= bytes {
+        let noise: String = (0..400)
+            .map(|_| char::from(NOISE[rng.random_range(0..NOISE.len())]))
+            .collect();
+        let row = serde_json::json!({
+            "TimeGenerated": "2026-11-01T00:00:00Z",
+            "EventId": format!("evt-{}", rows.len()),
+            "Detail": noise,
+        });
+        size += serde_json::to_vec(&row).unwrap().len() + 1;
+        rows.push(row);
+    }
+    let json = serde_json::to_vec(&rows).unwrap();
+    (rows, json)
+}
+
+#[tokio::test]
+async fn a_gzip_body_under_1_mb_as_sent_is_taken_whatever_it_inflates_to() {
+    let ingest = Ingest::start().await;
+    // What the official SDK sends: ~1.05 MB of JSON, gzipped to ~0.7 MB.
+    let (rows, json) = noisy_rows(1_050_400);
+    let body = gzip(&json);
+    assert!(
+        json.len() > logs_ingestion::MAX_BODY_BYTES,
+        "{}",
+        json.len()
+    );
+    assert!(
+        (640_000..740_000).contains(&body.len()),
+        "{} bytes gzipped",
+        body.len()
+    );
+    let (status, error) = ingest.post(body.clone(), true).await;
+    assert_eq!(status, 204, "{error}");
+    assert_eq!(ingest.logs.rows("dcr-1", "Custom-T_CL"), rows);
+    let call = &ingest.logs.calls()[0];
+    assert_eq!(
+        (call.body_bytes, call.gzip, call.rows),
+        (body.len(), true, rows.len())
+    );
+}
+
+#[tokio::test]
+async fn a_body_over_1_mb_as_sent_gets_413_with_the_service_error() {
+    let ingest = Ingest::start().await;
+    let (_, json) = noisy_rows(1_700_000);
+    let compressed = gzip(&json);
+    assert!(compressed.len() > logs_ingestion::MAX_BODY_BYTES);
+    for (body, gzipped) in [(json, false), (compressed, true)] {
+        let (status, error) = ingest.post(body, gzipped).await;
+        assert_eq!(status, 413, "gzip {gzipped}: {error}");
+        assert_eq!(error["error"]["code"], "ContentLengthLimitExceeded");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Maximum request body size is 1 MB"),
+            "{error}"
+        );
+    }
+    // Far past any buffer: still read to its end and answered by the service, not the server.
+    let (status, error) = ingest.post(vec![b' '; 40 * 1024 * 1024], false).await;
+    assert_eq!(status, 413);
+    assert_eq!(error["error"]["code"], "ContentLengthLimitExceeded");
+    assert!(ingest.logs.rows("dcr-1", "Custom-T_CL").is_empty());
+    assert_eq!(ingest.logs.calls()[2].body_bytes, 40 * 1024 * 1024);
+}
+
+#[tokio::test]
+async fn a_gzip_body_inflating_past_the_bomb_guard_gets_413() {
+    let ingest = Ingest::start().await;
+    ingest.logs.set_max_decompressed_bytes(2 * 1024 * 1024);
+    let bomb = format!("[{{\"a\":\"{}\"}}]", "x".repeat(3 * 1024 * 1024));
+    let body = gzip(bomb.as_bytes());
+    assert!(body.len() < 10_000, "{}", body.len());
+    let (status, error) = ingest.post(body, true).await;
+    assert_eq!(status, 413);
+    assert_eq!(error["error"]["code"], "ContentLengthLimitExceeded");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("inflates"),
+        "{error}"
+    );
+    let fine = format!("[{{\"a\":\"{}\"}}]", "x".repeat(1024 * 1024));
+    assert_eq!(ingest.post(gzip(fine.as_bytes()), true).await.0, 204);
 }
 
 #[tokio::test]

@@ -11,13 +11,15 @@ use ucp_core::Cursor;
 use super::source::{ProviderSetup, SourceFixture};
 use crate::demo_api::DemoApi;
 use crate::event_log::EventLog;
+use crate::faults::RateLimitDialect;
 
 /// Starts a [`DemoApi`] behind the check's fault layer, with a rate limit high enough never
 /// to throttle the suite. The factory builds the source against `api.base_url()` reading an
 /// API token from credential [`DemoApiFixture::credential`], asking for
 /// [`DemoApiFixture::page_size`] events per page, with request timeout
 /// [`DemoApiFixture::timeout`]. Cursors are positions in the log, so a far position is a
-/// cursor "in the future".
+/// cursor "in the future". The demo API states its quota in GitHub's dialect
+/// (`X-RateLimit-*`), the one checked by default.
 #[derive(Clone, Debug)]
 pub struct DemoApiFixture {
     /// The credential's name.
@@ -26,6 +28,9 @@ pub struct DemoApiFixture {
     pub page_size: usize,
     /// The source's request timeout.
     pub timeout: Duration,
+    /// The rate-limit dialects the suite checks the source in (default: the provider's own,
+    /// [`RateLimitDialect::GitHub`]).
+    pub rate_limit_dialects: Vec<RateLimitDialect>,
 }
 
 impl Default for DemoApiFixture {
@@ -34,6 +39,7 @@ impl Default for DemoApiFixture {
             credential: "acme".into(),
             page_size: 20,
             timeout: Duration::from_secs(2),
+            rate_limit_dialects: vec![RateLimitDialect::GitHub],
         }
     }
 }
@@ -100,5 +106,9 @@ impl SourceFixture for DemoApiFixture {
 
     fn request_timeout(&self) -> Option<Duration> {
         Some(self.timeout)
+    }
+
+    fn rate_limit_dialects(&self) -> Vec<RateLimitDialect> {
+        self.rate_limit_dialects.clone()
     }
 }

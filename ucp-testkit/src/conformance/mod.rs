@@ -34,6 +34,10 @@
 //! # }
 //! ```
 //!
+//! `docs/conformance.md` in the repository is the partner's guide: running both suites
+//! against your own simulator, in process or behind a [`crate::faults::FaultProxy`],
+//! appending events while the suite runs, and the rate-limit dialects.
+//!
 //! Ready-made source fixtures: [`OktaFixture`] (the Okta simulator) and [`DemoApiFixture`]
 //! (the demo events API); sink fixture: [`RecordingSinkFixture`]. The workspace's
 //! `examples/custom_connector/conformance.rs` shows a partner running both suites on their
@@ -52,10 +56,28 @@
 //! `check_ok_with_good_credentials`, `check_auth_error_with_bad_credentials`,
 //! `collect_auth_error_with_bad_credentials`, `basic_read`, `calls_are_budgeted`,
 //! `incremental_read`, `cursor_at_end_returns_nothing`, `future_cursor_returns_nothing`,
-//! `restart_resumes_without_gaps`, `rate_limited_becomes_hint`, `server_error_is_retryable`,
-//! `timeout_is_retryable`, `connection_reset_is_retryable`, `truncated_body_is_an_error`,
+//! `restart_resumes_without_gaps`, `rate_limit[<dialect>]` (one per dialect the fixture
+//! declares, see below), `server_error_is_retryable`, `timeout_is_retryable`,
+//! `connection_reset_is_retryable`, `truncated_body_is_an_error`,
 //! `malformed_body_keeps_cursor`, `slow_drip_is_read_whole`, `auth_expiry_is_auth_error`,
 //! `random_faults_lose_nothing`, `no_secret_in_output`.
+//!
+//! **Rate-limit dialects.** Providers state their quota in different headers
+//! ([`RateLimitDialect`]: Okta's `X-Rate-Limit-*`, GitHub's `X-RateLimit-*`, the IETF
+//! draft's `RateLimit-*` whose reset counts seconds *from now*, its single `RateLimit`
+//! field, `Retry-After` in seconds or as an HTTP date). For each dialect in
+//! [`SourceFixture::rate_limit_dialects`] (default: all), `rate_limit[<dialect>]` restates a
+//! page's headers in that dialect only and checks the page's hint carries the limit, the
+//! calls left and the reset; then it answers a 429 in that dialect only and checks for
+//! `SourceError::RateLimited` with a throttled hint whose reset (an instant in UTC) or, for
+//! the `Retry-After` dialects, retry-after matches what was sent within two seconds.
+//!
+//! **Sink test records.** Record `n` has id `conformance-0000n` and the JSON payload
+//! `{"uuid":"conformance-0000n","eventType":"conformance.test","pad":"…"}`: the id travels
+//! in the payload's `uuid` field ([`RECORD_ID_FIELD`]) because products keep payloads, never
+//! ucp's record ids, and [`SinkFixture::stored`] reads the ids back from what the product
+//! kept. `uuid` is where Okta System Log events carry theirs. A fixture renames the field
+//! with [`SinkFixture::record_id_field`] or reshapes records with [`SinkFixture::record`].
 //!
 //! Sink checks: `describe_is_stable`, `check_ok_with_good_credentials`,
 //! `check_auth_error_with_bad_credentials`, `delivers_a_batch`, `honours_retry_after`,
@@ -76,8 +98,10 @@ pub use demo::DemoApiFixture;
 pub use okta::OktaFixture;
 pub use recording::RecordingSinkFixture;
 pub use report::{CheckResult, Outcome, SuiteReport};
-pub use sink::{sink_suite, ProductSetup, Redelivery, SeenRequest, SinkFixture};
+pub use sink::{sink_suite, ProductSetup, Redelivery, SeenRequest, SinkFixture, RECORD_ID_FIELD};
 pub use source::{source_suite, ProviderSetup, SourceFixture};
+
+pub use crate::faults::{Quota, RateLimitDialect};
 
 /// The tenant the suites' contexts and credentials belong to.
 pub const TENANT: &str = "conformance";
@@ -121,8 +145,8 @@ pub mod checks {
     pub const FUTURE_CURSOR_RETURNS_NOTHING: &str = "future_cursor_returns_nothing";
     /// A new instance resumes from a mid-pagination cursor with no gap or duplicate.
     pub const RESTART_RESUMES_WITHOUT_GAPS: &str = "restart_resumes_without_gaps";
-    /// A 429 with rate-limit headers becomes `RateLimited` with a throttled hint and reset.
-    pub const RATE_LIMITED_BECOMES_HINT: &str = "rate_limited_becomes_hint";
+    // The rate-limit checks are named per dialect: `RateLimitDialect::check_name`, e.g.
+    // `rate_limit[okta]`.
     /// 500 and 503 become `Retryable`.
     pub const SERVER_ERROR_IS_RETRYABLE: &str = "server_error_is_retryable";
     /// A provider that does not answer in time gives `Retryable`.

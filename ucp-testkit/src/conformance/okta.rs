@@ -8,6 +8,7 @@ use ucp_core::credentials::Credential;
 use ucp_core::Cursor;
 
 use super::source::{ProviderSetup, SourceFixture};
+use crate::faults::RateLimitDialect;
 use crate::okta::{OktaSimConfig, OktaSimulator};
 
 /// Starts an [`OktaSimulator`] behind the check's fault layer. The factory builds the
@@ -22,6 +23,9 @@ pub struct OktaFixture {
     pub page_size: usize,
     /// The source's request timeout.
     pub timeout: Duration,
+    /// The rate-limit dialects the suite checks the source in (default: the provider's own,
+    /// [`RateLimitDialect::Okta`]).
+    pub rate_limit_dialects: Vec<RateLimitDialect>,
 }
 
 impl Default for OktaFixture {
@@ -30,6 +34,7 @@ impl Default for OktaFixture {
             credential: "okta-token".into(),
             page_size: 20,
             timeout: Duration::from_secs(2),
+            rate_limit_dialects: vec![RateLimitDialect::Okta],
         }
     }
 }
@@ -90,5 +95,9 @@ impl SourceFixture for OktaFixture {
 
     fn request_timeout(&self) -> Option<Duration> {
         Some(self.timeout)
+    }
+
+    fn rate_limit_dialects(&self) -> Vec<RateLimitDialect> {
+        self.rate_limit_dialects.clone()
     }
 }

@@ -4,6 +4,21 @@
 //! The suite delivers as the platform does: batches above the sink's declared
 //! `max_batch_records` are split before `deliver`; anything else (bytes, product limits the
 //! sink did not declare) the sink must split itself.
+//!
+//! **The test records.** Record `n` ([`SinkFixture::record`]) has the id
+//! `conformance-0000n`, the time of its making, and a JSON payload that carries the same id
+//! in its [`RECORD_ID_FIELD`] (`uuid`; [`SinkFixture::record_id_field`] to change it):
+//!
+//! ```json
+//! {"uuid":"conformance-00007","eventType":"conformance.test","pad":"xxxx…"}
+//! ```
+//!
+//! The id is in the payload because a product receives payloads, not ucp's records: a table
+//! row, a file line or a hub message keeps the event and maybe mapped columns, never
+//! [`Record::id`]. [`SinkFixture::stored`] reads the ids back from what the product kept, so
+//! the id must travel inside the event. `uuid` is where Okta System Log events (the
+//! platform's reference stream) keep theirs, so sinks and column mappings written for
+//! them work on the suite's records unchanged.
 
 use std::collections::HashMap;
 use std::fmt::Display;
@@ -27,6 +42,9 @@ use super::report::{expect, fail, not_applicable, skip, Outcome, SuiteReport};
 use super::source::panic_text;
 use super::{checks, fault_seed, CALL_LIMIT, TENANT};
 use crate::faults::{Fault, Faults};
+
+/// The payload field that carries a test record's id unless the fixture says otherwise.
+pub const RECORD_ID_FIELD: &str = "uuid";
 
 /// The state a product emulator starts in for one check.
 #[derive(Debug)]
@@ -67,7 +85,10 @@ pub trait SinkFixture: Send + Sync {
     /// Start a product in `setup`'s state.
     async fn start(&self, setup: ProductSetup) -> Result<Self::Product, String>;
 
-    /// Ids of the records the product stored, in arrival order, repeats included.
+    /// Ids of the records the product stored, in arrival order, repeats included: read each
+    /// stored event's [`record_id_field`](Self::record_id_field) (the id travels in the
+    /// payload because products keep payloads, not ucp's record ids; see
+    /// [`record`](Self::record)).
     async fn stored(&self, product: &Self::Product) -> Vec<String>;
 
     /// The requests the product received so far.
@@ -114,12 +135,22 @@ pub trait SinkFixture: Send + Sync {
     /// The same names holding credentials the product refuses.
     fn bad_credentials(&self) -> Vec<(String, Credential)>;
 
-    /// The `n`-th test record, of about `size` payload bytes (override for products that
-    /// need a given shape; the default is a JSON event).
+    /// The payload field that carries each test record's id (default [`RECORD_ID_FIELD`],
+    /// `uuid`), for a product or sink that expects the id under another name.
+    fn record_id_field(&self) -> &str {
+        RECORD_ID_FIELD
+    }
+
+    /// The `n`-th test record, of about `size` payload bytes: id `conformance-0000n`, the
+    /// same id under [`record_id_field`](Self::record_id_field) in a JSON event,
+    /// `{"uuid":"conformance-00007","eventType":"conformance.test","pad":"xxxx…"}`. A
+    /// product receives payloads, never [`Record::id`], so the id must be readable from
+    /// what it stores. Override for products that need another shape.
     fn record(&self, n: usize, size: usize) -> Record {
         let id = format!("conformance-{n:05}");
         let pad = "x".repeat(size.saturating_sub(80));
-        let payload = format!(r#"{{"uuid":"{id}","eventType":"conformance.test","pad":"{pad}"}}"#);
+        let field = serde_json::Value::from(self.record_id_field());
+        let payload = format!(r#"{{{field}:"{id}","eventType":"conformance.test","pad":"{pad}"}}"#);
         Record::new(id, Utc::now(), Bytes::from(payload))
     }
 }
@@ -524,5 +555,61 @@ where
             "no secret in any result, error or info (Debug) or in the TRACE output",
             found.join("; "),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Only the record shape matters here.
+    struct Shaped(Option<&'static str>);
+
+    #[async_trait]
+    impl SinkFixture for Shaped {
+        type Product = ();
+        async fn start(&self, _setup: ProductSetup) -> Result<(), String> {
+            Ok(())
+        }
+        async fn stored(&self, _product: &()) -> Vec<String> {
+            Vec::new()
+        }
+        async fn requests(&self, _product: &()) -> Vec<SeenRequest> {
+            Vec::new()
+        }
+        async fn reject(&self, _product: &(), _ids: &[String]) {}
+        fn redelivery(&self) -> Redelivery {
+            Redelivery::Idempotent
+        }
+        fn credentials(&self) -> Vec<(String, Credential)> {
+            Vec::new()
+        }
+        fn bad_credentials(&self) -> Vec<(String, Credential)> {
+            Vec::new()
+        }
+        fn record_id_field(&self) -> &str {
+            self.0.unwrap_or(RECORD_ID_FIELD)
+        }
+    }
+
+    fn event(record: &Record) -> serde_json::Value {
+        serde_json::from_slice(&record.payload).unwrap()
+    }
+
+    #[test]
+    fn test_records_carry_their_id_in_the_declared_field() {
+        let record = Shaped(None).record(7, 300);
+        assert_eq!(record.id.as_str(), "conformance-00007");
+        assert_eq!(event(&record)["uuid"], "conformance-00007");
+        assert!(
+            (280..=320).contains(&record.payload.len()),
+            "{}",
+            record.payload.len()
+        );
+
+        let renamed = Shaped(Some("event\"Id")).record(8, 10);
+        let renamed = event(&renamed);
+        assert_eq!(renamed["event\"Id"], "conformance-00008");
+        assert!(renamed.get("uuid").is_none());
     }
 }

@@ -23,7 +23,7 @@ use ucp_core::{
 use super::leak::{secrets_of, Outputs};
 use super::report::{expect, fail, not_applicable, skip, Outcome, SuiteReport};
 use super::{checks, fault_seed, CALL_LIMIT, TENANT};
-use crate::faults::{Fault, Faults};
+use crate::faults::{Fault, Faults, Quota, RateLimitDialect};
 
 /// The state a provider simulator starts in for one check.
 #[derive(Debug)]
@@ -74,6 +74,15 @@ pub trait SourceFixture: Send + Sync {
     /// `timeout_is_retryable`: the suite delays an answer past it).
     fn request_timeout(&self) -> Option<Duration> {
         None
+    }
+
+    /// The rate-limit header dialects to check the source in: the suite runs
+    /// `rate_limit[<dialect>]` ([`RateLimitDialect::check_name`]) once for each, injecting a
+    /// page and a 429 that state the quota in that dialect only. Declare the dialects the
+    /// provider speaks. Default: every dialect, for a source meant to read any provider's
+    /// headers.
+    fn rate_limit_dialects(&self) -> Vec<RateLimitDialect> {
+        RateLimitDialect::ALL.to_vec()
     }
 
     /// Why the check named `check` (see [`checks`](crate::conformance::checks)) does not
@@ -223,8 +232,12 @@ where
             self.restart(events),
         )
         .await;
-        self.run(r, checks::RATE_LIMITED_BECOMES_HINT, self.rate_limited())
-            .await;
+        let mut dialects = self.fixture.rate_limit_dialects();
+        dialects.dedup();
+        for dialect in dialects {
+            self.run(r, dialect.check_name(), self.rate_limit(dialect))
+                .await;
+        }
         self.run(r, checks::SERVER_ERROR_IS_RETRYABLE, self.server_error())
             .await;
         self.run(r, checks::TIMEOUT_IS_RETRYABLE, self.timeout())
@@ -679,27 +692,78 @@ where
         ))
     }
 
-    async fn rate_limited(&self) -> Result<Outcome, Outcome> {
+    /// `rate_limit[<dialect>]`: a page whose headers state a quota in `dialect` gives a hint
+    /// with that quota, and a 429 in `dialect` gives `RateLimited` with its reset.
+    async fn rate_limit(&self, dialect: RateLimitDialect) -> Result<Outcome, Outcome> {
         let mut env = self.env(3, true).await?;
-        let wait = Duration::from_secs(30);
-        env.faults
-            .push_next(Fault::RateLimited { retry_after: wait });
-        let reset = self.clock.now_utc() + chrono::Duration::seconds(30);
+        let mut wrong = Vec::new();
+
+        // Values no simulator states by itself, so only headers read in this dialect match.
+        let stated = Quota::per_minute(77, 41, Duration::from_secs(23));
+        env.faults.push_next(Fault::RateLimitHeaders {
+            dialect,
+            quota: stated,
+        });
+        let asked = self.clock.now_utc();
+        let page = self.collect(&mut env, &Cursor::start()).await;
+        match &page {
+            Ok(Ok(page)) if dialect.states_quota() => {
+                let hint = page.hint.clone().unwrap_or_default();
+                let reset = asked + chrono::Duration::seconds(23);
+                let at = instant(reset);
+                if hint.limit != Some(77) || hint.remaining != Some(41) || !near(hint.reset, reset)
+                {
+                    wrong.push((
+                        format!(
+                            "a page answered with {dialect} headers has a hint with limit 77, remaining 41 and reset ~{at}"
+                        ),
+                        format!("{:?}", page.hint),
+                    ));
+                }
+            }
+            Ok(Ok(_)) => {}
+            other => wrong.push((
+                format!("a page answered with {dialect} headers is read"),
+                summary(other),
+            )),
+        }
+
+        let refused = Quota::per_minute(77, 0, Duration::from_secs(37));
+        env.faults.push_next(Fault::Throttled {
+            dialect,
+            quota: refused,
+        });
+        let asked = self.clock.now_utc();
+        let reset = asked + chrono::Duration::seconds(37);
+        let at = instant(reset);
         let result = self.collect(&mut env, &Cursor::start()).await;
-        let expected = format!(
-            "SourceError::RateLimited with a hint carrying the reset (~{reset}) or a 30 s retry-after"
-        );
-        Ok(match &result {
+        let expected = if dialect.states_quota() {
+            format!(
+                "a 429 with {dialect} headers gives SourceError::RateLimited whose hint's reset is ~{at}"
+            )
+        } else {
+            format!(
+                "a 429 with {dialect} gives SourceError::RateLimited whose hint's retry-after is ~37 s (or reset ~{at})"
+            )
+        };
+        match &result {
             Ok(Err(SourceError::RateLimited { hint, .. })) => {
-                let reset_ok = hint
-                    .reset
-                    .is_some_and(|r| (r - reset).num_seconds().abs() <= 5);
                 let retry_ok = hint
                     .retry_after
-                    .is_some_and(|d| d.as_secs().abs_diff(30) <= 5);
-                expect(reset_ok || retry_ok, expected, format!("{hint:?}"))
+                    .is_some_and(|d| (d.as_secs_f64() - 37.0).abs() <= SLACK_SECS as f64);
+                let timed = near(hint.reset, reset) || (!dialect.states_quota() && retry_ok);
+                if !timed {
+                    wrong.push((expected, format!("{hint:?}")));
+                }
             }
-            _ => fail(expected, summary(&result)),
+            _ => wrong.push((expected, summary(&result))),
+        }
+
+        Ok(if wrong.is_empty() {
+            Outcome::Passed
+        } else {
+            let (expected, seen): (Vec<String>, Vec<String>) = wrong.into_iter().unzip();
+            fail(expected.join("; "), seen.join("; "))
         })
     }
 
@@ -902,6 +966,23 @@ where
             found.join("; "),
         )
     }
+}
+
+/// How far a hint's reset or retry-after may be from what was injected: headers carry whole
+/// seconds, and a call takes a moment.
+const SLACK_SECS: i64 = 2;
+
+/// `at` is within [`SLACK_SECS`] of `expected`.
+fn near(
+    at: Option<chrono::DateTime<chrono::Utc>>,
+    expected: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    at.is_some_and(|at| (at - expected).num_milliseconds().abs() <= SLACK_SECS * 1000)
+}
+
+/// An instant as the report shows it, e.g. `2026-11-01T08:00:30.250Z`.
+fn instant(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// Ids in `got` beyond what `reference` holds (repeats included).

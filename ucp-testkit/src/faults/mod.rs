@@ -8,6 +8,9 @@
 //! For a simulator or emulator whose router you cannot wrap (another crate's, or a real
 //! server such as Azurite), [`FaultProxy`] serves the layer in front of its base URL.
 //!
+//! Rate limits can be stated in any of the [`RateLimitDialect`]s: [`Fault::Throttled`] answers
+//! 429 in one, [`Fault::RateLimitHeaders`] restates the simulator's own answer in one.
+//!
 //! Seeded plans are deterministic: the fault of request *n* depends only on the seed and *n*,
 //! so a failing case is replayed by running it again with the seed [`Faults::seed`] reports.
 //!
@@ -37,8 +40,10 @@ use tower_layer::Layer;
 use tower_service::Service;
 use ucp_core::Clock;
 
+mod dialect;
 mod proxy;
 
+pub use dialect::{http_date, Quota, RateLimitDialect, RATE_LIMIT_HEADERS};
 pub use proxy::FaultProxy;
 
 /// Largest body the layer buffers to corrupt it.
@@ -50,10 +55,29 @@ pub enum Fault {
     /// Wait this long before passing the request on.
     Latency(Duration),
     /// Answer `429` with `Retry-After` and `X-Rate-Limit-{Limit,Remaining,Reset}` (limit 600, remaining 0,
-    /// reset `retry_after` from now, in epoch seconds), without calling the simulator.
+    /// reset `retry_after` from now, in epoch seconds), without calling the simulator: a
+    /// throttle any client recognizes, for checks about retrying rather than about reading
+    /// one dialect ([`Fault::Throttled`] speaks exactly one).
     RateLimited {
         /// Seconds until the window resets.
         retry_after: Duration,
+    },
+    /// Answer `429` stating `quota` in `dialect` and in no other (no `Retry-After` unless the
+    /// dialect is one of `Retry-After`'s), without calling the simulator.
+    Throttled {
+        /// The headers' dialect.
+        dialect: RateLimitDialect,
+        /// What they say; `reset_in` is when the client may call again.
+        quota: Quota,
+    },
+    /// Pass the request on, then replace every rate-limit header of the simulator's answer
+    /// with `quota` stated in `dialect` (the `Retry-After` dialects state nothing on an
+    /// answer that is not a 429).
+    RateLimitHeaders {
+        /// The headers' dialect.
+        dialect: RateLimitDialect,
+        /// What they say.
+        quota: Quota,
     },
     /// Answer this status (e.g. 500, 503) with a JSON error body, without calling the simulator.
     ServerError(u16),
@@ -286,12 +310,17 @@ where
         Box::pin(async move {
             let mut answer = None;
             let mut body_fault = None;
+            let mut restate = None;
             for fault in faults {
                 match fault {
                     Fault::Latency(d) => tokio::time::sleep(d).await,
                     Fault::RateLimited { retry_after } => {
                         answer = answer.or(Some(throttled(clock, retry_after)))
                     }
+                    Fault::Throttled { dialect, quota } => {
+                        answer = answer.or(Some(throttled_in(clock, dialect, &quota)))
+                    }
+                    Fault::RateLimitHeaders { dialect, quota } => restate = Some((dialect, quota)),
                     Fault::ServerError(status) => answer = answer.or(Some(server_error(status))),
                     Fault::AuthExpired => answer = answer.or(Some(unauthorized())),
                     Fault::ConnectionReset => answer = answer.or(Some(reset())),
@@ -301,7 +330,11 @@ where
             if let Some(answer) = answer {
                 return Ok(answer);
             }
-            let response = inner.call(request).await?;
+            let mut response = inner.call(request).await?;
+            if let Some((dialect, quota)) = restate {
+                let refusing = response.status() == StatusCode::TOO_MANY_REQUESTS;
+                dialect.restate(response.headers_mut(), &quota, clock.now_utc(), refusing);
+            }
             Ok(match body_fault {
                 Some(fault) => corrupt(response, fault).await,
                 None => response,
@@ -320,8 +353,10 @@ fn json(status: StatusCode, body: String) -> Response<Body> {
     response
 }
 
+/// Injected errors speak Okta's error body (with a fresh `errorId`), the richest shape of
+/// the simulators'; clients of other providers read only the status.
 fn error_body(code: &str, summary: &str) -> String {
-    serde_json::json!({ "errorCode": code, "errorSummary": summary, "errorCauses": [] }).to_string()
+    crate::okta::errors::error_body(code, summary, &[])
 }
 
 fn throttled(clock: Clock, retry_after: Duration) -> Response<Body> {
@@ -342,6 +377,18 @@ fn throttled(clock: Clock, retry_after: Duration) -> Response<Body> {
             headers.insert(name, value);
         }
     }
+    response
+}
+
+fn throttled_in(clock: Clock, dialect: RateLimitDialect, quota: &Quota) -> Response<Body> {
+    let mut response = json(
+        StatusCode::TOO_MANY_REQUESTS,
+        error_body(
+            "E0000047",
+            &format!("API call exceeded rate limit (injected fault, {dialect} headers)"),
+        ),
+    );
+    dialect.restate(response.headers_mut(), quota, clock.now_utc(), true);
     response
 }
 

@@ -1,4 +1,5 @@
-//! An in-process simulator of an Okta org's System Log API (`GET /api/v1/logs`).
+//! An in-process simulator of an Okta org's System Log API (`GET /api/v1/logs`, also served
+//! as `/api/v1/logs/` like Okta does).
 //!
 //! It speaks the real wire protocol over loopback HTTP: `since`, `until`, `after`, `limit`,
 //! `filter` (a SCIM subset), `sortOrder`; `Link` headers with `rel="self"` and `rel="next"`;
@@ -20,8 +21,10 @@
 //! `since` bounds the persistence time, and the `next` link is always present, even on an
 //! empty page; its `after` token resumes after the last event returned. **Bounded** requests
 //! (`until`, or descending) select `published` in `[since, until)` and end without a `next`
-//! link. Invalid filters get `400`/`E0000031` ("Invalid search criteria"), other invalid
-//! parameters `400`/`E0000001`.
+//! link. Filters it cannot parse get `400`/`E0000053` (`Invalid filter '<filter>': <why>`),
+//! other invalid parameters `400`/`E0000001` with one `errorCauses` entry naming the
+//! parameter. Every error body carries a fresh `errorId` (`oae` + 22 characters) and
+//! `errorCauses` (empty unless a validation failed), as Okta's do.
 //!
 //! Time comes from a [`Clock`] plus an offset the test moves with
 //! [`OktaSimulator::advance`]: events are visible once their persistence time is at or
@@ -37,6 +40,7 @@
 //! # Ok(()) }
 //! ```
 
+pub(crate) mod errors;
 mod events;
 mod faults;
 mod log;

@@ -32,10 +32,27 @@ pub(crate) struct LogQuery {
 /// Why a query was refused (HTTP 400).
 #[derive(Debug)]
 pub(crate) enum QueryError {
-    /// A parameter is invalid (`E0000001`).
-    Validation(String),
-    /// The `filter` expression is invalid (`E0000031`).
-    Filter(String),
+    /// A parameter is invalid (`E0000001`, the problem also listed in `errorCauses`).
+    Validation {
+        /// The parameter, e.g. `until`.
+        param: &'static str,
+        /// What is wrong with its value.
+        problem: String,
+    },
+    /// The `filter` expression is invalid (`E0000053`).
+    Filter {
+        /// The filter as received.
+        filter: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+fn invalid(param: &'static str, problem: impl Into<String>) -> QueryError {
+    QueryError::Validation {
+        param,
+        problem: problem.into(),
+    }
 }
 
 impl LogQuery {
@@ -51,21 +68,22 @@ impl LogQuery {
         };
         for (key, value) in params {
             match key.as_str() {
-                "since" => query.since = Some(time(&key, &value)?),
-                "until" => query.until = Some(time(&key, &value)?),
+                "since" => query.since = Some(time("since", &value)?),
+                "until" => query.until = Some(time("until", &value)?),
                 "after" => query.after = Some(value),
                 "limit" => {
-                    let limit: usize = value.parse().map_err(|_| {
-                        QueryError::Validation(format!("'limit': '{value}' is not a number"))
-                    })?;
+                    let limit: usize = value
+                        .parse()
+                        .map_err(|_| invalid("limit", format!("'{value}' is not a number")))?;
                     if limit == 0 {
-                        return Err(QueryError::Validation("'limit' must be at least 1".into()));
+                        return Err(invalid("limit", "must be at least 1"));
                     }
                     query.limit = limit.min(MAX_LIMIT);
                 }
                 "filter" => {
-                    let parsed = Scim::parse(&value).map_err(|why| {
-                        QueryError::Filter(format!("Invalid search criteria: {why}"))
+                    let parsed = Scim::parse(&value).map_err(|problem| QueryError::Filter {
+                        filter: value.clone(),
+                        problem,
                     })?;
                     query.filter = Some((value, parsed));
                 }
@@ -73,9 +91,10 @@ impl LogQuery {
                     "ASCENDING" => query.descending = false,
                     "DESCENDING" => query.descending = true,
                     other => {
-                        return Err(QueryError::Validation(format!(
-                            "'sortOrder': '{other}' is not ASCENDING or DESCENDING"
-                        )))
+                        return Err(invalid(
+                            "sortOrder",
+                            format!("'{other}' is not ASCENDING or DESCENDING"),
+                        ))
                     }
                 },
                 // `q` and unknown parameters are ignored.
@@ -157,13 +176,14 @@ impl LogQuery {
     }
 }
 
-fn time(key: &str, value: &str) -> Result<DateTime<Utc>, QueryError> {
+fn time(param: &'static str, value: &str) -> Result<DateTime<Utc>, QueryError> {
     DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|_| {
-            QueryError::Validation(format!(
-                "'{key}': '{value}' is not an ISO 8601 date-time such as 2024-05-03T16:22:18Z"
-            ))
+            invalid(
+                param,
+                format!("'{value}' is not an ISO 8601 date-time such as 2024-05-03T16:22:18Z"),
+            )
         })
 }
 
@@ -172,12 +192,12 @@ fn polling_position(token: &str) -> Result<usize, QueryError> {
         .rsplit_once('_')
         .filter(|(stamp, _)| stamp.parse::<i64>().is_ok())
         .and_then(|(_, pos)| pos.parse().ok())
-        .ok_or_else(|| QueryError::Validation(format!("'after': invalid cursor '{token}'")))
+        .ok_or_else(|| invalid("after", format!("invalid cursor '{token}'")))
 }
 
 fn bounded_offset(token: &str) -> Result<usize, QueryError> {
     token
         .strip_prefix("b_")
         .and_then(|o| o.parse().ok())
-        .ok_or_else(|| QueryError::Validation(format!("'after': invalid cursor '{token}'")))
+        .ok_or_else(|| invalid("after", format!("invalid cursor '{token}'")))
 }

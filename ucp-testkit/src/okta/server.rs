@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use ucp_core::Clock;
 
+use super::errors::error_body;
 use super::faults::{Fault, FaultPlan};
 use super::log::EventLog;
 use super::query::{LogQuery, QueryError};
@@ -108,10 +109,12 @@ struct Prepared {
     latency: Duration,
 }
 
-/// The org's routes.
+/// The org's routes. Okta serves the System Log with and without a trailing slash (the
+/// 2.x management SDKs ask for `/api/v1/logs/`).
 pub(crate) fn router(shared: Shared) -> axum::Router {
     axum::Router::new()
         .route("/api/v1/logs", axum::routing::get(logs))
+        .route("/api/v1/logs/", axum::routing::get(logs))
         .with_state(shared)
 }
 
@@ -304,29 +307,29 @@ fn rate_headers(state: &SimState, out: &mut Prepared) {
     ));
 }
 
-fn query_error(out: Prepared, e: QueryError) -> Prepared {
-    match e {
-        QueryError::Validation(why) => error(
-            out,
-            StatusCode::BAD_REQUEST,
+/// A refused query as Okta's System Log answers it: `E0000001` listing the invalid parameter
+/// in `errorCauses`, or `E0000053` for a filter it cannot parse.
+fn query_error(mut out: Prepared, e: QueryError) -> Prepared {
+    out.status = StatusCode::BAD_REQUEST;
+    out.body = match e {
+        QueryError::Validation { param, problem } => error_body(
             "E0000001",
-            &format!("Api validation failed: {why}"),
+            &format!("Api validation failed: '{param}': {problem}"),
+            &[format!("{param}: {problem}")],
         ),
-        QueryError::Filter(why) => error(out, StatusCode::BAD_REQUEST, "E0000031", &why),
-    }
+        QueryError::Filter { filter, problem } => error_body(
+            "E0000053",
+            &format!("Invalid filter '{filter}': {problem}"),
+            &[],
+        ),
+    };
+    out
 }
 
-/// An Okta error body.
+/// An Okta error body without causes.
 fn error(mut out: Prepared, status: StatusCode, code: &str, summary: &str) -> Prepared {
     out.status = status;
-    out.body = serde_json::json!({
-        "errorCode": code,
-        "errorSummary": summary,
-        "errorLink": code,
-        "errorId": format!("oaeSim{}", status.as_u16()),
-        "errorCauses": []
-    })
-    .to_string();
+    out.body = error_body(code, summary, &[]);
     out
 }
 

@@ -69,7 +69,7 @@ impl Clock {
     }
 
     /// The instant `wait` from now. Waits come from provider headers and configs, so the sum
-    /// saturates at [`FAR_FUTURE`] from now instead of overflowing.
+    /// saturates about a century from now instead of overflowing.
     pub fn after(&self, wait: Duration) -> Instant {
         let now = Instant::now();
         now.checked_add(wait.min(FAR_FUTURE)).unwrap_or(now)

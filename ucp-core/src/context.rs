@@ -109,7 +109,7 @@ impl Context {
 
 /// The connectors' HTTP client (see [`crate::http::client`]).
 pub(crate) fn http_client() -> Result<reqwest::Client, ConfigError> {
-    crate::http::client().map_err(|e| ConfigError::HttpClient {
+    crate::client::client().map_err(|e| ConfigError::HttpClient {
         reason: e.to_string(),
     })
 }
@@ -118,8 +118,8 @@ pub(crate) fn http_client() -> Result<reqwest::Client, ConfigError> {
 /// host.
 pub(crate) fn token_client() -> Result<reqwest::Client, ConfigError> {
     reqwest::Client::builder()
-        .user_agent(crate::http::USER_AGENT)
-        .connect_timeout(crate::http::CONNECT_TIMEOUT)
+        .user_agent(crate::client::USER_AGENT)
+        .connect_timeout(crate::client::CONNECT_TIMEOUT)
         .timeout(std::time::Duration::from_secs(30))
         .redirect(reqwest::redirect::Policy::none())
         .build()

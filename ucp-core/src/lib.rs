@@ -23,6 +23,7 @@
 mod acceptance;
 mod budget;
 mod checkpoint;
+mod client;
 mod clock;
 mod context;
 pub mod credentials;

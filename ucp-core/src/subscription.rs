@@ -9,9 +9,6 @@ use crate::filter::Filter;
 use crate::record::StreamKey;
 use crate::retry::RetryPolicy;
 
-/// The longest interval a subscription may ask for: a year.
-pub const MAX_INTERVAL: Duration = Duration::from_secs(366 * 24 * 3600);
-
 /// What happens when a subscription's queue is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WhenFull {
@@ -33,7 +30,7 @@ pub enum QueueBackend {
     /// the stream's cursor does not move past it.
     #[default]
     Memory,
-    /// Durable: on disk in the platform's [`crate::DurableStore`], bounded by `max_bytes` of payload.
+    /// Durable: on disk in the platform's [`crate::store::DurableStore`], bounded by `max_bytes` of payload.
     /// A batch counts as accepted once it is committed there, so collection moves on while
     /// the product catches up at its own pace; a restart resumes from the product's position.
     /// Temporary delivery failures are retried without limit (the disk absorbs an outage);
@@ -85,6 +82,9 @@ pub struct Subscription {
 }
 
 impl Subscription {
+    /// The longest interval a subscription may ask for: a year.
+    pub const MAX_INTERVAL: Duration = Duration::from_secs(366 * 24 * 3600);
+
     /// `product` subscribes to `source`'s `stream`, every 5 minutes, unfiltered.
     pub fn new(
         product: impl Into<String>,
@@ -102,7 +102,7 @@ impl Subscription {
         }
     }
 
-    /// Collect at least this often (at most [`MAX_INTERVAL`]).
+    /// Collect at least this often (at most [`Subscription::MAX_INTERVAL`]).
     ///
     /// Subscriptions to the same stream share one job at the shortest interval asked for.
     /// Each job starts at a stable offset of up to the platform's `max_jitter` (10 s by
@@ -161,11 +161,11 @@ impl Subscription {
     pub(crate) fn problem(&self) -> Option<String> {
         if self.every.is_zero() {
             Some("the interval is zero: give a positive interval with .every(...)".into())
-        } else if self.every > MAX_INTERVAL {
+        } else if self.every > Self::MAX_INTERVAL {
             Some(format!(
                 "the interval of {:?} is longer than the longest allowed ({} days)",
                 self.every,
-                MAX_INTERVAL.as_secs() / 86_400
+                Self::MAX_INTERVAL.as_secs() / 86_400
             ))
         } else if self.queue.capacity == 0 {
             Some("the queue capacity is zero: it must hold at least one batch".into())

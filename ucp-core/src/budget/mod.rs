@@ -77,6 +77,12 @@ impl fmt::Display for BudgetKey {
 }
 
 /// How many calls an account allows, and which share of them this platform may use.
+///
+/// The main window (`limit` per `per`) is the one provider headers describe; its calls are
+/// spread evenly. Providers that also count over longer windows (Microsoft Graph security:
+/// 50 a minute *and* 1,500 an hour) add them with [`BudgetSpec::and_window`]: no window's
+/// share is ever exceeded, and within the longer window calls may come as fast as the main
+/// one allows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct BudgetSpec {
     /// The account the calls count against.
@@ -85,9 +91,11 @@ pub struct BudgetSpec {
     pub limit: u32,
     /// The provider's window.
     pub per: Duration,
-    /// Share of `limit` this platform may use, in (0, 1]; the rest is left for other
-    /// applications of the same account.
+    /// Share of every window's limit this platform may use, in (0, 1]; the rest is left for
+    /// other applications of the same account.
     pub share: f64,
+    /// Further windows the provider counts calls over, each `(limit, per)`.
+    pub windows: Vec<(u32, Duration)>,
 }
 
 impl BudgetSpec {
@@ -98,6 +106,7 @@ impl BudgetSpec {
             limit,
             per,
             share: 1.0,
+            windows: Vec::new(),
         }
     }
 
@@ -107,30 +116,95 @@ impl BudgetSpec {
         self
     }
 
-    /// Calls per window this platform may make: `limit × share`, at least one.
-    pub fn allowed(&self) -> u32 {
-        ((self.limit as f64 * self.share).floor() as u32).max(1)
+    /// The provider also allows at most `limit` calls per `per`.
+    pub fn and_window(mut self, limit: u32, per: Duration) -> Self {
+        self.windows.push((limit, per));
+        self
     }
 
-    /// Calls per second this platform may make.
+    /// Calls per main window this platform may make: `limit × share`, at least one.
+    pub fn allowed(&self) -> u32 {
+        allowed(self.limit, self.share)
+    }
+
+    /// Calls per second this platform may make over time: the strictest window's rate.
     pub fn calls_per_second(&self) -> f64 {
-        self.allowed() as f64 / self.per.as_secs_f64()
+        std::iter::once((self.limit, self.per))
+            .chain(self.windows.iter().copied())
+            .map(|(limit, per)| allowed(limit, self.share) as f64 / per.as_secs_f64())
+            .fold(f64::INFINITY, f64::min)
     }
 
     /// Why the spec is unusable, if it is.
     pub fn problem(&self) -> Option<String> {
-        if self.limit == 0 {
-            Some(format!("budget {} has a limit of 0 calls", self.key))
-        } else if self.per.is_zero() {
-            Some(format!("budget {} has a zero-length window", self.key))
-        } else if !(self.share > 0.0 && self.share <= 1.0) {
-            Some(format!(
+        let windows = std::iter::once((self.limit, self.per)).chain(self.windows.iter().copied());
+        for (limit, per) in windows {
+            if limit == 0 {
+                return Some(format!("budget {} has a limit of 0 calls", self.key));
+            }
+            if per.is_zero() {
+                return Some(format!("budget {} has a zero-length window", self.key));
+            }
+            if per > MAX_WINDOW {
+                return Some(format!(
+                    "budget {} has a window of {per:?}, longer than a year",
+                    self.key
+                ));
+            }
+        }
+        if !(self.share > 0.0 && self.share <= 1.0) {
+            return Some(format!(
                 "budget {} has share {}: it must be in (0, 1]",
                 self.key, self.share
-            ))
-        } else {
-            None
+            ));
         }
+        None
+    }
+}
+
+/// The longest provider window a budget accepts: a year.
+const MAX_WINDOW: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// `limit × share` calls, at least one.
+fn allowed(limit: u32, share: f64) -> u32 {
+    ((f64::from(limit) * share).floor() as u32).max(1)
+}
+
+/// A longer provider window: the instants of the calls made in it, at most its allowance.
+#[derive(Debug)]
+struct CountedWindow {
+    allowed: usize,
+    per: Duration,
+    calls: std::collections::VecDeque<Instant>,
+}
+
+impl CountedWindow {
+    fn new(limit: u32, per: Duration, share: f64) -> Self {
+        CountedWindow {
+            allowed: usize::try_from(allowed(limit, share)).unwrap_or(usize::MAX),
+            per,
+            calls: std::collections::VecDeque::new(),
+        }
+    }
+
+    /// When the next call fits, if not now.
+    fn room_at(&mut self, now: Instant) -> Option<Instant> {
+        while self
+            .calls
+            .front()
+            .is_some_and(|t| now.saturating_duration_since(*t) >= self.per)
+        {
+            self.calls.pop_front();
+        }
+        if self.calls.len() < self.allowed {
+            return None;
+        }
+        let oldest = *self.calls.front()?;
+        Some(oldest.checked_add(self.per).unwrap_or(now))
+    }
+
+    fn record(&mut self, now: Instant) {
+        self.calls.push_back(now);
     }
 }
 
@@ -159,6 +233,8 @@ struct BudgetState {
     not_before: Option<Instant>,
     /// Other applications' calls, learned per provider window.
     others: OthersLearning,
+    /// The provider's further windows, counted.
+    windows: Vec<CountedWindow>,
 }
 
 /// A snapshot of a budget for stats and health.
@@ -209,11 +285,16 @@ impl RateBudget {
             clock,
             origin,
             state: Mutex::new(BudgetState {
-                spec,
+                spec: spec.clone(),
                 limiter,
                 paused_until: None,
                 not_before: None,
                 others: OthersLearning::default(),
+                windows: spec
+                    .windows
+                    .iter()
+                    .map(|(limit, per)| CountedWindow::new(*limit, *per, spec.share))
+                    .collect(),
             }),
             calls: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
@@ -230,28 +311,36 @@ impl RateBudget {
     pub async fn acquire(&self) {
         loop {
             let now = self.clock.now();
-            let (hold, limiter) = {
-                let state = lock(&self.state);
+            let wait = {
+                let mut state = lock(&self.state);
+                let state = &mut *state;
                 let hold = [state.paused_until, state.not_before]
                     .into_iter()
                     .flatten()
+                    .chain(state.windows.iter_mut().filter_map(|w| w.room_at(now)))
                     .filter(|t| *t > now)
                     .max();
-                (hold, state.limiter.clone())
+                match hold {
+                    Some(until) => Err(until),
+                    None => match state.limiter.check() {
+                        Ok(()) => {
+                            for window in &mut state.windows {
+                                window.record(now);
+                            }
+                            Ok(())
+                        }
+                        Err(not_until) => Err(self.clock.after(
+                            not_until.wait_time_from(now.saturating_duration_since(self.origin)),
+                        )),
+                    },
+                }
             };
-            if let Some(until) = hold {
-                tokio::time::sleep_until(until).await;
-                continue;
-            }
-            match limiter.check() {
+            match wait {
                 Ok(()) => {
                     self.calls.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
-                Err(not_until) => {
-                    let wait = not_until.wait_time_from(now.saturating_duration_since(self.origin));
-                    tokio::time::sleep(wait).await;
-                }
+                Err(until) => tokio::time::sleep_until(until).await,
             }
         }
     }
@@ -469,6 +558,56 @@ mod tests {
             reset: Some(reset),
             ..RateLimitHint::default()
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_window_is_kept_and_the_long_one_allows_bursts_of_the_short_one() {
+        // 50 a minute and 1,500 an hour, at 80 %: 40 a minute, 1,200 an hour.
+        let spec = spec(50)
+            .and_window(1_500, Duration::from_secs(3600))
+            .share(0.8);
+        assert!((spec.calls_per_second() - 1_200.0 / 3600.0).abs() < 1e-9);
+        let budget = RateBudget::new(spec, Clock::new());
+        let start = Instant::now();
+        let mut times = Vec::new();
+        for _ in 0..1_300 {
+            budget.acquire().await;
+            times.push(Instant::now() - start);
+        }
+        // The first 1,200 calls come at the minute window's pace (40 a minute, 1.5 s apart)…
+        assert_eq!(times[1_199], Duration::from_millis(1_500) * 1_199);
+        for minute in 0..29u32 {
+            let from = Duration::from_secs(60) * minute;
+            let to = from + Duration::from_secs(60);
+            let in_minute = times.iter().filter(|t| **t >= from && **t < to).count();
+            assert!(in_minute <= 41, "minute {minute}: {in_minute} calls");
+        }
+        // …then the hour's allowance is used up: the next call waits for the first to age out.
+        assert_eq!(times[1_200], Duration::from_secs(3600));
+        for (i, t) in times.iter().enumerate() {
+            let in_hour = times[..=i]
+                .iter()
+                .filter(|u| t.saturating_sub(**u) < Duration::from_secs(3600))
+                .count();
+            assert!(
+                in_hour <= 1_200,
+                "{in_hour} calls in the hour before call {i}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_empty_or_zero_window_is_a_problem() {
+        assert!(spec(10)
+            .and_window(0, Duration::from_secs(3600))
+            .problem()
+            .is_some());
+        assert!(spec(10).and_window(5, Duration::ZERO).problem().is_some());
+        assert!(spec(10).and_window(5, Duration::MAX).problem().is_some());
+        assert!(spec(10)
+            .and_window(500, Duration::from_secs(3600))
+            .problem()
+            .is_none());
     }
 
     #[tokio::test(start_paused = true)]

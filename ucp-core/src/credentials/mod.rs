@@ -24,7 +24,7 @@
 //!    (`contoso` / `okta`), in whichever store the platform was given.
 //! 2. The source is configured with that *name* only, never the secret.
 //! 3. In `check` and `collect`, the source resolves it through its context:
-//!    [`SourceContext::credential`](crate::source::SourceContext::credential) or
+//!    [`Context::credential`](crate::Context::credential) or
 //!    `cx.credentials().get_named("okta")` for a static secret (an Okta `SSWS` token);
 //!    for OAuth it asks the platform's one shared [`TokenProvider`](token::TokenProvider)
 //!    for a token with a [`TokenRequest`](token::TokenRequest) that names the credential,

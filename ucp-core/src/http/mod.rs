@@ -60,7 +60,6 @@
 //! }
 //! ```
 
-mod client;
 mod failure;
 mod fields;
 mod link;
@@ -72,7 +71,7 @@ mod summary;
 mod time;
 mod transport;
 
-pub use client::{
+pub use crate::client::{
     client, client_builder, client_request_id, CLIENT_REQUEST_ID, CONNECT_TIMEOUT, MAX_REDIRECTS,
     REQUEST_TIMEOUT, USER_AGENT,
 };

@@ -1,4 +1,7 @@
 //! The one HTTP client connectors use, and the request id Azure services expect.
+//!
+//! At the bottom of the module graph so that contexts can build it; partners reach it as
+//! part of the HTTP kit, [`crate::http`].
 
 use std::time::Duration;
 

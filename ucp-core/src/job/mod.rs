@@ -539,17 +539,22 @@ async fn wait_stop(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await;
 }
 
-/// The first tick after `last` (or the origin, before any round) that is not in the past:
-/// missed ticks are skipped, never burst.
+/// The next tick: the first one after the tick of the last round (or the origin, before
+/// any round) that is not in the past. Missed ticks are skipped, never burst; a tick due now
+/// (a re-plan that arrives on the tick) still runs.
 fn next_slot(origin: Instant, interval: Duration, last: Option<Instant>) -> Instant {
     let Some(last) = last else {
         return origin;
     };
-    let now = Instant::now().max(last);
-    let since = now.saturating_duration_since(origin);
-    let periods = since.as_nanos() / interval.as_nanos().max(1) + 1;
+    let now = Instant::now();
+    let step = interval.as_nanos().max(1);
+    let after_last = last.saturating_duration_since(origin).as_nanos() / step + 1;
+    let not_past = now
+        .saturating_duration_since(origin)
+        .as_nanos()
+        .div_ceil(step);
     let ahead = interval
-        .saturating_mul(u32::try_from(periods).unwrap_or(u32::MAX))
+        .saturating_mul(u32::try_from(after_last.max(not_past)).unwrap_or(u32::MAX))
         .min(FAR_FUTURE);
     origin.checked_add(ahead).unwrap_or(now)
 }
@@ -577,5 +582,12 @@ mod tests {
             next_slot(origin, minute, Some(started)),
             origin + 4 * minute
         );
+        // A re-plan arriving exactly on a tick does not skip it.
+        tokio::time::advance(Duration::from_secs(30)).await;
+        let last = Instant::now() - minute;
+        assert_eq!(next_slot(origin, minute, Some(last)), Instant::now());
+        // Extremes saturate.
+        assert!(next_slot(origin, Duration::MAX, Some(origin)) > Instant::now());
+        assert!(next_slot(origin, Duration::ZERO, Some(origin)) >= origin);
     }
 }

@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 mod acceptance;
+mod action;
 mod budget;
 mod checkpoint;
 mod client;
@@ -49,6 +50,10 @@ pub mod store;
 mod subscription;
 mod sync;
 
+pub use action::{
+    ActOptions, ActionError, ActionInfo, ActionOutcome, ActionPlan, ActionRequest, ActionResult,
+    PlannedRequest,
+};
 pub use budget::{BudgetKey, BudgetSpec, BudgetStatus, RateBudget, RateLimitHint};
 pub use clock::Clock;
 pub use context::{Context, DEFAULT_TENANT};

@@ -10,6 +10,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::action::{ActionInfo, ActionOutcome, ActionPlan, ActionRequest};
 use crate::budget::{BudgetSpec, RateBudget, RateLimitHint};
 use crate::context::Context;
 use crate::credentials::CredentialError;
@@ -290,6 +291,36 @@ pub trait Source: Send + Sync + 'static {
                 "this source cannot start a stream from a given time; reset it to the start instead"
                     .into(),
         })
+    }
+
+    /// The response actions this source can perform at its provider (none by default).
+    fn actions(&self) -> Vec<ActionInfo> {
+        Vec::new()
+    }
+
+    /// What [`Source::act`] would send for `request`, with its parameters checked, without
+    /// sending anything (the dry run).
+    fn plan_action(&self, request: &ActionRequest) -> Result<ActionPlan, SourceError> {
+        Err(no_such_action(request))
+    }
+
+    /// Perform `request` at the provider: one call, no sleeping, no retrying (the platform
+    /// draws the permit first and retries temporary failures). A target already in the asked
+    /// state is [`ActionOutcome::AlreadyDone`]; a refusal retrying will not change is
+    /// [`ActionOutcome::Refused`], not an error.
+    async fn act(
+        &self,
+        cx: &SourceContext,
+        request: &ActionRequest,
+    ) -> Result<ActionOutcome, SourceError> {
+        let _ = cx;
+        Err(no_such_action(request))
+    }
+}
+
+fn no_such_action(request: &ActionRequest) -> SourceError {
+    SourceError::Config {
+        message: format!("this source offers no action '{}'", request.action),
     }
 }
 

@@ -36,5 +36,5 @@ pub mod recording_sink;
 pub mod scale;
 pub mod token_endpoint;
 
-pub use event_log::{EventLog, EventLogSettings, EventLogSource, Fault};
+pub use event_log::{ActionFault, EventLog, EventLogSettings, EventLogSource, Fault, UserStatus};
 pub use recording_sink::{RecordingSink, SinkBehaviour};

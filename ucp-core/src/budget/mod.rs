@@ -24,7 +24,7 @@
 
 use std::fmt;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,6 +32,7 @@ use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
 use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::clock::Clock;
@@ -265,6 +266,10 @@ pub struct RateBudget {
     calls: AtomicU64,
     throttled: AtomicU64,
     remaining: Mutex<Option<u32>>,
+    /// Urgent calls (response actions) waiting: collection calls wait behind them.
+    urgent: AtomicUsize,
+    /// Told when an urgent call got its permit.
+    urgent_served: Notify,
 }
 
 impl fmt::Debug for RateBudget {
@@ -299,6 +304,8 @@ impl RateBudget {
             calls: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
             remaining: Mutex::new(None),
+            urgent: AtomicUsize::new(0),
+            urgent_served: Notify::new(),
         }
     }
 
@@ -308,12 +315,50 @@ impl RateBudget {
     }
 
     /// Wait until one call is allowed, and count it. Every outbound call draws one permit.
+    /// Urgent calls ([`RateBudget::acquire_urgent`]) waiting meanwhile go first.
     pub async fn acquire(&self) {
         loop {
+            let served = self.urgent_served.notified();
+            tokio::pin!(served);
+            served.as_mut().enable();
+            if self.urgent.load(Ordering::Acquire) > 0 {
+                served.await;
+                continue;
+            }
+            if self.try_acquire(false).await {
+                return;
+            }
+        }
+    }
+
+    /// Wait for a permit ahead of every waiting [`RateBudget::acquire`]: at most until the
+    /// next permit of the account, even when collection keeps the budget saturated. For
+    /// response actions. Pauses (429, exhausted quota) hold urgent calls too.
+    pub async fn acquire_urgent(&self) {
+        /// Counts the caller as waiting until it is served or gives up (cancelled).
+        struct Waiting<'a>(&'a RateBudget);
+        impl Drop for Waiting<'_> {
+            fn drop(&mut self) {
+                self.0.urgent.fetch_sub(1, Ordering::AcqRel);
+                self.0.urgent_served.notify_waiters();
+            }
+        }
+        self.urgent.fetch_add(1, Ordering::AcqRel);
+        let _waiting = Waiting(self);
+        while !self.try_acquire(true).await {}
+    }
+
+    /// One attempt at a permit: true when granted; otherwise waits until it is worth trying
+    /// again (a collection call gives up the attempt to an urgent one).
+    async fn try_acquire(&self, urgent: bool) -> bool {
+        {
             let now = self.clock.now();
             let wait = {
                 let mut state = lock(&self.state);
                 let state = &mut *state;
+                if !urgent && self.urgent.load(Ordering::Acquire) > 0 {
+                    return false;
+                }
                 let hold = [state.paused_until, state.not_before]
                     .into_iter()
                     .flatten()
@@ -338,9 +383,21 @@ impl RateBudget {
             match wait {
                 Ok(()) => {
                     self.calls.fetch_add(1, Ordering::Relaxed);
-                    return;
+                    true
                 }
-                Err(until) => tokio::time::sleep_until(until).await,
+                Err(until) => {
+                    if urgent {
+                        tokio::time::sleep_until(until).await;
+                    } else {
+                        // Woken early when an urgent call took a permit: the wait is longer.
+                        let served = self.urgent_served.notified();
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(until) => {}
+                            _ = served => {}
+                        }
+                    }
+                    false
+                }
             }
         }
     }

@@ -144,17 +144,20 @@ pub enum HealthKind {
     Config,
     /// Start, stop, subscribe, unsubscribe.
     Lifecycle,
+    /// Response actions performed through a connector.
+    Action,
 }
 
 impl HealthKind {
     /// Every kind.
-    pub const ALL: [HealthKind; 6] = [
+    pub const ALL: [HealthKind; 7] = [
         HealthKind::Collection,
         HealthKind::Delivery,
         HealthKind::Auth,
         HealthKind::Budget,
         HealthKind::Config,
         HealthKind::Lifecycle,
+        HealthKind::Action,
     ];
 
     /// The kind's name, as shown and stored (`"Collection"`, `"Delivery"`, …).
@@ -166,6 +169,7 @@ impl HealthKind {
             HealthKind::Budget => "Budget",
             HealthKind::Config => "Config",
             HealthKind::Lifecycle => "Lifecycle",
+            HealthKind::Action => "Action",
         }
     }
 }
@@ -186,7 +190,7 @@ impl FromStr for HealthKind {
             .ok_or_else(|| ParseHealthError {
                 what: "kind",
                 name: name.to_owned(),
-                expected: "Collection, Delivery, Auth, Budget, Config, Lifecycle",
+                expected: "Collection, Delivery, Auth, Budget, Config, Lifecycle, Action",
             })
     }
 }

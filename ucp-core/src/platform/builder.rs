@@ -204,6 +204,7 @@ impl PlatformBuilder {
             dead_letters,
             clock,
             settings: self.settings,
+            actions: Default::default(),
         });
         let mut registry = Registry::default();
         for (tenant, name, source) in self.sources {

@@ -55,6 +55,7 @@ use crate::stats::PlatformStats;
 use crate::store::DurableStore;
 use crate::subscription::{Subscription, SubscriptionId};
 
+mod act;
 mod builder;
 mod registry;
 mod runtime;
@@ -100,6 +101,8 @@ struct Shared {
     dead_letters: Arc<dyn DeadLetterStore>,
     clock: Clock,
     settings: Settings,
+    /// Idempotency keys and health of response actions.
+    actions: act::ActionLedger,
 }
 
 /// A checked configuration, ready to start.

@@ -13,7 +13,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::time::Instant;
-use ucp_core::{BudgetKey, BudgetSpec};
+mod directory;
+
+pub use directory::{ActionFault, UserStatus};
+use ucp_core::{ActionInfo, ActionOutcome, ActionPlan, ActionRequest, BudgetKey, BudgetSpec};
 use ucp_core::{
     Clock, CollectRequest, Cursor, Filter, Page, RateLimitHint, Record, Source, SourceCapabilities,
     SourceContext, SourceError, SourceInfo, StreamInfo,
@@ -142,9 +145,12 @@ pub struct Call {
 struct Window {
     start: Instant,
     used: u32,
+    /// Calls refused for rate, all windows together.
+    refused: u64,
 }
 
 struct Inner {
+    directory: Mutex<directory::Directory>,
     account: String,
     log: EventLog,
     page_size: usize,
@@ -179,6 +185,7 @@ impl EventLogSource {
     ) -> Self {
         EventLogSource {
             inner: Arc::new(Inner {
+                directory: Mutex::new(directory::Directory::default()),
                 account: account.into(),
                 log,
                 page_size: settings.page_size.max(1),
@@ -192,6 +199,7 @@ impl EventLogSource {
                 rate: Mutex::new(Window {
                     start: Instant::now(),
                     used: 0,
+                    refused: 0,
                 }),
             }),
         }
@@ -200,6 +208,38 @@ impl EventLogSource {
     /// Fail the next calls with these faults, in order.
     pub fn inject(&self, faults: impl IntoIterator<Item = Fault>) {
         lock(&self.inner.faults).extend(faults);
+    }
+
+    /// Add users in `status` to the provider's directory (for response actions).
+    pub fn add_users<I, S>(&self, users: I, status: UserStatus)
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let mut directory = lock(&self.inner.directory);
+        for user in users {
+            directory.users.insert(user.into(), status);
+        }
+    }
+
+    /// A user's status, if the directory has them.
+    pub fn user(&self, user: &str) -> Option<UserStatus> {
+        lock(&self.inner.directory).users.get(user).copied()
+    }
+
+    /// Fail the next action calls with these faults, in order.
+    pub fn inject_action_faults(&self, faults: impl IntoIterator<Item = ActionFault>) {
+        lock(&self.inner.directory).faults.extend(faults);
+    }
+
+    /// Action calls that reached the provider so far.
+    pub fn action_calls(&self) -> u64 {
+        lock(&self.inner.directory).calls
+    }
+
+    /// Calls the provider refused for rate (429) so far, collections and actions alike.
+    pub fn refused(&self) -> u64 {
+        lock(&self.inner.rate).refused
     }
 
     /// Every call so far.
@@ -237,6 +277,7 @@ impl EventLogSource {
         window.used += 1;
         let hint = self.hint(&window);
         if window.used > self.inner.limit {
+            window.refused += 1;
             return Err(SourceError::RateLimited {
                 message: format!(
                     "{}: rate limit of {} calls exceeded",
@@ -346,6 +387,23 @@ impl Source for EventLogSource {
             more: position < events.len(),
             hint: Some(hint),
         })
+    }
+
+    fn actions(&self) -> Vec<ActionInfo> {
+        directory::actions()
+    }
+
+    fn plan_action(&self, request: &ActionRequest) -> Result<ActionPlan, SourceError> {
+        directory::plan(&self.inner.account, request)
+    }
+
+    async fn act(
+        &self,
+        _cx: &SourceContext,
+        request: &ActionRequest,
+    ) -> Result<ActionOutcome, SourceError> {
+        self.charge()?;
+        lock(&self.inner.directory).act(&self.inner.account, request)
     }
 }
 

@@ -22,6 +22,8 @@
 //! row) and `recovery.rs` (what opening had to repair).
 
 mod codec;
+#[cfg(test)]
+mod codec_proptests;
 mod cursors;
 mod dead_letters;
 mod queue;

@@ -46,6 +46,15 @@ pub fn resume_url(
             "the saved cursor of Okta org {org_name} is not a URL ({e}); reset the stream's checkpoint"
         ),
     })?;
+    // Okta's links never carry a user or password; one in a cursor would ride along in
+    // every request and every message that names the page.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(SourceError::Config {
+            message: format!(
+                "the saved cursor of Okta org {org_name} carries a user name or password, which Okta's links never do; reset the stream's checkpoint"
+            ),
+        });
+    }
     let same_org = url.scheme() == org.scheme()
         && url.host_str() == org.host_str()
         && url.port_or_known_default() == org.port_or_known_default()
@@ -59,11 +68,14 @@ pub fn resume_url(
             ),
         });
     }
-    let current = url
+    // Verbatim only when the link carries exactly the job's filter: a second `filter`
+    // would be sent along with it.
+    let current: Vec<String> = url
         .query_pairs()
-        .find(|(k, _)| k == "filter")
-        .map(|(_, v)| v.into_owned());
-    if current.as_deref() == filter {
+        .filter(|(k, _)| k == "filter")
+        .map(|(_, v)| v.into_owned())
+        .collect();
+    if current.iter().map(String::as_str).eq(filter) {
         return Ok(url);
     }
     let kept: Vec<(String, String)> = url
@@ -155,12 +167,41 @@ mod tests {
     }
 
     #[test]
+    fn a_link_with_two_filters_is_rebuilt_with_the_jobs_one() {
+        let link =
+            "https://contoso.okta.com/api/v1/logs?filter=eventType+eq+%22a%22&after=17_5&filter=x";
+        let url = resume_url(
+            &org(),
+            "contoso.okta.com",
+            link,
+            Some(r#"eventType eq "a""#),
+        )
+        .unwrap();
+        let filters: Vec<String> = url
+            .query_pairs()
+            .filter(|(k, _)| k == "filter")
+            .map(|(_, v)| v.into_owned())
+            .collect();
+        assert_eq!(filters, [r#"eventType eq "a""#]);
+        assert!(url.query_pairs().any(|(k, v)| k == "after" && v == "17_5"));
+    }
+
+    #[test]
+    fn a_cursor_with_a_password_is_refused_without_repeating_it() {
+        let link = "https://user:hunter2@contoso.okta.com/api/v1/logs?after=1_1";
+        let err = resume_url(&org(), "contoso.okta.com", link, None).unwrap_err();
+        assert!(err.to_string().contains("contoso.okta.com"), "{err}");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
     fn a_cursor_of_another_org_is_refused() {
         for foreign in [
             "https://fabrikam.okta.com/api/v1/logs?after=1_1",
             "http://contoso.okta.com/api/v1/logs?after=1_1",
             "https://contoso.okta.com:8443/api/v1/logs?after=1_1",
             "https://contoso.okta.com/api/v1/users?after=1_1",
+            "https://user:hunter2@contoso.okta.com/api/v1/logs?after=1_1",
             "not a url",
         ] {
             let err = resume_url(&org(), "contoso.okta.com", foreign, None).unwrap_err();

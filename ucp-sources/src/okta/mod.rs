@@ -20,6 +20,10 @@
 
 mod config;
 mod cursor;
+#[cfg(test)]
+mod cursor_proptests;
+#[cfg(test)]
+mod page_proptests;
 mod response;
 mod scim;
 

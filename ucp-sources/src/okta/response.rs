@@ -104,13 +104,16 @@ pub fn records(body: &Bytes) -> Result<Vec<Record>, String> {
         published: DateTime<Utc>,
     }
     let events: Vec<&RawValue> = serde_json::from_slice(body)
-        .map_err(|e| format!("the body is not a JSON array of events ({e})"))?;
+        .map_err(|e| format!("the body is not a JSON array of events ({})", unquoted(&e)))?;
     events
         .into_iter()
         .enumerate()
         .map(|(index, raw)| {
             let head: Head = serde_json::from_str(raw.get()).map_err(|e| {
-                format!("event #{index} has no usable uuid and published time ({e})")
+                format!(
+                    "event #{index} has no usable uuid and published time ({})",
+                    unquoted(&e)
+                )
             })?;
             Ok(Record::new(
                 head.uuid,
@@ -119,6 +122,20 @@ pub fn records(body: &Bytes) -> Result<Vec<Record>, String> {
             ))
         })
         .collect()
+}
+
+/// What is wrong with a JSON text, without quoting it: serde's data errors quote the value
+/// of the wrong type (`invalid type: string "…"`), which can be anything an event holds.
+fn unquoted(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    match e.classify() {
+        serde_json::error::Category::Data if !message.starts_with("missing field") => format!(
+            "a value of the wrong type or form at line {} column {}",
+            e.line(),
+            e.column()
+        ),
+        _ => message,
+    }
 }
 
 #[cfg(test)]

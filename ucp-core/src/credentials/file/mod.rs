@@ -12,6 +12,8 @@
 //! own [`FileError`]; nothing is read from a file that does not verify.
 
 mod format;
+#[cfg(test)]
+mod format_proptests;
 
 use std::collections::BTreeMap;
 use std::fmt;

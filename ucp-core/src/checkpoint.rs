@@ -103,8 +103,14 @@ impl FileCheckpoints {
     }
 }
 
+/// The file's key of a stream: `source/stream`, with `%` and `/` inside either name
+/// percent-encoded so that (`a/b`, `c`) and (`a`, `b/c`) stay two streams. Names without
+/// either character keep the key earlier versions wrote.
 fn file_key(stream: &StreamKey) -> String {
-    stream.to_string()
+    fn escape(name: &str) -> String {
+        name.replace('%', "%25").replace('/', "%2F")
+    }
+    format!("{}/{}", escape(&stream.source), escape(&stream.stream))
 }
 
 #[async_trait]
@@ -174,6 +180,27 @@ mod tests {
         let store = FileCheckpoints::open(&path).await.unwrap();
         assert_eq!(store.load(&key).await.unwrap(), Some(Cursor::new("page-7")));
         assert!(!path.with_extension("json.tmp").exists());
+    }
+
+    #[tokio::test]
+    async fn streams_whose_names_hold_a_slash_keep_their_own_cursors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpoints.json");
+        let one = StreamKey::new("a/b", "c");
+        let two = StreamKey::new("a", "b/c");
+        let plain = StreamKey::new("okta", "system_log");
+        {
+            let store = FileCheckpoints::open(&path).await.unwrap();
+            store.save(&one, &Cursor::new("1")).await.unwrap();
+            store.save(&two, &Cursor::new("2")).await.unwrap();
+            store.save(&plain, &Cursor::new("3")).await.unwrap();
+        }
+        let store = FileCheckpoints::open(&path).await.unwrap();
+        assert_eq!(store.load(&one).await.unwrap(), Some(Cursor::new("1")));
+        assert_eq!(store.load(&two).await.unwrap(), Some(Cursor::new("2")));
+        // The key earlier versions wrote for plain names is unchanged.
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"okta/system_log\""), "{text}");
     }
 
     #[tokio::test]

@@ -93,30 +93,6 @@ async fn okta_s_request_id_is_in_every_error_and_in_the_log() {
 }
 
 #[tokio::test]
-async fn a_timeout_names_the_setting_that_bounds_it() {
-    let clock = clock();
-    let sim = org(OktaSimConfig::default().clock(clock).backlog(5)).await;
-    let source =
-        OktaSource::new(source_config(&sim).request_timeout(Duration::from_millis(200))).unwrap();
-    let cx = context(&source, clock).await;
-    sim.push_fault(Fault::Latency(Duration::from_secs(2)));
-    let error = collect(&source, &cx, &Cursor::start(), None)
-        .await
-        .unwrap_err();
-    let SourceError::Retryable { message, .. } = &error else {
-        panic!("expected Retryable, got {error:?}");
-    };
-    assert!(
-        message.contains(&format!("Okta org {} did not answer in time", sim.host())),
-        "{message}"
-    );
-    assert!(
-        message.ends_with("the request timeout is 200ms (OktaConfig::request_timeout)"),
-        "{message}"
-    );
-}
-
-#[tokio::test]
 async fn a_cursor_at_a_time_collects_what_okta_persisted_from_then_on() {
     let clock = clock();
     let sim = org(OktaSimConfig::default().clock(clock).backlog(200).seed(3)).await;

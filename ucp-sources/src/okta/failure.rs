@@ -256,14 +256,25 @@ mod tests {
 
     const REQUEST_ID: (&str, &str) = ("x-okta-request-id", "XkQ7-req-1");
 
+    /// The facts of a source of contoso.okta.com authenticating with `auth`.
+    fn org(auth: &OktaAuth) -> Org<'_> {
+        Org {
+            name: "contoso.okta.com",
+            auth,
+            timeout: None,
+        }
+    }
+
+    fn api_token() -> OktaAuth {
+        OktaAuth::ApiToken {
+            credential: "c".into(),
+        }
+    }
+
     #[test]
     fn a_403_is_a_refusal_even_when_the_window_is_used_up() {
         let auth = OktaAuth::oauth("okta-app");
-        let org = Org {
-            name: "contoso.okta.com",
-            auth: &auth,
-            timeout: None,
-        };
+        let org = org(&auth);
         let f = failure(
             403,
             &[("x-rate-limit-remaining", "0"), REQUEST_ID],
@@ -283,14 +294,8 @@ mod tests {
 
     #[test]
     fn a_server_error_waits_for_retry_after_not_for_the_rate_window() {
-        let auth = OktaAuth::ApiToken {
-            credential: "c".into(),
-        };
-        let org = Org {
-            name: "contoso.okta.com",
-            auth: &auth,
-            timeout: None,
-        };
+        let auth = api_token();
+        let org = org(&auth);
         let window = [
             ("x-rate-limit-remaining", "598"),
             ("x-rate-limit-reset", "1700000050"),
@@ -317,14 +322,8 @@ mod tests {
 
     #[test]
     fn a_throttle_names_the_reset_and_okta_s_code() {
-        let auth = OktaAuth::ApiToken {
-            credential: "c".into(),
-        };
-        let org = Org {
-            name: "contoso.okta.com",
-            auth: &auth,
-            timeout: None,
-        };
+        let auth = api_token();
+        let org = org(&auth);
         let f = failure(
             429,
             &[
@@ -346,14 +345,8 @@ mod tests {
 
     #[test]
     fn other_statuses_are_permanent_and_name_the_request_id() {
-        let auth = OktaAuth::ApiToken {
-            credential: "c".into(),
-        };
-        let org = Org {
-            name: "contoso.okta.com",
-            auth: &auth,
-            timeout: None,
-        };
+        let auth = api_token();
+        let org = org(&auth);
         let error = org.status_error(&failure(409, &[REQUEST_ID], ""), &url());
         assert!(matches!(error, SourceError::Permanent { .. }), "{error:?}");
         let text = error.to_string();

@@ -17,7 +17,7 @@
 //!
 //! Auth ([`OktaAuth`]): an SSWS API token, a static bearer token, or an OAuth 2.0 service
 //! app. A service app's access token comes from the platform's shared token provider
-//! ([`SourceContext::tokens`]), so every connector of the org uses one token per credential
+//! ([`cx.tokens()`](ucp_core::Context::tokens)), so every connector of the org uses one token per credential
 //! and scope; the token request is a call to the org and draws from the org's budget; a 401
 //! drops the token and the call is made once more with a fresh one.
 

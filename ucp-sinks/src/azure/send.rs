@@ -34,6 +34,8 @@ pub(crate) struct Endpoint {
     pub forbidden: String,
     /// Requests made, token retries included.
     pub calls: AtomicU64,
+    /// Rows (messages) the service took.
+    pub accepted: AtomicU64,
 }
 
 /// How a request is authorized.
@@ -73,7 +75,7 @@ pub(crate) enum Posted {
 
 impl Endpoint {
     /// Post `chunk` (as a JSON array, gzip when [`gzip`](Self::gzip)) and say what became of
-    /// it: accepted, too large, or the error it is.
+    /// it: accepted (its rows counted), too large, or the error it is.
     pub(crate) async fn post_chunk(
         &self,
         cx: &SinkContext,
@@ -84,7 +86,11 @@ impl Endpoint {
             message: format!("{}: could not build the request body: {e}", self.what),
         })?;
         match self.post(cx, authorization, body).await? {
-            Answer::Accepted => Ok(Posted::Accepted),
+            Answer::Accepted => {
+                let rows = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
+                self.accepted.fetch_add(rows, Ordering::Relaxed);
+                Ok(Posted::Accepted)
+            }
             Answer::Refused(refused) if refused.failure.status == StatusCode::PAYLOAD_TOO_LARGE => {
                 tracing::debug!(
                     service = %self.what,

@@ -147,7 +147,6 @@ pub struct EventHubsSink {
     resource_uri: Arc<str>,
     tokens: Arc<TokenProvider>,
     sas: Arc<SasCache>,
-    accepted: Arc<AtomicU64>,
 }
 
 #[derive(Serialize)]
@@ -209,6 +208,7 @@ impl EventHubsSink {
             unauthorized,
             forbidden,
             calls: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
         };
         let sas = SasCache::new(config.sas_lifetime);
         EventHubsSink {
@@ -217,7 +217,6 @@ impl EventHubsSink {
             resource_uri: Arc::from(resource_uri),
             tokens,
             sas: Arc::new(sas),
-            accepted: Arc::default(),
         }
     }
 
@@ -225,7 +224,7 @@ impl EventHubsSink {
     pub fn stats(&self) -> EventHubsStats {
         EventHubsStats {
             calls: self.endpoint.calls.load(Ordering::Relaxed),
-            messages_accepted: self.accepted.load(Ordering::Relaxed),
+            messages_accepted: self.endpoint.accepted.load(Ordering::Relaxed),
         }
     }
 
@@ -286,15 +285,10 @@ impl EventHubsSink {
         }
     }
 
-    /// Post one batch of messages, counting the messages the hub took.
+    /// Post one batch of messages.
     async fn post(&self, cx: &SinkContext, chunk: &Chunk) -> Result<Posted, SinkError> {
         let authorization = self.authorization(cx).await?;
-        let posted = self.endpoint.post_chunk(cx, authorization, chunk).await?;
-        if let Posted::Accepted = posted {
-            let messages = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
-            self.accepted.fetch_add(messages, Ordering::Relaxed);
-        }
-        Ok(posted)
+        self.endpoint.post_chunk(cx, authorization, chunk).await
     }
 }
 

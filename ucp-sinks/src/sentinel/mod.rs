@@ -113,7 +113,6 @@ pub struct SentinelStats {
 
 #[derive(Default, Debug)]
 struct Counters {
-    rows_accepted: AtomicU64,
     truncated_fields: AtomicU64,
     splits: AtomicU64,
 }
@@ -156,6 +155,7 @@ impl SentinelSink {
                 "the app behind credential '{credential}' needs the \"Monitoring Metrics Publisher\" role on data collection rule {dcr}"
             ),
             calls: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
         };
         let encoder =
             SentinelEncoder::new(config.mapping.clone()).max_body_bytes(config.max_body_bytes);
@@ -173,7 +173,7 @@ impl SentinelSink {
         let c = &self.counters;
         SentinelStats {
             calls: self.endpoint.calls.load(Ordering::Relaxed),
-            rows_accepted: c.rows_accepted.load(Ordering::Relaxed),
+            rows_accepted: self.endpoint.accepted.load(Ordering::Relaxed),
             truncated_fields: c.truncated_fields.load(Ordering::Relaxed),
             splits: c.splits.load(Ordering::Relaxed),
         }
@@ -187,20 +187,13 @@ impl SentinelSink {
         )
     }
 
-    /// Post one body with an Entra token, counting the rows the service took.
+    /// Post one body with an Entra token.
     async fn post(&self, cx: &SinkContext, chunk: &Chunk) -> Result<Posted, SinkError> {
         let authorization = Authorization::Entra {
             tokens: &self.tokens,
             request: self.token_request(cx),
         };
-        let posted = self.endpoint.post_chunk(cx, authorization, chunk).await?;
-        if let Posted::Accepted = posted {
-            let rows = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
-            self.counters
-                .rows_accepted
-                .fetch_add(rows, Ordering::Relaxed);
-        }
-        Ok(posted)
+        self.endpoint.post_chunk(cx, authorization, chunk).await
     }
 }
 

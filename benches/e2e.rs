@@ -422,10 +422,7 @@ async fn platform(
             "sentinel" => {
                 let mut config = SentinelConfig::new(&at.logs, DCR, STREAM, "entra");
                 config.gzip = true;
-                builder.sink(
-                    "sentinel",
-                    SentinelSink::new(config, tokens.clone(), reqwest::Client::new()),
-                )
+                builder.sink("sentinel", SentinelSink::new(config, tokens.clone()))
             }
             hub => {
                 let config = EventHubsConfig::new(
@@ -437,10 +434,7 @@ async fn platform(
                     },
                 )
                 .partition_key("/actor/id");
-                builder.sink(
-                    hub,
-                    EventHubsSink::new(config, tokens.clone(), reqwest::Client::new()),
-                )
+                builder.sink(hub, EventHubsSink::new(config, tokens.clone()))
             }
         };
         builder = builder.subscribe(

@@ -18,6 +18,14 @@ async fn acme_source_passes_the_source_suite() {
     report.assert_all_passed();
     // Every check runs against the demo API: none is skipped for want of a fixture feature.
     assert_eq!(report.skipped(), Vec::<&str>::new(), "{report}");
+    // Its rate-limit headers are read in every dialect.
+    for dialect in RateLimitDialect::ALL {
+        assert_eq!(
+            report.outcome(dialect.check_name()),
+            Some(&Outcome::Passed),
+            "{dialect}"
+        );
+    }
     for check in [
         RateLimitDialect::GitHub.check_name(),
         checks::TIMEOUT_IS_RETRYABLE,

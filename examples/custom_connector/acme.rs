@@ -6,15 +6,15 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::io::AsyncWriteExt;
 use ucp::credentials::Credential;
-use ucp::*;
-use ucp::{BudgetKey, BudgetSpec};
+use ucp::http::{self, HttpFailure};
+use ucp::prelude::*;
 
 // ---------------------------------------------------------------- the partner's Source
 
@@ -26,7 +26,6 @@ pub struct AcmeSource {
     credential: String,
     page_size: usize,
     timeout: Duration,
-    http: reqwest::Client,
 }
 
 #[derive(Deserialize)]
@@ -57,7 +56,6 @@ impl AcmeSource {
             credential: credential.into(),
             page_size: 1000,
             timeout: Duration::from_secs(30),
-            http: reqwest::Client::new(),
         }
     }
 
@@ -73,11 +71,14 @@ impl AcmeSource {
         self
     }
 
+    /// One GET of the events API with the platform's HTTP client. The HTTP kit reads the
+    /// rate-limit headers (in any dialect) and turns a refusal into the error it means.
     async fn get(
         &self,
         cx: &SourceContext,
         query: &[(&str, String)],
-    ) -> Result<(RateLimitHint, bytes::Bytes), SourceError> {
+    ) -> Result<(Option<RateLimitHint>, Bytes), SourceError> {
+        let what = format!("Acme account {}", self.account);
         let token = match cx.credential(&self.credential).await? {
             Credential::ApiToken { token } => token,
             other => {
@@ -90,57 +91,27 @@ impl AcmeSource {
                 })
             }
         };
-        let response = self
-            .http
+        let response = cx
+            .http()
             .get(format!("{}/v1/events", self.base_url))
             .query(query)
             .timeout(self.timeout)
             .bearer_auth(token.expose_secret())
             .send()
             .await
-            .map_err(|e| SourceError::Retryable {
-                message: format!("Acme {}: {e}", self.account),
-                retry_after: None,
-            })?;
-        let hint = hint_from(response.headers());
-        match response.status().as_u16() {
-            200 => {}
-            401 | 403 => {
-                return Err(SourceError::Auth {
-                    message: format!(
-                        "Acme account {} rejected the API token '{}'",
-                        self.account, self.credential
-                    ),
-                })
-            }
-            429 => {
-                return Err(SourceError::RateLimited {
-                    message: format!("Acme account {} throttled the call", self.account),
-                    hint,
-                })
-            }
-            status => {
-                return Err(SourceError::Retryable {
-                    message: format!("Acme account {} answered {status}", self.account),
-                    retry_after: hint.retry_after,
-                })
-            }
+            .map_err(|e| http::transport_source_error(&what, e))?;
+        let received = cx.clock().now_utc();
+        if !response.status().is_success() {
+            // 401/403 → Auth, 400/404 → Config, 429 → RateLimited with the hint, 5xx → Retryable.
+            let failure = HttpFailure::from_response(response, received).await;
+            return Err(failure.source_error(&what));
         }
-        let body = response.bytes().await.map_err(|e| SourceError::Retryable {
-            message: format!("Acme {}: body cut short: {e}", self.account),
-            retry_after: None,
-        })?;
+        let hint = http::rate_limit_hint(response.headers(), received);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| http::transport_source_error(&what, e))?;
         Ok((hint, body))
-    }
-}
-
-fn hint_from(headers: &reqwest::header::HeaderMap) -> RateLimitHint {
-    let number = |name: &str| headers.get(name)?.to_str().ok()?.parse::<i64>().ok();
-    RateLimitHint {
-        limit: number("x-ratelimit-limit").map(|n| n as u32),
-        remaining: number("x-ratelimit-remaining").map(|n| n as u32),
-        reset: number("x-ratelimit-reset").and_then(|s| DateTime::from_timestamp(s, 0)),
-        retry_after: number("retry-after").map(|s| Duration::from_secs(s as u64)),
     }
 }
 
@@ -167,14 +138,9 @@ impl Source for AcmeSource {
 
     async fn collect(&self, cx: &SourceContext, req: CollectRequest) -> Result<Page, SourceError> {
         let after = req.cursor.as_str().unwrap_or("0").to_string();
+        let limit = self.page_size.to_string();
         let (hint, body) = self
-            .get(
-                cx,
-                &[
-                    ("after", after.clone()),
-                    ("limit", self.page_size.to_string()),
-                ],
-            )
+            .get(cx, &[("after", after.clone()), ("limit", limit)])
             .await?;
         let malformed = |e: serde_json::Error| SourceError::Malformed {
             message: format!("Acme {}: page after {after}: {e}", self.account),
@@ -191,7 +157,7 @@ impl Source for AcmeSource {
             records,
             next: Cursor::new(page.next),
             more: page.has_more,
-            hint: Some(hint),
+            hint,
         })
     }
 }

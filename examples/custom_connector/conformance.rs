@@ -13,16 +13,21 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use ucp::credentials::Credential;
 use ucp_testkit::conformance::{
-    checks, sink_suite, source_suite, DemoApiFixture, ProductSetup, Redelivery, SeenRequest,
-    SinkFixture, SuiteReport,
+    checks, sink_suite, source_suite, DemoApiFixture, ProductSetup, RateLimitDialect, Redelivery,
+    SeenRequest, SinkFixture, SuiteReport,
 };
 use ucp_testkit::demo_api::DemoApi;
 
 use crate::acme::{AcmeSource, NdjsonProduct};
 
-/// The source suite on [`AcmeSource`], against the demo API with faults injected.
+/// The source suite on [`AcmeSource`], against the demo API with faults injected. Acme
+/// states its quota GitHub's way, but the source reads rate-limit headers with the HTTP kit,
+/// so the suite checks it in every dialect.
 pub async fn source_report() -> SuiteReport {
-    let fixture = DemoApiFixture::default();
+    let fixture = DemoApiFixture {
+        rate_limit_dialects: RateLimitDialect::ALL.to_vec(),
+        ..DemoApiFixture::default()
+    };
     let (credential, page, timeout) = (
         fixture.credential.clone(),
         fixture.page_size,

@@ -89,9 +89,6 @@ pub fn endpoint_sinks(
     to: &Targets,
     tokens: &Arc<TokenProvider>,
 ) -> Result<Sinks, Box<dyn std::error::Error>> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()?;
     let sentinel = SentinelConfig {
         gzip: true,
         ..SentinelConfig::new(&to.dce_url, &to.dcr_id, &to.stream, ENTRA_CREDENTIAL)
@@ -115,16 +112,16 @@ pub fn endpoint_sinks(
     );
     Ok([
         ProductSink::Sentinel {
-            sink: SentinelSink::new(sentinel, tokens.clone(), client.clone()),
+            sink: SentinelSink::new(sentinel, tokens.clone()),
             stream: to.stream.clone(),
         },
         ProductSink::Hub {
-            sink: EventHubsSink::new(mdi, tokens.clone(), client.clone()),
+            sink: EventHubsSink::new(mdi, tokens.clone()),
             hub: to.mdi_hub.clone(),
             auth: "SAS",
         },
         ProductSink::Hub {
-            sink: EventHubsSink::new(xspm, tokens.clone(), client),
+            sink: EventHubsSink::new(xspm, tokens.clone()),
             hub: to.xspm_hub.clone(),
             auth: "Entra token",
         },

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod azure;
 pub mod datalake;
 pub mod eventhubs;
 pub mod file;

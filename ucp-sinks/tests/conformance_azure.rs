@@ -108,7 +108,7 @@ fn sentinel_sink(lab: &SentinelLab, gzip: bool) -> SentinelSink {
         mapping: ColumnMapping::copy_top_level().with_id("RecordId"),
         ..SentinelConfig::new(lab.logs.url(), DCR, STREAM, "entra")
     };
-    SentinelSink::new(config, lab.provider.clone(), reqwest::Client::new())
+    SentinelSink::new(config, lab.provider.clone())
 }
 
 #[async_trait]
@@ -283,7 +283,7 @@ fn hub_sink(lab: &HubLab, auth: HubAuth) -> EventHubsSink {
         },
     };
     let config = EventHubsConfig::new("event-hubs", lab.hubs.url(), HUB, auth);
-    EventHubsSink::new(config, lab.provider.clone(), reqwest::Client::new())
+    EventHubsSink::new(config, lab.provider.clone())
 }
 
 #[async_trait]

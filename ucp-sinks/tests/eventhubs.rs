@@ -14,7 +14,8 @@ use ucp_core::credentials::{Credential, CredentialRef, MemoryCredentials};
 use ucp_core::Context;
 use ucp_core::*;
 use ucp_sinks::eventhubs::{EventHubsAuth, EventHubsConfig, EventHubsSink, MAX_BATCH_BYTES};
-use ucp_testkit::azure::{EventHubs, ProductFault};
+use ucp_testkit::azure::{assert_each_traceable, assert_request_id_named, EventHubs, ProductFault};
+use ucp_testkit::leak::TraceCapture;
 use ucp_testkit::token_endpoint::TokenEndpoint;
 
 const KEY: &str = "c2VuZC1wb2xpY3kta2V5LWZvci10ZXN0cw==";
@@ -101,7 +102,7 @@ impl Lab {
     }
 
     fn sink(&self, config: EventHubsConfig) -> EventHubsSink {
-        EventHubsSink::new(config, self.provider.clone(), reqwest::Client::new())
+        EventHubsSink::new(config, self.provider.clone())
     }
 
     fn statuses(&self) -> Vec<u16> {
@@ -351,4 +352,63 @@ async fn keys_and_signatures_stay_out_of_errors_and_debug() {
     scanner.scan_debug("sink", &sink);
     scanner.assert_clean();
     assert!(matches!(error, SinkError::Auth { .. }), "{error}");
+}
+
+#[tokio::test]
+async fn every_call_carries_ucp_s_user_agent_and_a_client_request_id_of_its_own() {
+    let lab = lab().await;
+    lab.hubs.grant_sender("hub-app");
+    let sas = lab.sink(lab.sas());
+    sas.check(&lab.cx()).await.unwrap();
+    sas.deliver(&lab.cx(), &batch(3000, 1024)).await.unwrap();
+    let entra = lab.sink(lab.entra());
+    entra.deliver(&lab.cx(), &batch(2, 200)).await.unwrap();
+    lab.tokens.revoke_all();
+    entra.deliver(&lab.cx(), &batch(2, 200)).await.unwrap();
+    let calls = lab.hubs.calls();
+    assert!(calls.len() >= 6, "{}", calls.len());
+    assert!(calls.iter().any(|c| c.status == 401), "a refreshed token");
+    assert_each_traceable(&calls.into_iter().map(|c| c.ids).collect::<Vec<_>>());
+}
+
+/// Current-thread runtime on purpose: the capture is the thread's default subscriber.
+#[tokio::test]
+async fn the_service_request_id_is_in_every_error_and_in_the_log() {
+    let capture = TraceCapture::new();
+    let _guard = capture.set_default();
+    let lab = lab().await;
+    let sink = lab.sink(lab.sas());
+    // A role refused, the service failing, and a hub that does not exist.
+    lab.hubs
+        .inject([ProductFault::Forbidden, ProductFault::unavailable()]);
+    let forbidden = sink.deliver(&lab.cx(), &batch(1, 200)).await.unwrap_err();
+    let unavailable = sink.deliver(&lab.cx(), &batch(1, 200)).await.unwrap_err();
+    let missing = lab.sink(EventHubsConfig {
+        hub: "nope".into(),
+        ..lab.sas()
+    });
+    let not_found = missing
+        .deliver(&lab.cx(), &batch(1, 200))
+        .await
+        .unwrap_err();
+    let calls = lab.hubs.calls();
+    assert_eq!(
+        calls.iter().map(|c| c.status).collect::<Vec<_>>(),
+        [403, 503, 404]
+    );
+    assert!(matches!(forbidden, SinkError::Auth { .. }), "{forbidden}");
+    assert!(forbidden.to_string().contains("Send claim"), "{forbidden}");
+    assert_eq!(unavailable.class(), ErrorClass::Retryable);
+    assert!(
+        matches!(not_found, SinkError::Permanent { .. }),
+        "{not_found}"
+    );
+    let logs = capture.text();
+    for (error, call) in [
+        (&forbidden, &calls[0]),
+        (&unavailable, &calls[1]),
+        (&not_found, &calls[2]),
+    ] {
+        assert_request_id_named(error, &call.ids, &logs);
+    }
 }

@@ -141,7 +141,7 @@ async fn deliver(
     let tokens = Arc::new(TokenProvider::new(Arc::new(
         HttpTokenFetcher::new().expect("a token fetcher"),
     )));
-    let sink = EventHubsSink::new(config, tokens, reqwest::Client::new());
+    let sink = EventHubsSink::new(config, tokens);
     let cx = SinkContext::new(
         "mdi",
         Context::standalone("contoso", store, Clock::new()).expect("a context"),

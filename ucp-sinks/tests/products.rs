@@ -67,7 +67,7 @@ fn hub_sink(product: &str, hubs: &EventHubs, tokens: &Arc<TokenProvider>) -> Eve
         },
     )
     .partition_key("/actor/id");
-    EventHubsSink::new(config, tokens.clone(), reqwest::Client::new())
+    EventHubsSink::new(config, tokens.clone())
 }
 
 fn hub_ids(hubs: &EventHubs, hub: &str) -> Vec<String> {
@@ -99,7 +99,6 @@ async fn a_dead_product_endpoint_leaves_the_other_products_deliveries_unaffected
     let sentinel = SentinelSink::new(
         SentinelConfig::new(logs.url(), DCR, STREAM, "entra"),
         provider.clone(),
-        reqwest::Client::new(),
     );
     let log = EventLog::new();
     log.generate(1000, Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap());

@@ -14,7 +14,10 @@ use ucp_core::credentials::{Credential, CredentialRef, MemoryCredentials};
 use ucp_core::Context;
 use ucp_core::*;
 use ucp_sinks::sentinel::{ColumnMapping, SentinelConfig, SentinelSink, MAX_BODY_BYTES};
-use ucp_testkit::azure::{LogsIngestion, ProductFault};
+use ucp_testkit::azure::{
+    assert_each_traceable, assert_request_id_named, LogsIngestion, ProductFault,
+};
+use ucp_testkit::leak::TraceCapture;
 use ucp_testkit::token_endpoint::TokenEndpoint;
 
 const DCR: &str = "dcr-0123456789abcdef";
@@ -66,7 +69,7 @@ impl Lab {
     }
 
     fn sink(&self, config: SentinelConfig) -> SentinelSink {
-        SentinelSink::new(config, self.provider.clone(), reqwest::Client::new())
+        SentinelSink::new(config, self.provider.clone())
     }
 
     fn rows(&self) -> Vec<Value> {
@@ -343,4 +346,72 @@ async fn secrets_and_tokens_stay_out_of_errors_and_debug() {
     scanner.scan_debug("403 error", &forbidden);
     scanner.assert_clean();
     assert!(matches!(rejected, SinkError::Auth { .. }), "{rejected}");
+}
+
+#[tokio::test]
+async fn every_call_carries_ucp_s_user_agent_and_a_client_request_id_of_its_own() {
+    let lab = lab().await;
+    let sink = lab.sink(lab.config());
+    // Splits after a 413, then a 401 and the call again with a fresh token.
+    lab.logs.set_max_body_bytes(150_000);
+    sink.deliver(&lab.cx, &batch(400, 1024)).await.unwrap();
+    lab.tokens.revoke_all();
+    sink.deliver(&lab.cx, &batch(2, 200)).await.unwrap();
+    let calls = lab.logs.calls();
+    let statuses: Vec<u16> = calls.iter().map(|c| c.status).collect();
+    assert!(
+        statuses.contains(&413) && statuses.contains(&401),
+        "{statuses:?}"
+    );
+    assert_each_traceable(&calls.into_iter().map(|c| c.ids).collect::<Vec<_>>());
+}
+
+/// Current-thread runtime on purpose: the capture is the thread's default subscriber.
+#[tokio::test]
+async fn the_service_request_id_is_in_every_error_and_in_the_log() {
+    let capture = TraceCapture::new();
+    let _guard = capture.set_default();
+    let lab = lab().await;
+    let sink = lab.sink(lab.config());
+    // The role missing, the service unavailable, and a token for another audience refused
+    // even fresh.
+    lab.logs.revoke(DCR, "sentinel-app");
+    let forbidden = sink.deliver(&lab.cx, &batch(2, 200)).await.unwrap_err();
+    lab.logs.grant(DCR, "sentinel-app");
+    lab.logs.inject([ProductFault::unavailable()]);
+    let unavailable = sink.deliver(&lab.cx, &batch(2, 200)).await.unwrap_err();
+    let other_audience = lab.sink(SentinelConfig {
+        scope: "https://management.azure.com/.default".into(),
+        ..lab.config()
+    });
+    let rejected = other_audience
+        .deliver(&lab.cx, &batch(2, 200))
+        .await
+        .unwrap_err();
+    let calls = lab.logs.calls();
+    assert_eq!(
+        calls.iter().map(|c| c.status).collect::<Vec<_>>(),
+        [403, 503, 401, 401]
+    );
+    let logs = capture.text();
+    for (error, call) in [
+        (&forbidden, &calls[0]),
+        (&unavailable, &calls[1]),
+        (&rejected, &calls[3]),
+    ] {
+        assert_request_id_named(error, &call.ids, &logs);
+        // Our own id of the call is logged beside it.
+        let client = call.ids.client_request_id.as_deref().unwrap();
+        assert!(
+            logs.contains(&format!("client_request_id={client}")),
+            "{client}"
+        );
+    }
+    assert!(matches!(rejected, SinkError::Auth { .. }), "{rejected}");
+    assert!(
+        rejected
+            .to_string()
+            .contains("https://management.azure.com/.default"),
+        "names the scope to check: {rejected}"
+    );
 }

@@ -256,7 +256,16 @@ async fn server_errors_and_timeouts_are_retryable() {
     sim.push_fault(Fault::Latency(Duration::from_secs(3)));
     match collect(&source, &cx, &Cursor::start(), None).await {
         Err(SourceError::Retryable { message, .. }) => {
-            assert!(message.contains("timeout"), "{message}")
+            assert!(message.contains("timeout"), "{message}");
+            // It names the setting that bounds it.
+            assert!(
+                message.contains(&format!("Okta org {} did not answer in time", sim.host())),
+                "{message}"
+            );
+            assert!(
+                message.ends_with("the request timeout is 300ms (OktaConfig::request_timeout)"),
+                "{message}"
+            );
         }
         other => panic!("expected Retryable, got {other:?}"),
     }

@@ -205,15 +205,39 @@ impl TraceCapture {
     }
 
     /// Install [`subscriber`](Self::subscriber) for the current thread until the guard drops
-    /// (use a current-thread runtime so every task's events land here).
-    pub fn set_default(&self) -> tracing::subscriber::DefaultGuard {
-        tracing::subscriber::set_default(self.subscriber())
+    /// (use a current-thread runtime so every task's events land here). Events are captured
+    /// even when a test running on another thread, with no subscriber, reaches their
+    /// callsite first (see [`CaptureGuard`]).
+    pub fn set_default(&self) -> CaptureGuard {
+        CaptureGuard {
+            _default: tracing::subscriber::set_default(self.subscriber()),
+            _second: tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default()),
+        }
     }
 
     /// Everything captured so far.
     pub fn text(&self) -> String {
         let buffer = self.buffer.lock().unwrap_or_else(|e| e.into_inner());
         String::from_utf8_lossy(&buffer).into_owned()
+    }
+}
+
+/// Keeps a [`TraceCapture`] the current thread's subscriber until dropped.
+///
+/// It also keeps a second, silent dispatcher registered. While only one dispatcher exists,
+/// `tracing` decides whether a callsite is enabled from the subscriber of whichever thread
+/// reaches it first, and caches the answer for every thread: a test running in parallel,
+/// with no subscriber, would switch those callsites off for the capture too. With two
+/// registered, each event asks its own thread's subscriber.
+#[must_use = "the capture stops when the guard drops"]
+pub struct CaptureGuard {
+    _default: tracing::subscriber::DefaultGuard,
+    _second: tracing::Dispatch,
+}
+
+impl fmt::Debug for CaptureGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CaptureGuard").finish_non_exhaustive()
     }
 }
 
@@ -277,5 +301,22 @@ mod tests {
         }
         let text = capture.text();
         assert!(text.contains("a trace event") && text.contains("visible"));
+    }
+
+    #[test]
+    fn capture_sees_a_callsite_another_thread_reached_first() {
+        fn event() {
+            tracing::warn!("reached from two threads");
+        }
+        let capture = TraceCapture::new();
+        let _guard = capture.set_default();
+        // A thread with no subscriber registers the callsite first.
+        std::thread::spawn(event).join().unwrap();
+        event();
+        assert!(
+            capture.text().contains("reached from two threads"),
+            "{}",
+            capture.text()
+        );
     }
 }

@@ -25,9 +25,18 @@ fn okta_factory(fixture: &OktaFixture) -> impl Fn(&OktaSimulator) -> Result<Okta
     }
 }
 
+/// The Okta fixture checking every rate-limit dialect: the Okta source reads them all
+/// through the HTTP kit, though Okta itself sends only its own (the fixture's default).
+fn every_dialect() -> OktaFixture {
+    OktaFixture {
+        rate_limit_dialects: RateLimitDialect::ALL.to_vec(),
+        ..OktaFixture::default()
+    }
+}
+
 #[tokio::test]
 async fn okta_source_passes_the_source_suite() {
-    let fixture = OktaFixture::default();
+    let fixture = every_dialect();
     let report = source_suite(okta_factory(&fixture), fixture).await;
     println!("{report}");
     report.assert_all_passed();
@@ -37,14 +46,26 @@ async fn okta_source_passes_the_source_suite() {
         "{report}"
     );
     assert!(report.outcome(checks::RANDOM_FAULTS_LOSE_NOTHING).is_some());
-    // Okta states its quota in its own dialect only: that is the one rate-limit check.
+    // One rate-limit check per dialect, each passed.
     let dialect_checks: Vec<&str> = report
         .checks
         .iter()
         .map(|c| c.name)
         .filter(|name| name.starts_with("rate_limit["))
         .collect();
-    assert_eq!(dialect_checks, [RateLimitDialect::Okta.check_name()]);
+    let every: Vec<&str> = RateLimitDialect::ALL
+        .iter()
+        .map(|d| d.check_name())
+        .collect();
+    assert_eq!(dialect_checks, every);
+}
+
+#[test]
+fn the_okta_fixture_checks_the_dialect_okta_sends() {
+    assert_eq!(
+        OktaFixture::default().rate_limit_dialects,
+        [RateLimitDialect::Okta]
+    );
 }
 
 /// An emulator whose router cannot be wrapped plugs in through a fault proxy: the Okta
@@ -105,10 +126,10 @@ impl SourceFixture for ProxiedOkta {
 
 #[tokio::test]
 async fn okta_source_passes_the_suite_through_a_fault_proxy() {
-    let fixture = OktaFixture::default();
+    let fixture = every_dialect();
     let report = source_suite(
         move |p: &Proxied| proxied(&fixture, &p.proxy),
-        ProxiedOkta(OktaFixture::default()),
+        ProxiedOkta(every_dialect()),
     )
     .await;
     println!("{report}");

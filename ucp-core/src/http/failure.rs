@@ -159,10 +159,15 @@ impl HttpFailure {
         HttpFailure::new(response.status(), response.headers(), &body, received)
     }
 
-    /// How long to wait before calling again, when the response said: the later of its
-    /// `Retry-After` and its rate-limit reset.
+    /// How long to wait before calling again, when the response said. A throttled call
+    /// waits for the later of its `Retry-After` and its rate-limit reset; any other failure
+    /// only for a `Retry-After` it sent: many providers state their rate window on every
+    /// response, and a failing server says nothing about that window.
     pub fn retry_after(&self) -> Option<Duration> {
         let hint = self.hint.as_ref()?;
+        if self.kind != FailureKind::RateLimited {
+            return hint.retry_after;
+        }
         let until_reset = hint
             .reset
             .and_then(|reset| reset.signed_duration_since(self.received).to_std().ok());

@@ -187,15 +187,23 @@ fn throttling_keeps_the_hint_for_sources_and_the_wait_for_sinks() {
 }
 
 #[test]
-fn the_wait_is_the_later_of_retry_after_and_the_reset() {
+fn a_throttled_call_waits_for_the_later_of_retry_after_and_the_reset() {
     let f = failure(
         429,
         &[("retry-after", "90"), ("x-ratelimit-reset", "1700000030")],
         "",
     );
     assert_eq!(f.retry_after(), Some(Duration::from_secs(90)));
-    let g = failure(503, &[("retry-after", "5"), ("ratelimit-reset", "20")], "");
+    let g = failure(429, &[("retry-after", "5"), ("ratelimit-reset", "20")], "");
     assert_eq!(g.retry_after(), Some(Duration::from_secs(20)));
+}
+
+#[test]
+fn a_failing_server_waits_only_for_its_retry_after_not_the_rate_window() {
+    let g = failure(503, &[("retry-after", "5"), ("ratelimit-reset", "20")], "");
+    assert_eq!(g.retry_after(), Some(Duration::from_secs(5)));
+    let h = failure(503, &[("ratelimit-reset", "20")], "");
+    assert_eq!(h.retry_after(), None);
     assert_eq!(failure(503, &[], "").retry_after(), None);
 }
 

@@ -19,34 +19,34 @@
 //! | 201 | delivered |
 //! | 413 | splits the batch in two and sends each half; a single message refused this way is rejected |
 //! | 429 | [`SinkError::RateLimited`] with `Retry-After` |
-//! | 5xx (ServerBusy, …) | [`SinkError::Retryable`] with `Retry-After` |
+//! | 408, 5xx (ServerBusy, …) | [`SinkError::Retryable`] with `Retry-After` |
 //! | 401, 403 | [`SinkError::Auth`] naming the credential and what to check |
-//! | other 4xx | [`SinkError::Permanent`] with the service's body (dead-lettered) |
+//! | other 4xx | [`SinkError::Permanent`] with the service's error (dead-lettered) |
+//!
+//! Requests go through the platform's HTTP client ([`SinkContext::http`](ucp_core::Context::http))
+//! with a fresh `x-ms-client-request-id` each, and every refusal is logged with, and its error
+//! names, the service's `x-ms-request-id` (the Azure sinks share this code).
 //!
 //! [`Credential::SharedAccessKey`]: ucp_core::credentials::Credential::SharedAccessKey
 
 mod sas;
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
 use reqwest::StatusCode;
-use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
-use ucp_core::credentials::token::{Attempt, TokenProvider, TokenRequest};
+use ucp_core::credentials::token::{TokenProvider, TokenRequest};
 use ucp_core::credentials::Credential;
 use ucp_core::{
     Batch, Delivery, Record, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo, StreamKey,
 };
 
-use crate::sentinel::http::{error_body, retry_after, token_error, transport_error};
-use crate::sentinel::{Chunk, Packer};
+use crate::azure::{Answer, Authorization, Chunk, Endpoint, Outbox, Packer, Posted};
 pub use sas::sas_token;
 use sas::SasCache;
 
@@ -143,13 +143,10 @@ pub struct EventHubsStats {
 #[derive(Clone, Debug)]
 pub struct EventHubsSink {
     config: Arc<EventHubsConfig>,
-    url: Arc<str>,
+    endpoint: Arc<Endpoint>,
     resource_uri: Arc<str>,
-    client: reqwest::Client,
     tokens: Arc<TokenProvider>,
     sas: Arc<SasCache>,
-    calls: Arc<AtomicU64>,
-    accepted: Arc<AtomicU64>,
 }
 
 #[derive(Serialize)]
@@ -180,40 +177,54 @@ struct BrokerProperties {
     partition_key: String,
 }
 
-enum Posted {
-    Accepted,
-    TooLarge,
-}
-
 impl EventHubsSink {
-    /// A sink sending with `client`; `tokens` is the platform's shared provider (used for
-    /// [`EventHubsAuth::Entra`]).
-    pub fn new(
-        config: EventHubsConfig,
-        tokens: Arc<TokenProvider>,
-        client: reqwest::Client,
-    ) -> Self {
+    /// A sink sending through the platform's HTTP client; `tokens` is the platform's shared
+    /// provider (used for [`EventHubsAuth::Entra`]).
+    pub fn new(config: EventHubsConfig, tokens: Arc<TokenProvider>) -> Self {
         let base = config.base_url.trim_end_matches('/');
         let resource_uri = format!("{base}/{}", config.hub);
-        let url = format!("{resource_uri}/messages?timeout=60&api-version={API_VERSION}");
+        let (product, hub, credential) = (&config.product, &config.hub, config.auth.credential());
+        let (unauthorized, forbidden) = match config.auth {
+            EventHubsAuth::SharedAccessKey { .. } => {
+                let check = format!(
+                    "check the policy name and key in credential '{credential}', and that the policy has the Send claim on event hub {hub} or its namespace"
+                );
+                (check.clone(), check)
+            }
+            EventHubsAuth::Entra { .. } => (
+                format!(
+                    "a freshly minted token of credential '{credential}' was refused too: check that the app's tenant is the namespace's and that the token scope is {EVENT_HUBS_SCOPE}"
+                ),
+                format!(
+                    "the app behind credential '{credential}' needs the \"Azure Event Hubs Data Sender\" role on event hub {hub} or its namespace"
+                ),
+            ),
+        };
+        let endpoint = Endpoint {
+            url: format!("{resource_uri}/messages?timeout=60&api-version={API_VERSION}"),
+            what: format!("{product} (event hub {hub})"),
+            content_type: BATCH_CONTENT_TYPE,
+            gzip: false,
+            unauthorized,
+            forbidden,
+            calls: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+        };
         let sas = SasCache::new(config.sas_lifetime);
         EventHubsSink {
             config: Arc::new(config),
-            url: Arc::from(url),
+            endpoint: Arc::new(endpoint),
             resource_uri: Arc::from(resource_uri),
-            client,
             tokens,
             sas: Arc::new(sas),
-            calls: Arc::default(),
-            accepted: Arc::default(),
         }
     }
 
     /// The counters so far.
     pub fn stats(&self) -> EventHubsStats {
         EventHubsStats {
-            calls: self.calls.load(Ordering::Relaxed),
-            messages_accepted: self.accepted.load(Ordering::Relaxed),
+            calls: self.endpoint.calls.load(Ordering::Relaxed),
+            messages_accepted: self.endpoint.accepted.load(Ordering::Relaxed),
         }
     }
 
@@ -247,37 +258,9 @@ impl EventHubsSink {
         serde_json::to_vec(&message).map_err(|e| format!("message could not be serialized: {e}"))
     }
 
-    async fn send(
-        &self,
-        authorization: &SecretString,
-        body: Bytes,
-    ) -> Result<reqwest::Response, SinkError> {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-        self.client
-            .post(&*self.url)
-            .header(AUTHORIZATION, authorization.expose_secret())
-            .header(CONTENT_TYPE, BATCH_CONTENT_TYPE)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| transport_error(&self.config.product, &self.url, e))
-    }
-
-    async fn post(&self, cx: &SinkContext, chunk: &Chunk) -> Result<Posted, SinkError> {
-        let body = chunk.body(false).map_err(|e| SinkError::Permanent {
-            message: format!("{}: could not build the batch: {e}", self.config.product),
-        })?;
-        let response = self.send_authorized(cx, body).await?;
-        self.answer(response, chunk.len()).await
-    }
-
-    /// Send `body` with the configured auth: a SAS token, or a bearer token refreshed once
-    /// after a 401.
-    async fn send_authorized(
-        &self,
-        cx: &SinkContext,
-        body: Bytes,
-    ) -> Result<reqwest::Response, SinkError> {
+    /// How the next request is authorized: a SAS token minted from the policy key (renewed
+    /// before it expires), or an Entra bearer token.
+    async fn authorization(&self, cx: &SinkContext) -> Result<Authorization<'_>, SinkError> {
         let product = &self.config.product;
         match &self.config.auth {
             EventHubsAuth::SharedAccessKey { credential } => {
@@ -293,71 +276,19 @@ impl EventHubsSink {
                 let token =
                     self.sas
                         .token(&self.resource_uri, &key_name, &key, cx.clock().now_utc());
-                self.send(&token, body).await
+                Ok(Authorization::Header(token))
             }
-            EventHubsAuth::Entra { credential } => {
-                let request = TokenRequest::named(cx.credentials(), credential, EVENT_HUBS_SCOPE);
-                self.tokens
-                    .with_token(&request, |token| {
-                        let body = body.clone();
-                        async move {
-                            let header = SecretString::from(format!(
-                                "Bearer {}",
-                                token.secret().expose_secret()
-                            ));
-                            match self.send(&header, body).await {
-                                Ok(r) if r.status() == StatusCode::UNAUTHORIZED => {
-                                    Attempt::Unauthorized
-                                }
-                                other => Attempt::Done(other),
-                            }
-                        }
-                    })
-                    .await
-                    .map_err(|e| token_error(product, e))?
-            }
+            EventHubsAuth::Entra { credential } => Ok(Authorization::Entra {
+                tokens: &self.tokens,
+                request: TokenRequest::named(cx.credentials(), credential, EVENT_HUBS_SCOPE),
+            }),
         }
     }
 
-    /// What the service's answer to a batch of `messages` means.
-    async fn answer(
-        &self,
-        response: reqwest::Response,
-        messages: usize,
-    ) -> Result<Posted, SinkError> {
-        let product = &self.config.product;
-        let status = response.status();
-        let wait = retry_after(response.headers());
-        let hub = &self.config.hub;
-        match status.as_u16() {
-            200..=299 => {
-                self.accepted.fetch_add(messages as u64, Ordering::Relaxed);
-                Ok(Posted::Accepted)
-            }
-            413 => Ok(Posted::TooLarge),
-            429 => Err(SinkError::RateLimited {
-                message: format!("{product}: event hub {hub} throttled the call (429)"),
-                retry_after: wait,
-            }),
-            401 | 403 => Err(SinkError::Auth {
-                message: format!(
-                    "{product}: event hub {hub} refused credential '{}' ({status}): {}. Service said: {}",
-                    self.config.auth.credential(),
-                    match self.config.auth {
-                        EventHubsAuth::SharedAccessKey { .. } => "check the policy name and key, and that the policy has the Send claim on the hub or namespace",
-                        EventHubsAuth::Entra { .. } => "the app needs the \"Azure Event Hubs Data Sender\" role on the hub or namespace",
-                    },
-                    error_body(response).await
-                ),
-            }),
-            500..=599 => Err(SinkError::Retryable {
-                message: format!("{product}: event hub {hub} answered {status} (server busy or failing): {}", error_body(response).await),
-                retry_after: wait,
-            }),
-            _ => Err(SinkError::Permanent {
-                message: format!("{product}: event hub {hub} refused the batch with {status}: {}", error_body(response).await),
-            }),
-        }
+    /// Post one batch of messages.
+    async fn post(&self, cx: &SinkContext, chunk: &Chunk) -> Result<Posted, SinkError> {
+        let authorization = self.authorization(cx).await?;
+        self.endpoint.post_chunk(cx, authorization, chunk).await
     }
 }
 
@@ -370,13 +301,15 @@ impl Sink for EventHubsSink {
     /// Sends an empty batch: only the service can tell whether a SAS key signs correctly or
     /// an app holds the Data Sender role, and an empty batch stores nothing.
     async fn check(&self, cx: &SinkContext) -> Result<(), SinkError> {
-        let response = self.send_authorized(cx, Bytes::from_static(b"[]")).await?;
-        if response.status() == StatusCode::BAD_REQUEST {
+        let authorization = self.authorization(cx).await?;
+        let empty = Bytes::from_static(b"[]");
+        match self.endpoint.post(cx, authorization, empty).await? {
+            Answer::Accepted => Ok(()),
             // The service authorizes before it reads the body: a refused empty batch still
             // means the credential was accepted.
-            return Ok(());
+            Answer::Refused(refused) if refused.failure.status == StatusCode::BAD_REQUEST => Ok(()),
+            Answer::Refused(refused) => Err(self.endpoint.refused(&refused)),
         }
-        self.answer(response, 0).await.map(|_| ())
     }
 
     async fn deliver(&self, cx: &SinkContext, batch: &Batch) -> Result<Delivery, SinkError> {
@@ -401,21 +334,16 @@ impl Sink for EventHubsSink {
                 }),
             }
         }
-        let mut queue: VecDeque<Chunk> = packer.finish().into();
-        while let Some(chunk) = queue.pop_front() {
-            match self.post(cx, &chunk).await? {
-                Posted::Accepted => {}
-                Posted::TooLarge if chunk.len() > 1 => {
-                    let (first, second) = chunk.split();
-                    queue.push_front(second);
-                    queue.push_front(first);
-                }
-                Posted::TooLarge => rejected.extend(chunk.ids().iter().map(|id| RejectedRecord {
-                    id: id.clone(),
-                    reason: "the event hub refused this single message as too large (413)".into(),
-                })),
-            }
+        let mut outbox = Outbox::new(
+            packer.finish(),
+            "the event hub refused this single message as too large (413)",
+        );
+        while let Some(chunk) = outbox.next() {
+            let posted = self.post(cx, &chunk).await?;
+            outbox.answered(chunk, posted);
         }
+        let sent = outbox.finish();
+        rejected.extend(sent.rejected);
         Ok(Delivery::with_rejected(rejected))
     }
 }

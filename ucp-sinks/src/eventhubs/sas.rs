@@ -83,14 +83,21 @@ impl SasCache {
             .finalize()
             .into();
         let mut cached = self.cached.lock().unwrap_or_else(|e| e.into_inner());
-        let renew_at = |expiry: i64| expiry - self.renew_before.as_secs() as i64;
+        // The lifetime is configuration: any length saturates, none overflows.
+        let seconds = |d: Duration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+        let renew_at = |expiry: i64| expiry.saturating_sub(seconds(self.renew_before));
         if let Some(c) = cached.as_ref() {
             if c.key_fingerprint == fingerprint && now.timestamp() < renew_at(c.expiry) {
                 return c.token.clone();
             }
         }
-        let expiry = now.timestamp() + self.lifetime.as_secs() as i64;
-        let token = sas_token(resource_uri, key_name, key, expiry.max(0) as u64);
+        let expiry = now.timestamp().saturating_add(seconds(self.lifetime));
+        let token = sas_token(
+            resource_uri,
+            key_name,
+            key,
+            u64::try_from(expiry).unwrap_or(0),
+        );
         *cached = Some(Cached {
             key_fingerprint: fingerprint,
             expiry,
@@ -158,5 +165,29 @@ mod tests {
             t0 + chrono::Duration::minutes(57),
         );
         assert_ne!(c.expose_secret(), rotated.expose_secret());
+    }
+
+    #[test]
+    fn any_configured_lifetime_gives_a_token_expiring_after_now() {
+        let key = SecretString::from("c2VjcmV0LWtleQ==".to_string());
+        let now = Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0).unwrap();
+        for lifetime in [
+            Duration::MAX,
+            Duration::from_secs(i64::MAX as u64),
+            Duration::ZERO,
+        ] {
+            let cache = SasCache::new(lifetime);
+            let token = cache.token("https://ns/hub", "send", &key, now);
+            let text = token.expose_secret().to_string();
+            let se: u64 = text
+                .split("se=")
+                .nth(1)
+                .and_then(|rest| rest.split('&').next())
+                .and_then(|se| se.parse().ok())
+                .unwrap();
+            assert!(se >= now.timestamp() as u64, "{lifetime:?}: {se}");
+            // Asked again, it renews or reuses without overflowing either.
+            cache.token("https://ns/hub", "send", &key, now);
+        }
     }
 }

@@ -4,8 +4,8 @@
 use serde_json::{Map, Value};
 use ucp_core::{Record, RejectedRecord};
 
-use super::chunk::{Chunk, Packer};
 use super::mapping::ColumnMapping;
+use crate::azure::{Chunk, Packer};
 
 /// The Logs Ingestion API's limit on one call's body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

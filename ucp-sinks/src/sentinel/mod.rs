@@ -12,37 +12,40 @@
 //! | 204 | delivered |
 //! | 413 | splits the body in two and sends each half; a single row refused this way is rejected |
 //! | 429 | [`SinkError::RateLimited`] with `Retry-After` |
-//! | 503, other 5xx | [`SinkError::Retryable`] with `Retry-After` |
+//! | 408, 5xx | [`SinkError::Retryable`] with `Retry-After` |
 //! | 401 | a fresh token, once; then [`SinkError::Auth`] |
 //! | 403 | [`SinkError::Auth`]: the app needs "Monitoring Metrics Publisher" on the DCR |
-//! | other 4xx | [`SinkError::Permanent`] with the service's body (dead-lettered) |
+//! | other 4xx | [`SinkError::Permanent`] with the service's error (dead-lettered) |
+//!
+//! Requests go through the platform's HTTP client ([`SinkContext::http`](ucp_core::Context::http))
+//! with a fresh `x-ms-client-request-id` each, and every refusal is logged with, and its error
+//! names, the service's `x-ms-request-id` (the Azure sinks share this code).
+//!
+//! **Packing.** Bodies are filled by their JSON size, up to 1 MB before compression, as the
+//! official Azure Monitor ingestion SDKs fill theirs; the service limits the body as sent, so
+//! with gzip that is far within it. Filling toward 1 MB *compressed* was weighed and not
+//! done: Okta-shaped rows compress about 25 to 30 times at gzip level 1 (the data of
+//! `benches/sentinel_encode.rs`), so a call would carry tens of megabytes of JSON, which no
+//! official client sends and nothing says the service takes, to save calls the service does
+//! not ask us to save (it allows 12,000 a minute per data collection rule).
 //!
 //! A failure after some bodies of a batch were accepted fails the batch; the engine sends
 //! it again, so those rows arrive twice (at-least-once; rows carry the record time and, with
 //! [`ColumnMapping::with_id`], the record id to deduplicate on).
 
-mod chunk;
 mod encode;
-pub(crate) mod http;
 mod mapping;
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE};
-use reqwest::StatusCode;
-use secrecy::ExposeSecret;
-use ucp_core::credentials::token::{Attempt, TokenProvider, TokenRequest};
-use ucp_core::{Batch, Delivery, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo};
+use ucp_core::credentials::token::{TokenProvider, TokenRequest};
+use ucp_core::{Batch, Delivery, Sink, SinkContext, SinkError, SinkInfo};
 
-pub(crate) use chunk::{Chunk, Packer};
+use crate::azure::{token_error, Authorization, Chunk, Endpoint, Outbox, Posted};
 pub use encode::{Encoded, SentinelEncoder, MAX_BODY_BYTES, MAX_FIELD_BYTES};
 pub use mapping::ColumnMapping;
-
-use http::{error_body, retry_after, token_error, transport_error};
 
 /// The scope of Logs Ingestion API tokens.
 pub const MONITOR_SCOPE: &str = "https://monitor.azure.com/.default";
@@ -110,8 +113,6 @@ pub struct SentinelStats {
 
 #[derive(Default, Debug)]
 struct Counters {
-    calls: AtomicU64,
-    rows_accepted: AtomicU64,
     truncated_fields: AtomicU64,
     splits: AtomicU64,
 }
@@ -120,38 +121,48 @@ struct Counters {
 #[derive(Clone, Debug)]
 pub struct SentinelSink {
     config: Arc<SentinelConfig>,
-    url: Arc<str>,
+    endpoint: Arc<Endpoint>,
     encoder: SentinelEncoder,
-    client: reqwest::Client,
     tokens: Arc<TokenProvider>,
     counters: Arc<Counters>,
 }
 
-enum Posted {
-    Accepted,
-    TooLarge,
-}
-
 impl SentinelSink {
-    /// A sink sending with `client`, tokens from the platform's shared `tokens`.
-    pub fn new(
-        config: SentinelConfig,
-        tokens: Arc<TokenProvider>,
-        client: reqwest::Client,
-    ) -> Self {
-        let url = format!(
-            "{}/dataCollectionRules/{}/streams/{}?api-version={API_VERSION}",
-            config.endpoint.trim_end_matches('/'),
-            config.dcr_immutable_id,
-            config.stream
-        );
+    /// A sink sending through the platform's HTTP client, with tokens from the platform's
+    /// shared `tokens`.
+    pub fn new(config: SentinelConfig, tokens: Arc<TokenProvider>) -> Self {
+        let SentinelConfig {
+            product,
+            endpoint,
+            dcr_immutable_id: dcr,
+            stream,
+            credential,
+            scope,
+            ..
+        } = &config;
+        let endpoint = Endpoint {
+            url: format!(
+                "{}/dataCollectionRules/{dcr}/streams/{stream}?api-version={API_VERSION}",
+                endpoint.trim_end_matches('/'),
+            ),
+            what: format!("{product} (Logs Ingestion API, DCR {dcr}, stream {stream})"),
+            content_type: "application/json",
+            gzip: config.gzip,
+            unauthorized: format!(
+                "a freshly minted token of credential '{credential}' was refused too: check that the app's tenant is the DCR's and that the token scope is {scope}"
+            ),
+            forbidden: format!(
+                "the app behind credential '{credential}' needs the \"Monitoring Metrics Publisher\" role on data collection rule {dcr}"
+            ),
+            calls: AtomicU64::new(0),
+            accepted: AtomicU64::new(0),
+        };
         let encoder =
             SentinelEncoder::new(config.mapping.clone()).max_body_bytes(config.max_body_bytes);
         SentinelSink {
             config: Arc::new(config),
-            url: Arc::from(url),
+            endpoint: Arc::new(endpoint),
             encoder,
-            client,
             tokens,
             counters: Arc::default(),
         }
@@ -161,8 +172,8 @@ impl SentinelSink {
     pub fn stats(&self) -> SentinelStats {
         let c = &self.counters;
         SentinelStats {
-            calls: c.calls.load(Ordering::Relaxed),
-            rows_accepted: c.rows_accepted.load(Ordering::Relaxed),
+            calls: self.endpoint.calls.load(Ordering::Relaxed),
+            rows_accepted: self.endpoint.accepted.load(Ordering::Relaxed),
             truncated_fields: c.truncated_fields.load(Ordering::Relaxed),
             splits: c.splits.load(Ordering::Relaxed),
         }
@@ -176,73 +187,13 @@ impl SentinelSink {
         )
     }
 
+    /// Post one body with an Entra token.
     async fn post(&self, cx: &SinkContext, chunk: &Chunk) -> Result<Posted, SinkError> {
-        let product = &self.config.product;
-        let body = chunk
-            .body(self.config.gzip)
-            .map_err(|e| SinkError::Permanent {
-                message: format!("{product}: could not compress the body: {e}"),
-            })?;
-        let request = self.token_request(cx);
-        let response = self
-            .tokens
-            .with_token(&request, |token| {
-                let body: Bytes = body.clone();
-                async move {
-                    self.counters.calls.fetch_add(1, Ordering::Relaxed);
-                    let mut call = self
-                        .client
-                        .post(&*self.url)
-                        .bearer_auth(token.secret().expose_secret())
-                        .header(CONTENT_TYPE, "application/json")
-                        .body(body);
-                    if self.config.gzip {
-                        call = call.header(CONTENT_ENCODING, "gzip");
-                    }
-                    match call.send().await {
-                        Ok(r) if r.status() == StatusCode::UNAUTHORIZED => Attempt::Unauthorized,
-                        Ok(r) => Attempt::Done(Ok(r)),
-                        Err(e) => Attempt::Done(Err(transport_error(product, &self.url, e))),
-                    }
-                }
-            })
-            .await
-            .map_err(|e| token_error(product, e))??;
-        let status = response.status();
-        let wait = retry_after(response.headers());
-        match status.as_u16() {
-            200..=299 => {
-                self.counters
-                    .rows_accepted
-                    .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-                Ok(Posted::Accepted)
-            }
-            413 => Ok(Posted::TooLarge),
-            429 => Err(SinkError::RateLimited {
-                message: format!("{product}: Logs Ingestion API throttled the call (429)"),
-                retry_after: wait,
-            }),
-            403 => Err(SinkError::Auth {
-                message: format!(
-                    "{product}: Logs Ingestion API refused the token of credential '{}' (403): the app needs the \"Monitoring Metrics Publisher\" role on data collection rule {}. Service said: {}",
-                    self.config.credential,
-                    self.config.dcr_immutable_id,
-                    error_body(response).await
-                ),
-            }),
-            500..=599 => Err(SinkError::Retryable {
-                message: format!("{product}: Logs Ingestion API answered {status}: {}", error_body(response).await),
-                retry_after: wait,
-            }),
-            _ => Err(SinkError::Permanent {
-                message: format!(
-                    "{product}: Logs Ingestion API refused the batch for DCR {} stream {} with {status}: {}",
-                    self.config.dcr_immutable_id,
-                    self.config.stream,
-                    error_body(response).await
-                ),
-            }),
-        }
+        let authorization = Authorization::Entra {
+            tokens: &self.tokens,
+            request: self.token_request(cx),
+        };
+        self.endpoint.post_chunk(cx, authorization, chunk).await
     }
 }
 
@@ -257,7 +208,7 @@ impl Sink for SentinelSink {
             .token(&self.token_request(cx))
             .await
             .map(|_| ())
-            .map_err(|e| token_error(&self.config.product, e))
+            .map_err(|e| token_error(&self.endpoint.what, e))
     }
 
     async fn deliver(&self, cx: &SinkContext, batch: &Batch) -> Result<Delivery, SinkError> {
@@ -265,24 +216,20 @@ impl Sink for SentinelSink {
         self.counters
             .truncated_fields
             .fetch_add(encoded.truncated_fields, Ordering::Relaxed);
-        let mut rejected = encoded.rejected;
-        let mut queue: VecDeque<Chunk> = encoded.chunks.into();
-        while let Some(chunk) = queue.pop_front() {
-            match self.post(cx, &chunk).await? {
-                Posted::Accepted => {}
-                Posted::TooLarge if chunk.len() > 1 => {
-                    self.counters.splits.fetch_add(1, Ordering::Relaxed);
-                    let (first, second) = chunk.split();
-                    queue.push_front(second);
-                    queue.push_front(first);
-                }
-                Posted::TooLarge => rejected.extend(chunk.ids().iter().map(|id| RejectedRecord {
-                    id: id.clone(),
-                    reason:
-                        "the Logs Ingestion API refused this single row as too large (413)".into(),
-                })),
-            }
+        let mut outbox = Outbox::new(
+            encoded.chunks,
+            "the Logs Ingestion API refused this single row as too large (413)",
+        );
+        while let Some(chunk) = outbox.next() {
+            let posted = self.post(cx, &chunk).await?;
+            outbox.answered(chunk, posted);
         }
+        let sent = outbox.finish();
+        self.counters
+            .splits
+            .fetch_add(sent.splits, Ordering::Relaxed);
+        let mut rejected = encoded.rejected;
+        rejected.extend(sent.rejected);
         if !rejected.is_empty() {
             tracing::warn!(product = %self.config.product, rejected = rejected.len(), "records rejected by the Sentinel sink");
         }

@@ -92,9 +92,8 @@ pub struct OktaConfig {
     /// The real length of the org's rate-limit "minute" (default 60 s). Only a simulated org
     /// with compressed time (a demo, a benchmark) has a shorter one.
     pub rate_limit_window: Duration,
-    /// Timeout of one HTTP request (default 30 s). `None` disables it: tests under tokio's
-    /// paused clock need that, because the clock auto-advances while the runtime waits on
-    /// loopback I/O and would fire the timeout early.
+    /// Timeout of one HTTP request (default 30 s), set on each request to the platform's
+    /// client. `None` leaves the client's own ([`ucp_core::http::REQUEST_TIMEOUT`]).
     pub request_timeout: Option<Duration>,
 }
 
@@ -171,7 +170,7 @@ impl OktaConfig {
         self
     }
 
-    /// No request timeout (for tests under tokio's paused clock; see the field's docs).
+    /// No request timeout of the source's own: the platform client's applies.
     pub fn no_request_timeout(mut self) -> Self {
         self.request_timeout = None;
         self

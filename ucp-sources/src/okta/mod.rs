@@ -9,12 +9,15 @@
 //!
 //! Records: id = `uuid`, time = `published`, payload = the event's bytes as Okta sent them.
 //! The job's [`Filter`](ucp_core::Filter) becomes Okta's SCIM `filter` where it can
-//! ([`to_scim`]). Every response's `X-Rate-Limit-*` headers become the page's hint; a 429 is
-//! [`SourceError::RateLimited`] with the reset, so the org's whole budget waits.
+//! ([`to_scim`]). Every response's rate-limit headers become the page's hint (read by the HTTP
+//! kit, [`ucp_core::http`], in any dialect; Okta sends `X-Rate-Limit-*`); a 429 is
+//! [`SourceError::RateLimited`] with the reset, so the org's whole budget waits. Requests go
+//! through the platform's HTTP client ([`SourceContext::http`](ucp_core::Context::http)), and
+//! every error names Okta's `X-Okta-Request-Id`, which Okta support asks for.
 //!
 //! Auth ([`OktaAuth`]): an SSWS API token, a static bearer token, or an OAuth 2.0 service
 //! app. A service app's access token comes from the platform's shared token provider
-//! ([`Context::tokens`](ucp_core::Context::tokens)), so every connector of the org uses one token per credential
+//! ([`cx.tokens()`](ucp_core::Context::tokens)), so every connector of the org uses one token per credential
 //! and scope; the token request is a call to the org and draws from the org's budget; a 401
 //! drops the token and the call is made once more with a fresh one.
 
@@ -22,25 +25,32 @@ mod config;
 mod cursor;
 #[cfg(test)]
 mod cursor_proptests;
+mod failure;
 #[cfg(test)]
 mod page_proptests;
 mod response;
 mod scim;
+#[cfg(test)]
+mod start_proptests;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::{StatusCode, Url};
 use secrecy::ExposeSecret;
 use tracing::{debug, warn};
-use ucp_core::credentials::token::{AccessToken, Attempt, TokenError, TokenRequest};
+use ucp_core::credentials::token::{AccessToken, Attempt, TokenRequest};
 use ucp_core::credentials::{Credential, CredentialError, CredentialRef};
+use ucp_core::http::{self, HttpFailure};
 use ucp_core::{
     BudgetKey, BudgetSpec, CollectRequest, Cursor, Page, RateLimitHint, Source, SourceCapabilities,
     SourceContext, SourceError, SourceInfo, StreamInfo,
 };
+
+use failure::Org;
 
 pub use config::{OktaAuth, OktaConfig, StartAt, LOGS_SCOPE, MAX_PAGE_LIMIT};
 pub use cursor::LOGS_PATH;
@@ -57,7 +67,6 @@ pub struct OktaSource {
     org: Url,
     /// `host[:port]`, for messages and the budget key.
     org_name: String,
-    client: reqwest::Client,
 }
 
 /// A successful HTTP exchange.
@@ -65,6 +74,18 @@ struct Exchange {
     headers: HeaderMap,
     body: Bytes,
     hint: Option<RateLimitHint>,
+    /// Okta's `X-Okta-Request-Id`, for messages about the page.
+    request_id: Option<String>,
+}
+
+impl Exchange {
+    /// ` (request id …)`, or nothing when Okta sent none.
+    fn request_id_text(&self) -> String {
+        self.request_id
+            .as_deref()
+            .map(|id| format!(" (request id {id})"))
+            .unwrap_or_default()
+    }
 }
 
 /// What one request came to. A 401 stays apart so an OAuth token can be refreshed once.
@@ -121,25 +142,25 @@ impl OktaSource {
                 "Okta org {org_name}: the rate-limit window must be at least 1 ms (default 60 s)"
             )));
         }
-        let mut builder = reqwest::Client::builder();
-        if let Some(timeout) = config.request_timeout {
-            builder = builder.timeout(timeout);
-        }
-        let client = builder
-            .user_agent(concat!("ucp-okta/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| config_error(format!("Okta org {org_name}: HTTP client: {e}")))?;
         Ok(OktaSource {
             config,
             org,
             org_name,
-            client,
         })
     }
 
     /// The org's `host[:port]`, as used in messages and the budget key.
     pub fn org_name(&self) -> &str {
         &self.org_name
+    }
+
+    /// The facts error messages name.
+    fn org(&self) -> Org<'_> {
+        Org {
+            name: &self.org_name,
+            auth: &self.config.auth,
+            timeout: self.config.request_timeout,
+        }
     }
 
     /// The `Authorization` header of an API token or a static access token, marked
@@ -209,7 +230,7 @@ impl OktaSource {
         let mut calls = 0u32;
         let outcome = tokens
             .with_token(&request, |token: AccessToken| {
-                calls += 1;
+                calls = calls.saturating_add(1);
                 let again = calls > 1;
                 async move {
                     if again {
@@ -232,41 +253,7 @@ impl OktaSource {
                 }
             })
             .await;
-        outcome.unwrap_or_else(|error| Err(self.token_error(credential, scope, error)))
-    }
-
-    /// A failure to get (or use) a token, as the error it means for the scheduler.
-    fn token_error(&self, credential: &str, scope: &str, error: TokenError) -> SourceError {
-        let org = &self.org_name;
-        let message = match &error {
-            TokenError::Rejected { .. } => format!(
-                "Okta org {org} rejected a freshly minted OAuth access token of credential '{credential}' (HTTP 401): {error}; check that the service app is active and granted {scope}"
-            ),
-            _ => format!(
-                "Okta org {org}: no OAuth access token for credential '{credential}' (scope {scope}): {error}"
-            ),
-        };
-        match error {
-            TokenError::Unavailable { .. } | TokenError::InvalidResponse { .. } => {
-                SourceError::Retryable {
-                    message,
-                    retry_after: None,
-                }
-            }
-            TokenError::BackingOff {
-                retry_in,
-                cause_retryable: true,
-                ..
-            } => SourceError::Retryable {
-                message,
-                retry_after: Some(retry_in),
-            },
-            TokenError::Credential(_)
-            | TokenError::Unsupported { .. }
-            | TokenError::InsecureUrl { .. }
-            | TokenError::Client { .. } => SourceError::Config { message },
-            _ => SourceError::Auth { message },
-        }
+        outcome.unwrap_or_else(|error| Err(self.org().token_error(credential, scope, error)))
     }
 
     /// One GET with `authorization`.
@@ -278,7 +265,8 @@ impl OktaSource {
         }
     }
 
-    /// One GET; a failure comes with the HTTP status, if there was a response.
+    /// One GET through the platform's client; a failure comes with the HTTP status, if
+    /// there was a response.
     async fn exchange(
         &self,
         cx: &SourceContext,
@@ -286,139 +274,77 @@ impl OktaSource {
         authorization: HeaderValue,
     ) -> Result<Exchange, (Option<StatusCode>, SourceError)> {
         debug!(org = %self.org_name, url = %url, "okta request");
-        let response = self
-            .client
+        let mut request = cx
+            .http()
             .get(url.clone())
             .header(AUTHORIZATION, authorization)
-            .header(ACCEPT, "application/json")
+            .header(ACCEPT, "application/json");
+        if let Some(timeout) = self.config.request_timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request
             .send()
             .await
-            .map_err(|e| {
-                let error = SourceError::Retryable {
-                    message: format!(
-                        "request to Okta org {} failed ({}): {}",
-                        self.org_name,
-                        if e.is_timeout() {
-                            "timeout"
-                        } else {
-                            "connection"
-                        },
-                        e.without_url()
-                    ),
-                    retry_after: None,
-                };
-                (None, error)
-            })?;
+            .map_err(|e| (None, self.org().transport_error(e)))?;
+        let received = cx.clock().now_utc();
         let status = response.status();
+        if !status.is_success() {
+            let failure = HttpFailure::from_response(response, received).await;
+            warn!(
+                org = %self.org_name,
+                status = status.as_u16(),
+                request_id = %failure.request_id.as_deref().unwrap_or("none"),
+                said = %failure.summary.as_deref().unwrap_or(""),
+                "okta request failed"
+            );
+            return Err((Some(status), self.org().status_error(&failure, url)));
+        }
         let headers = response.headers().clone();
-        let now = cx.clock().now_utc();
-        let hint = response::rate_limit_hint(&headers, now);
+        let hint = http::rate_limit_hint(&headers, received);
+        let request_id = http::request_id(&headers);
         let body = response.bytes().await.map_err(|e| {
-            let error = SourceError::Retryable {
-                message: format!(
-                    "reading the response of Okta org {} for {url} failed: {}",
-                    self.org_name,
-                    e.without_url()
-                ),
-                retry_after: None,
-            };
-            (Some(status), error)
+            (
+                Some(status),
+                self.org().body_error(e, request_id.as_deref()),
+            )
         })?;
-        if status.is_success() {
-            return Ok(Exchange {
-                headers,
-                body,
-                hint,
-            });
-        }
-        Err((
-            Some(status),
-            self.status_error(status, &headers, &body, hint, url, now),
-        ))
+        Ok(Exchange {
+            headers,
+            body,
+            hint,
+            request_id,
+        })
     }
 
-    fn status_error(
-        &self,
-        status: StatusCode,
-        headers: &HeaderMap,
-        body: &[u8],
-        hint: Option<RateLimitHint>,
-        url: &Url,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> SourceError {
-        let org = &self.org_name;
-        let said = match response::okta_error(body) {
-            Some((code, summary)) => format!("HTTP {}, {code}: {summary}", status.as_u16()),
-            None => format!("HTTP {}", status.as_u16()),
-        };
-        let credential = self.config.auth.credential();
-        match status {
-            StatusCode::TOO_MANY_REQUESTS => {
-                let hint = hint.unwrap_or_default();
-                let until = hint
-                    .reset
-                    .map_or_else(|| "its reset".to_string(), |r| r.to_rfc3339());
-                SourceError::RateLimited {
-                    message: format!(
-                        "Okta org {org} throttled the System Log request ({said}); calls to the org wait until {until}"
-                    ),
-                    hint,
-                }
-            }
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
-                let what = self.config.auth.describe();
-                let check = match (&self.config.auth, status) {
-                    (OktaAuth::OAuth { scope, .. }, StatusCode::FORBIDDEN) => format!(
-                        "check that the service app behind credential '{credential}' is granted the {LOGS_SCOPE} scope (asked for: {scope}) and an admin role that may read the System Log"
-                    ),
-                    (OktaAuth::OAuth { .. }, _) => format!(
-                        "check that the service app behind credential '{credential}' is active in this org"
-                    ),
-                    (_, StatusCode::UNAUTHORIZED) => format!(
-                        "check that credential '{credential}' holds a current, unrevoked {what} of this org"
-                    ),
-                    _ => format!(
-                        "check that the admin or service app behind credential '{credential}' may read the System Log ({LOGS_SCOPE})"
-                    ),
-                };
-                SourceError::Auth {
-                    message: format!("Okta rejected the {what} for org {org} ({said}): {check}"),
-                }
-            }
-            StatusCode::BAD_REQUEST => SourceError::Config {
-                message: match cursor::filter_of(url) {
-                    Some(filter) => format!(
-                        "Okta org {org} refused the System Log filter `{filter}` ({said}): fix the subscriptions' filters"
-                    ),
-                    None => format!(
-                        "Okta org {org} refused the System Log query {url} ({said}): check the source's start time and page limit"
-                    ),
-                },
-            },
-            StatusCode::NOT_FOUND => SourceError::Config {
-                message: format!(
-                    "Okta org {org} has no System Log API at {LOGS_PATH} ({said}): check the org URL"
-                ),
-            },
-            s if s.is_server_error() => SourceError::Retryable {
-                message: format!("Okta org {org} failed the System Log request ({said})"),
-                retry_after: response::retry_after(headers, now),
-            },
-            _ => SourceError::Permanent {
-                message: format!("Okta org {org} answered the System Log request with {said}"),
-            },
-        }
-    }
-
-    fn start(&self, cx: &SourceContext) -> chrono::DateTime<chrono::Utc> {
+    fn start(&self, cx: &SourceContext) -> DateTime<Utc> {
         match &self.config.start {
             StartAt::Time(t) => *t,
-            StartAt::Ago(ago) => {
-                cx.clock().now_utc()
-                    - chrono::Duration::from_std(*ago).unwrap_or(chrono::Duration::zero())
-            }
+            StartAt::Ago(ago) => before(cx.clock().now_utc(), *ago),
         }
     }
+
+    /// Refuses a stream other than [`SYSTEM_LOG`].
+    fn stream(&self, stream: &str) -> Result<(), SourceError> {
+        if stream == SYSTEM_LOG {
+            return Ok(());
+        }
+        Err(SourceError::Config {
+            message: format!(
+                "Okta org {} has no stream '{stream}' (it offers: {SYSTEM_LOG})",
+                self.org_name
+            ),
+        })
+    }
+}
+
+/// `ago` before `now`, but never before the Unix epoch (Okta keeps nothing older, and a
+/// configured duration of centuries must not overflow the date arithmetic).
+fn before(now: DateTime<Utc>, ago: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(ago)
+        .ok()
+        .and_then(|ago| now.checked_sub_signed(ago))
+        .filter(|start| *start >= DateTime::UNIX_EPOCH)
+        .unwrap_or(DateTime::UNIX_EPOCH)
 }
 
 #[async_trait]
@@ -453,20 +379,25 @@ impl Source for OktaSource {
             .append_pair("limit", "1");
         let exchange = self.get(cx, &url).await?;
         response::records(&exchange.body).map_err(|why| SourceError::Malformed {
-            message: format!("Okta org {}, check request {url}: {why}", self.org_name),
+            message: format!(
+                "Okta org {}, check request {url}{}: {why}",
+                self.org_name,
+                exchange.request_id_text()
+            ),
         })?;
         Ok(())
     }
 
+    /// The first request of a poll from `time`: `since=<time>`, ascending, the configured
+    /// page size, no filter (the job's filter is added when the cursor is collected).
+    fn cursor_at(&self, stream: &str, time: DateTime<Utc>) -> Result<Cursor, SourceError> {
+        self.stream(stream)?;
+        let url = cursor::first_url(&self.org, time, self.config.page_limit, None);
+        Ok(Cursor::new(url.to_string()))
+    }
+
     async fn collect(&self, cx: &SourceContext, req: CollectRequest) -> Result<Page, SourceError> {
-        if req.stream != SYSTEM_LOG {
-            return Err(SourceError::Config {
-                message: format!(
-                    "Okta org {} has no stream '{}' (it offers: {SYSTEM_LOG})",
-                    self.org_name, req.stream
-                ),
-            });
-        }
+        self.stream(&req.stream)?;
         let filter = req.filter.as_ref().and_then(to_scim);
         let url = match req.cursor.as_str() {
             None => cursor::first_url(
@@ -479,10 +410,24 @@ impl Source for OktaSource {
         };
         let exchange = self.get(cx, &url).await?;
         let records = response::records(&exchange.body).map_err(|why| SourceError::Malformed {
-            message: format!("Okta org {}, page {url}: {why}", self.org_name),
+            message: format!(
+                "Okta org {}, page {url}{}: {why}",
+                self.org_name,
+                exchange.request_id_text()
+            ),
         })?;
-        let next = match response::next_link(&exchange.headers) {
-            Some(link) => link,
+        let next = match http::next_link(&exchange.headers) {
+            // A relative link is resolved; one to another origin would carry the credential
+            // there, so the page is refused before its cursor could be saved.
+            Some(link) => http::resolve_link(&url, &link)
+                .map_err(|why| SourceError::Malformed {
+                    message: format!(
+                        "Okta org {}, page {url}{}: the next link cannot be followed: {why}",
+                        self.org_name,
+                        exchange.request_id_text()
+                    ),
+                })?
+                .to_string(),
             None => {
                 // Polling responses always carry `next`; without one, ask for this page again.
                 warn!(org = %self.org_name, url = %url, "okta response without a next link");

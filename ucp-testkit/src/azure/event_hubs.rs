@@ -29,6 +29,7 @@ use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use super::faults::{fault_response, FaultSchedule, ProductFault, Refusal};
+use super::ids::CallIds;
 use crate::token_endpoint::TokenVerifier;
 
 /// The scope (audience) an Event Hubs bearer token must be issued for.
@@ -62,6 +63,8 @@ pub struct HubCall {
     pub body_bytes: usize,
     /// Messages accepted by this call.
     pub messages: usize,
+    /// Its `User-Agent` and request ids.
+    pub ids: CallIds,
 }
 
 #[derive(Default)]
@@ -219,18 +222,21 @@ async fn send(
     body: Bytes,
 ) -> Response {
     shared.requests.fetch_add(1, Ordering::SeqCst);
-    let (response, messages) = match shared.faults.take().await {
+    let ids = CallIds::of(&headers);
+    let (mut response, messages) = match shared.faults.take().await {
         Some(fault) => (fault_response(&fault), 0),
         None => match check_and_store(&shared, &hub, &query, &headers, &body) {
             Ok(count) => (StatusCode::CREATED.into_response(), count),
             Err(refusal) => (refusal.into_response(), 0),
         },
     };
+    ids.stamp(&mut response);
     shared.lock().calls.push(HubCall {
         hub,
         status: response.status().as_u16(),
         body_bytes: body.len(),
         messages,
+        ids,
     });
     response
 }

@@ -33,6 +33,7 @@ use futures::StreamExt;
 use serde_json::Value;
 
 use super::faults::{fault_response, FaultSchedule, ProductFault, Refusal};
+use super::ids::CallIds;
 use crate::token_endpoint::TokenVerifier;
 
 /// The scope (audience) a Logs Ingestion token must be issued for.
@@ -61,6 +62,8 @@ pub struct IngestionCall {
     pub gzip: bool,
     /// Rows accepted by this call (0 unless 204).
     pub rows: usize,
+    /// Its `User-Agent` and request ids.
+    pub ids: CallIds,
 }
 
 #[derive(Default)]
@@ -227,6 +230,7 @@ async fn ingest(
     body: Body,
 ) -> Response {
     shared.requests.fetch_add(1, Ordering::SeqCst);
+    let ids = CallIds::of(&headers);
     let gzip = header_is(&headers, header::CONTENT_ENCODING, "gzip");
     let keep = shared.lock().max_body;
     let body = match SentBody::read(body, keep).await {
@@ -237,7 +241,7 @@ async fn ingest(
                 "InvalidPayload",
                 format!("the request body could not be read: {e}"),
             );
-            return record(&shared, refusal.into_response(), 0, gzip, 0);
+            return record(&shared, refusal.into_response(), ids, 0, gzip, 0);
         }
     };
     let (response, rows) = match shared.faults.take().await {
@@ -247,22 +251,25 @@ async fn ingest(
             Err(refusal) => (refusal.into_response(), 0),
         },
     };
-    record(&shared, response, body.len, gzip, rows)
+    record(&shared, response, ids, body.len, gzip, rows)
 }
 
-/// Keep what the emulator saw of a call, and answer it.
+/// Keep what the emulator saw of a call, and answer it with the call's ids.
 fn record(
     shared: &Shared,
-    response: Response,
+    mut response: Response,
+    ids: CallIds,
     body_bytes: usize,
     gzip: bool,
     rows: usize,
 ) -> Response {
+    ids.stamp(&mut response);
     shared.lock().calls.push(IngestionCall {
         status: response.status().as_u16(),
         body_bytes,
         gzip,
         rows,
+        ids,
     });
     response
 }

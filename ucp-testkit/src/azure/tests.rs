@@ -307,3 +307,57 @@ async fn event_hubs_checks_auth_content_type_and_size() {
     assert!(hubs.refusals()[1].contains("lacks"));
     assert!(hubs.messages("h").is_empty());
 }
+
+#[tokio::test]
+async fn every_answer_has_a_fresh_service_request_id_and_echoes_the_client_s() {
+    let sim = TokenEndpoint::start().await.unwrap();
+    let logs = LogsIngestion::start(sim.verifier()).await.unwrap();
+    let hubs = EventHubs::start(None).await.unwrap();
+    let client = reqwest::Client::new();
+    let urls = [
+        format!(
+            "{}/dataCollectionRules/dcr-1/streams/Custom-T_CL?api-version=2023-01-01",
+            logs.url()
+        ),
+        format!("{}/h/messages?timeout=60&api-version=2014-01", hubs.url()),
+    ];
+    let mut answered = Vec::new();
+    for url in &urls {
+        for client_id in [Some("c-1"), None] {
+            let mut request = client.post(url).header("user-agent", "probe/1").body("[]");
+            if let Some(id) = client_id {
+                request = request.header(CLIENT_REQUEST_ID, id);
+            }
+            // Refused (no credential), as every kind of answer carries the ids.
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status().as_u16(), 401);
+            let header = |name: &str| {
+                response
+                    .headers()
+                    .get(name)
+                    .map(|v| v.to_str().unwrap().to_string())
+            };
+            assert_eq!(header(CLIENT_REQUEST_ID).as_deref(), client_id);
+            answered.push(header(REQUEST_ID).unwrap());
+        }
+    }
+    let mut seen: Vec<CallIds> = logs.calls().into_iter().map(|c| c.ids).collect();
+    seen.extend(hubs.calls().into_iter().map(|c| c.ids));
+    assert_eq!(
+        seen.iter()
+            .map(|ids| ids.request_id.clone())
+            .collect::<Vec<_>>(),
+        answered
+    );
+    assert_eq!(
+        seen.iter()
+            .map(|ids| ids.client_request_id.as_deref())
+            .collect::<Vec<_>>(),
+        [Some("c-1"), None, Some("c-1"), None]
+    );
+    assert!(seen
+        .iter()
+        .all(|ids| ids.user_agent.as_deref() == Some("probe/1")));
+    let distinct: std::collections::HashSet<&String> = answered.iter().collect();
+    assert_eq!(distinct.len(), 4, "{answered:?}");
+}

@@ -4,10 +4,12 @@
 //! It speaks the real wire protocol over loopback HTTP: `since`, `until`, `after`, `limit`,
 //! `filter` (a SCIM subset), `sortOrder`; `Link` headers with `rel="self"` and `rel="next"`;
 //! polling versus bounded semantics (below); the three
-//! `X-Rate-Limit-*` headers on every response and `429`/`E0000047` past the per-minute limit;
+//! `X-Rate-Limit-*` headers and a fresh `X-Okta-Request-Id` on every response, and
+//! `429`/`E0000047` past the per-minute limit;
 //! `Authorization: SSWS <token>` (and bearer tokens registered with
 //! [`OktaSimulator::allow_bearer`]) with `401`/`E0000011` otherwise; injectable [`Fault`]s;
-//! and counters so tests can assert exactly how many calls were made.
+//! and counters so tests can assert exactly how many calls were made (and with which
+//! `User-Agent`).
 //!
 //! Like a real org it is also its own OAuth 2.0 authorization server: `POST /oauth2/v1/token`
 //! on the org URL ([`OktaSimulator::token_url`]) mints access tokens for service apps
@@ -425,6 +427,23 @@ impl OktaSimulator {
     /// `403` responses sent (a live access token without the `okta.logs.read` scope).
     pub fn forbidden(&self) -> u64 {
         lock(&self.shared).counters.forbidden
+    }
+
+    /// Every distinct `User-Agent` the org was called with, sorted.
+    pub fn user_agents(&self) -> Vec<String> {
+        let mut agents: Vec<String> = lock(&self.shared)
+            .counters
+            .user_agents
+            .iter()
+            .cloned()
+            .collect();
+        agents.sort();
+        agents
+    }
+
+    /// The `X-Okta-Request-Id` of the latest response (every response carries a fresh one).
+    pub fn last_request_id(&self) -> Option<String> {
+        lock(&self.shared).counters.last_request_id.clone()
     }
 }
 

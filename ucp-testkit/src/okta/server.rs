@@ -8,6 +8,8 @@ use std::time::Duration;
 use axum::extract::{RawQuery, State as AxumState};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use chrono::{DateTime, Utc};
 use ucp_core::Clock;
 
@@ -15,6 +17,7 @@ use super::errors::error_body;
 use super::faults::{Fault, FaultPlan};
 use super::log::EventLog;
 use super::query::{LogQuery, QueryError};
+use crate::faults::http_date;
 use crate::token_endpoint::TokenEndpoint;
 
 /// The scope an OAuth access token needs for `GET /api/v1/logs`.
@@ -57,6 +60,10 @@ impl RateWindow {
 #[derive(Debug, Default)]
 pub(crate) struct Counters {
     pub per_token: HashMap<String, u64>,
+    /// Every distinct `User-Agent` seen.
+    pub user_agents: HashSet<String>,
+    /// The `X-Okta-Request-Id` of the latest response.
+    pub last_request_id: Option<String>,
     pub log_requests: u64,
     pub throttled: u64,
     pub unauthorized: u64,
@@ -103,6 +110,8 @@ enum Access {
 
 /// A response decided under the lock, sent after any injected latency.
 struct Prepared {
+    /// Its `X-Okta-Request-Id`.
+    request_id: String,
     status: StatusCode,
     headers: Vec<(HeaderName, String)>,
     body: String,
@@ -133,6 +142,9 @@ async fn logs(
         axum::http::header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    if let Ok(id) = HeaderValue::from_str(&prepared.request_id) {
+        out.insert(HeaderName::from_static("x-okta-request-id"), id);
+    }
     for (name, value) in prepared.headers {
         if let Ok(value) = HeaderValue::from_str(&value) {
             out.append(name, value);
@@ -146,6 +158,16 @@ fn prepare(shared: &Shared, headers: &HeaderMap, raw: String) -> Prepared {
     let now = state.now();
     state.log.advance(now);
     state.counters.log_requests += 1;
+    let request_id = request_id();
+    state.counters.last_request_id = Some(request_id.clone());
+    if let Some(agent) = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        if !state.counters.user_agents.contains(agent) {
+            state.counters.user_agents.insert(agent.to_string());
+        }
+    }
 
     let presented = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -170,8 +192,11 @@ fn prepare(shared: &Shared, headers: &HeaderMap, raw: String) -> Prepared {
 
     state.rate.roll_at(now);
     let mut out = Prepared {
+        request_id,
         status: StatusCode::OK,
-        headers: Vec::new(),
+        // The org's own time, which its rate-limit resets are counted on (hyper would send
+        // the host's).
+        headers: vec![(axum::http::header::DATE, http_date(now))],
         body: String::new(),
         latency: Duration::ZERO,
     };
@@ -290,6 +315,12 @@ fn prepare(shared: &Shared, headers: &HeaderMap, raw: String) -> Prepared {
         _ => body,
     };
     out
+}
+
+/// A fresh id shaped like Okta's `X-Okta-Request-Id` (27 URL-safe characters), sent on every
+/// response so an error can be traced, as Okta support asks.
+fn request_id() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 20]>())
 }
 
 fn rate_headers(state: &SimState, out: &mut Prepared) {

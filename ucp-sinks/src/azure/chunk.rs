@@ -1,12 +1,16 @@
 //! A JSON array body built row by row, that knows where each row is so it can be split in
-//! two when the service answers 413. Shared by the Sentinel and Event Hubs sinks.
+//! two when the service answers 413; rows packed into such bodies within a size; and a
+//! batch's bodies posted in order, split on 413.
 
+use std::collections::VecDeque;
 use std::io::Write;
 
 use bytes::Bytes;
 use flate2::write::GzEncoder;
 use flate2::Compression;
-use ucp_core::RecordId;
+use ucp_core::{RecordId, RejectedRecord};
+
+use super::send::Posted;
 
 /// Rows (already-serialized JSON values) destined for one call, with the record each came from.
 #[derive(Debug, Default, Clone)]
@@ -121,6 +125,80 @@ impl Packer {
     }
 }
 
+/// What posting a batch's chunks came to.
+#[derive(Debug, Default)]
+pub(crate) struct Sent {
+    /// Rows the service refused one by one as too large.
+    pub rejected: Vec<RejectedRecord>,
+    /// Chunks split after a 413.
+    pub splits: u64,
+}
+
+/// A batch's chunks to post, in order. A chunk the service refuses as too large (413) comes
+/// back split in two, each half posted in its place; a single row refused so is rejected.
+/// A sink posts with:
+///
+/// ```text
+/// let mut outbox = Outbox::new(chunks, "the service refused this single row as too large (413)");
+/// while let Some(chunk) = outbox.next() {
+///     let posted = self.post(cx, &chunk).await?; // the first error ends the batch
+///     outbox.answered(chunk, posted);
+/// }
+/// let sent = outbox.finish();
+/// ```
+///
+/// (An error ends the batch; the platform sends it again, and rows already accepted arrive
+/// twice, carrying their record id for readers to drop.)
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    queue: VecDeque<Chunk>,
+    too_large: &'static str,
+    sent: Sent,
+}
+
+impl Outbox {
+    /// `chunks` to post; `too_large` is the reason a single row refused with 413 is rejected.
+    pub(crate) fn new(chunks: Vec<Chunk>, too_large: &'static str) -> Self {
+        Outbox {
+            queue: chunks.into(),
+            too_large,
+            sent: Sent::default(),
+        }
+    }
+
+    /// The next chunk to post.
+    pub(crate) fn next(&mut self) -> Option<Chunk> {
+        self.queue.pop_front()
+    }
+
+    /// What became of `chunk`.
+    pub(crate) fn answered(&mut self, chunk: Chunk, posted: Posted) {
+        match posted {
+            Posted::Accepted => {}
+            Posted::TooLarge if chunk.len() > 1 => {
+                self.sent.splits = self.sent.splits.saturating_add(1);
+                let (first, second) = chunk.split();
+                self.queue.push_front(second);
+                self.queue.push_front(first);
+            }
+            Posted::TooLarge => {
+                let reason = self.too_large;
+                self.sent
+                    .rejected
+                    .extend(chunk.ids().iter().map(|id| RejectedRecord {
+                        id: id.clone(),
+                        reason: reason.to_string(),
+                    }))
+            }
+        }
+    }
+
+    /// What posting came to, once [`next`](Self::next) gave `None`.
+    pub(crate) fn finish(self) -> Sent {
+        self.sent
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +233,32 @@ mod tests {
         assert!(chunks.len() > 1);
         assert!(chunks.iter().all(|c| c.body_len() <= 100));
         assert_eq!(chunks.iter().map(Chunk::len).sum::<usize>(), 50);
+    }
+
+    #[test]
+    fn an_outbox_splits_what_is_too_large_and_rejects_a_single_row() {
+        let mut packer = Packer::new(1_000);
+        for i in 0..4 {
+            packer.push(RecordId::from(format!("r{i}")), b"{\"a\":1}");
+        }
+        let mut outbox = Outbox::new(packer.finish(), "too large");
+        let mut posted = Vec::new();
+        // The service takes one row per call, and refuses r2 even alone.
+        while let Some(chunk) = outbox.next() {
+            let ids: Vec<&str> = chunk.ids().iter().map(|id| id.as_str()).collect();
+            let answer = if chunk.len() > 1 || ids == ["r2"] {
+                Posted::TooLarge
+            } else {
+                posted.push(ids[0].to_string());
+                Posted::Accepted
+            };
+            outbox.answered(chunk, answer);
+        }
+        let sent = outbox.finish();
+        assert_eq!(posted, ["r0", "r1", "r3"], "in order");
+        assert_eq!(sent.splits, 3);
+        assert_eq!(sent.rejected.len(), 1);
+        assert_eq!(sent.rejected[0].id.as_str(), "r2");
+        assert_eq!(sent.rejected[0].reason, "too large");
     }
 }

@@ -1,0 +1,17 @@
+//! What the Azure sinks ([`sentinel`](crate::sentinel) and [`eventhubs`](crate::eventhubs))
+//! share, written once:
+//!
+//! - [`Chunk`] and [`Packer`]: rows packed into JSON array bodies within the service's size
+//!   limit, each body able to split in two when the service answers 413; an [`Outbox`]
+//!   hands a batch's bodies out in order and takes back the halves of one refused with 413.
+//! - [`Endpoint`]: one request as the official Azure SDKs make it (ucp's `User-Agent`, a
+//!   fresh `x-ms-client-request-id`, an Entra bearer token refreshed once after a 401 or a
+//!   SAS header), its answer understood by the HTTP kit ([`ucp_core::http`]): status →
+//!   [`SinkError`](ucp_core::SinkError), the service's `x-ms-request-id` logged and named in
+//!   every error.
+
+mod chunk;
+mod send;
+
+pub(crate) use chunk::{Chunk, Outbox, Packer};
+pub(crate) use send::{token_error, Answer, Authorization, Endpoint, Posted};

@@ -441,6 +441,12 @@ impl GraphSimulator {
         sim.hunting.count(table, from, to, now)
     }
 
+    /// Answer queries on `table` as a tenant without its product does: 400, "Failed to
+    /// resolve table …".
+    pub fn remove_table(&self, table: &str) {
+        lock(&self.shared).hunting.missing.insert(table.to_string());
+    }
+
     /// When the hunting rows begin.
     pub fn hunting_origin(&self) -> DateTime<Utc> {
         lock(&self.shared).hunting.origin

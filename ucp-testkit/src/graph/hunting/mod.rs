@@ -41,6 +41,8 @@ pub(crate) struct Hunting {
     pub origin: DateTime<Utc>,
     pub feeds: Vec<Feed>,
     pub row_cap: usize,
+    /// Tables the tenant does not have (their product is not deployed).
+    pub missing: std::collections::HashSet<String>,
 }
 
 /// The answer to one query.
@@ -52,6 +54,8 @@ pub(crate) struct Answer {
 
 impl Hunting {
     pub fn new(seed: u64, origin: DateTime<Utc>, rows_per_hour: &[f64], row_cap: usize) -> Self {
+        // Rows fall on whole milliseconds, the precision of a query's time literals.
+        let origin = chrono::SubsecRound::trunc_subsecs(origin, 3);
         let feeds = rows_per_hour
             .iter()
             .map(|per_hour| Feed {
@@ -67,6 +71,7 @@ impl Hunting {
             origin,
             feeds,
             row_cap,
+            missing: Default::default(),
         }
     }
 
@@ -122,7 +127,7 @@ impl Hunting {
         let parsed = HuntingQuery::parse(query)?;
         let t = TABLES
             .iter()
-            .position(|x| x.name == parsed.table)
+            .position(|x| x.name == parsed.table && !self.missing.contains(x.name))
             .ok_or_else(|| QueryError::UnknownTable(parsed.table.clone()))?;
         let table = &TABLES[t];
         let (span_from, span_to) = match timespan {

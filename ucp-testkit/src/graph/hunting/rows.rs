@@ -249,6 +249,106 @@ fn string(name: &str, rng: &mut StdRng) -> String {
         } else {
             guid(rng)
         }
+    } else if name == "AlertId" {
+        format!(
+            "da{}_{}",
+            rng.random_range(637_000_000_000_000_000u64..638_000_000_000_000_000),
+            rng.random_range(1_000_000u64..2_000_000_000)
+        )
+    } else if matches!(name, "Title" | "Subject" | "EmailSubject") {
+        pick(
+            rng,
+            &[
+                "Suspicious PowerShell command line",
+                "Invoice overdue - action required",
+                "Impossible travel activity",
+                "Ransomware behavior detected",
+            ],
+        )
+        .to_string()
+    } else if name == "Category" || name == "Categories" {
+        let category = pick(
+            rng,
+            &[
+                "Execution",
+                "InitialAccess",
+                "CredentialAccess",
+                "CommandAndControl",
+            ],
+        );
+        if name == "Categories" {
+            format!("[\"{category}\"]")
+        } else {
+            category.to_string()
+        }
+    } else if name == "ServiceSource" {
+        pick(
+            rng,
+            &[
+                "Microsoft Defender for Endpoint",
+                "Microsoft Defender for Office 365",
+                "Microsoft Defender for Identity",
+                "Microsoft Defender for Cloud Apps",
+            ],
+        )
+        .to_string()
+    } else if name == "DetectionSource" {
+        pick(
+            rng,
+            &[
+                "EDR",
+                "Antivirus",
+                "Microsoft Defender for Office 365",
+                "Microsoft Defender for Identity",
+            ],
+        )
+        .to_string()
+    } else if name == "AttackTechniques" {
+        pick(
+            rng,
+            &[
+                "[\"Command and Scripting Interpreter (T1059)\"]",
+                "[\"Phishing (T1566)\"]",
+                "[\"Valid Accounts (T1078)\"]",
+            ],
+        )
+        .to_string()
+    } else if matches!(name, "OSPlatform") {
+        pick(
+            rng,
+            &[
+                "Windows11",
+                "Windows10",
+                "WindowsServer2022",
+                "macOS",
+                "Linux",
+            ],
+        )
+        .to_string()
+    } else if matches!(name, "Protocol" | "RequestProtocol") {
+        pick(rng, &["Tcp", "Udp", "Kerberos", "Ntlm", "Ldap", "Smb"]).to_string()
+    } else if matches!(name, "Location" | "City") {
+        pick(rng, &["Seattle", "Dublin", "Singapore", "Sao Paulo"]).to_string()
+    } else if name == "CountryCode" {
+        pick(rng, &["US", "IE", "SG", "BR"]).to_string()
+    } else if matches!(name, "Isp" | "ISP") {
+        pick(
+            rng,
+            &["Contoso Networks", "Fabrikam Telecom", "Tailspin Broadband"],
+        )
+        .to_string()
+    } else if matches!(name, "Application" | "Workload") {
+        pick(
+            rng,
+            &[
+                "Microsoft 365",
+                "Active Directory",
+                "Microsoft Teams",
+                "Email",
+                "Office 365",
+            ],
+        )
+        .to_string()
     } else if name == "Severity" {
         pick(rng, &["Low", "Medium", "High", "Informational"]).to_string()
     } else if name.starts_with("Is") {

@@ -274,7 +274,7 @@ fn admit(
 /// `Retry-After` as Graph writes it: seconds, with a fraction when not whole (`2.128`).
 fn retry_after_text(wait: Duration) -> String {
     let millis = wait.as_millis().max(1);
-    if millis % 1000 == 0 {
+    if millis.is_multiple_of(1000) {
         (millis / 1000).to_string()
     } else {
         format!("{}.{:03}", millis / 1000, millis % 1000)

@@ -16,8 +16,8 @@ use ucp::credentials::{Credential, CredentialRef, CredentialStore, MemoryCredent
 use ucp::health::MemoryHealth;
 use ucp::sinks::sentinel::{ColumnMapping, SentinelConfig, SentinelSink};
 use ucp::sources::defender::{
-    DefenderConfig, DefenderHuntingSource, DefenderSource, GraphLimits, HuntingConfig,
-    MdiAlertsSource, ALERTS, HUNTING_TABLES, INCIDENTS,
+    DefenderConfig, DefenderHuntingSource, DefenderSource, GraphLimits, HuntingConfig, ALERTS,
+    HUNTING_TABLES, INCIDENTS,
 };
 use ucp::store::MemoryCheckpoints;
 use ucp::{Platform, RunningPlatform, Subscription};

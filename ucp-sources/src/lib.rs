@@ -3,10 +3,13 @@
 //! Provider connectors for ucp: each module implements [`ucp_core::Source`] for one provider.
 //!
 //! - [`okta`]: Okta System Log (`GET /api/v1/logs`) in polling mode.
+//! - [`defender`]: Microsoft Defender XDR through Microsoft Graph security (incidents,
+//!   alerts, advanced hunting tables; the Defender for Identity alerts component).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod defender;
 pub mod okta;
 
 pub use okta::{OktaConfig, OktaSource};

@@ -15,6 +15,9 @@
 //! - [`scale`]: one platform against many simulated Okta orgs, three products each.
 //! - [`okta`]: a simulated Okta org (System Log API with polling and bounded paging, SCIM
 //!   filters, rate-limit headers, SSWS and bearer auth, late-persisted events, faults).
+//! - [`graph`]: a simulated tenant's Microsoft Graph security API (incidents, alerts_v2,
+//!   runHuntingQuery over the 21 Defender XDR tables), with Entra auth, application roles,
+//!   per-minute and per-hour throttling, OData paging and filters, and a changing tenant.
 //! - [`token_endpoint`]: an OAuth 2.0 token endpoint (Entra ID v2 and Okta client
 //!   credentials) that verifies client secrets and signed assertions, with a protected
 //!   resource for 401 → refresh → retry tests.
@@ -30,6 +33,7 @@ pub mod conformance;
 pub mod demo_api;
 pub mod event_log;
 pub mod faults;
+pub mod graph;
 pub mod leak;
 pub mod okta;
 pub mod recording_sink;

@@ -224,11 +224,7 @@ async fn run(duration: u64) -> Result<(), Box<dyn std::error::Error>> {
         config.product = format!("sentinel/{stream}");
         config.gzip = true;
         config.mapping = mapping;
-        let sink = Arc::new(SentinelSink::new(
-            config,
-            tokens.clone(),
-            reqwest::Client::new(),
-        ));
+        let sink = Arc::new(SentinelSink::new(config, tokens.clone()));
         builder = builder
             .tenant_sink(TENANT, format!("sentinel/{stream}"), sink)
             .subscribe(

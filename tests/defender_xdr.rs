@@ -148,11 +148,7 @@ fn sentinel_sink(lab: &Lab, stream: &str) -> Arc<SentinelSink> {
     config.product = format!("sentinel/{stream}");
     config.gzip = true;
     config.mapping = mapping(stream);
-    Arc::new(SentinelSink::new(
-        config,
-        lab.tokens.clone(),
-        reqwest::Client::new(),
-    ))
+    Arc::new(SentinelSink::new(config, lab.tokens.clone()))
 }
 
 fn xdr_config(lab: &Lab) -> DefenderConfig {

@@ -19,7 +19,9 @@ use reqwest::header::{HeaderName, HeaderValue, AUTHORIZATION};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
-use ucp_core::credentials::token::{AccessToken, Attempt, TokenEndpointOptions, TokenError, TokenRequest};
+use ucp_core::credentials::token::{
+    AccessToken, Attempt, TokenEndpointOptions, TokenError, TokenRequest,
+};
 use ucp_core::credentials::Credential;
 use ucp_core::{SourceContext, SourceError};
 
@@ -59,12 +61,20 @@ pub fn secrets(credential: &Credential) -> HashMap<CredentialField, SecretString
             out.insert(CredentialField::User, SecretString::from(user.clone()));
             out.insert(CredentialField::Password, password.clone());
         }
-        Credential::ClientSecret { client_id, secret, .. } => {
-            out.insert(CredentialField::ClientId, SecretString::from(client_id.clone()));
+        Credential::ClientSecret {
+            client_id, secret, ..
+        } => {
+            out.insert(
+                CredentialField::ClientId,
+                SecretString::from(client_id.clone()),
+            );
             out.insert(CredentialField::ClientSecret, secret.clone());
         }
         Credential::PrivateKeyJwt { client_id, .. } => {
-            out.insert(CredentialField::ClientId, SecretString::from(client_id.clone()));
+            out.insert(
+                CredentialField::ClientId,
+                SecretString::from(client_id.clone()),
+            );
         }
         Credential::SharedAccessKey { key, .. } => {
             out.insert(CredentialField::Token, key.clone());
@@ -76,7 +86,9 @@ pub fn secrets(credential: &Credential) -> HashMap<CredentialField, SecretString
 
 fn sensitive(name: HeaderName, value: &str) -> Result<(HeaderName, HeaderValue), SourceError> {
     let mut value = HeaderValue::from_str(value).map_err(|_| SourceError::Config {
-        message: format!("the credential's value for header {name} holds characters not allowed in HTTP headers"),
+        message: format!(
+            "the credential's value for header {name} holds characters not allowed in HTTP headers"
+        ),
     })?;
     value.set_sensitive(true);
     Ok((name, value))
@@ -104,16 +116,28 @@ impl RestSource {
             Auth::Basic { user, password } => {
                 let user = values.render(user, "auth.userName")?;
                 let password = SecretString::from(values.render(password, "auth.password")?);
-                vec![sensitive(AUTHORIZATION, basic(&user, password.expose_secret()).expose_secret())?]
+                vec![sensitive(
+                    AUTHORIZATION,
+                    basic(&user, password.expose_secret()).expose_secret(),
+                )?]
             }
-            Auth::ApiKey { key, name, in_post_payload, .. } => {
+            Auth::ApiKey {
+                key,
+                name,
+                in_post_payload,
+                ..
+            } => {
                 let key = SecretString::from(values.render(key, "auth.apiKey")?);
                 if *in_post_payload {
                     call.add_body_field(name, key.expose_secret().to_string());
                     Vec::new()
                 } else {
-                    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| SourceError::Config {
-                        message: format!("auth.apiKeyName '{name}' is not a valid HTTP header name"),
+                    let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                        SourceError::Config {
+                            message: format!(
+                                "auth.apiKeyName '{name}' is not a valid HTTP header name"
+                            ),
+                        }
                     })?;
                     let text = api_key_text(auth, &key).unwrap_or(key);
                     vec![sensitive(name, text.expose_secret())?]
@@ -130,7 +154,12 @@ impl RestSource {
         }
     }
 
-    async fn send(&self, call: &Call, auth: &[(HeaderName, HeaderValue)], cx: &SourceContext) -> Sent {
+    async fn send(
+        &self,
+        call: &Call,
+        auth: &[(HeaderName, HeaderValue)],
+        cx: &SourceContext,
+    ) -> Sent {
         let clock = cx.clock();
         send(
             cx.http(),
@@ -151,10 +180,18 @@ impl RestSource {
         values: &Values<'_>,
         credential: Option<&Credential>,
     ) -> Result<Exchange, SourceError> {
-        let Auth::OAuth2 { token_endpoint, scope, headers, query, credentials_in_header, prepend } =
-            &self.definition.auth
+        let Auth::OAuth2 {
+            token_endpoint,
+            scope,
+            headers,
+            query,
+            credentials_in_header,
+            prepend,
+        } = &self.definition.auth
         else {
-            return Err(SourceError::Config { message: "not an OAuth2 definition".into() });
+            return Err(SourceError::Config {
+                message: "not an OAuth2 definition".into(),
+            });
         };
         let name = self.credential_name()?;
         let wanted = values.render(token_endpoint, "auth.tokenEndpoint")?;
@@ -175,12 +212,24 @@ impl RestSource {
                 ),
             });
         }
-        let mut options = TokenEndpointOptions { credentials_in_header: *credentials_in_header, ..Default::default() };
+        let mut options = TokenEndpointOptions {
+            credentials_in_header: *credentials_in_header,
+            ..Default::default()
+        };
         for (key, template) in headers {
-            options.headers.push((key.clone(), values.render(template, &format!("auth.tokenEndpointHeaders.{key}"))?));
+            options.headers.push((
+                key.clone(),
+                values.render(template, &format!("auth.tokenEndpointHeaders.{key}"))?,
+            ));
         }
         for (key, template) in query {
-            options.query.push((key.clone(), values.render(template, &format!("auth.tokenEndpointQueryParameters.{key}"))?));
+            options.query.push((
+                key.clone(),
+                values.render(
+                    template,
+                    &format!("auth.tokenEndpointQueryParameters.{key}"),
+                )?,
+            ));
         }
         let request = TokenRequest::named(cx.credentials(), name, scope.clone())
             .with_budget(cx.budget().clone())
@@ -212,11 +261,29 @@ impl RestSource {
     }
 
     fn token_error(&self, credential: &str, error: TokenError) -> SourceError {
-        let message = format!("{}: no usable OAuth access token for credential '{credential}': {error}", self.what);
+        let message = format!(
+            "{}: no usable OAuth access token for credential '{credential}': {error}",
+            self.what
+        );
         match error {
-            TokenError::Unavailable { .. } | TokenError::InvalidResponse { .. } => SourceError::Retryable { message, retry_after: None },
-            TokenError::BackingOff { retry_in, cause_retryable: true, .. } => SourceError::Retryable { message, retry_after: Some(retry_in) },
-            TokenError::Credential(_) | TokenError::Unsupported { .. } | TokenError::InsecureUrl { .. } | TokenError::Client { .. } => SourceError::Config { message },
+            TokenError::Unavailable { .. } | TokenError::InvalidResponse { .. } => {
+                SourceError::Retryable {
+                    message,
+                    retry_after: None,
+                }
+            }
+            TokenError::BackingOff {
+                retry_in,
+                cause_retryable: true,
+                ..
+            } => SourceError::Retryable {
+                message,
+                retry_after: Some(retry_in),
+            },
+            TokenError::Credential(_)
+            | TokenError::Unsupported { .. }
+            | TokenError::InsecureUrl { .. }
+            | TokenError::Client { .. } => SourceError::Config { message },
             _ => SourceError::Auth { message },
         }
     }
@@ -237,8 +304,10 @@ impl RestSource {
                 Some(prepend) => format!("{} {}", prepend.trim(), token.expose_secret()),
                 None => token.expose_secret().to_string(),
             };
-            let name = HeaderName::from_bytes(login.send_header.as_bytes()).map_err(|_| SourceError::Config {
-                message: format!("'{}' is not a valid HTTP header name", login.send_header),
+            let name = HeaderName::from_bytes(login.send_header.as_bytes()).map_err(|_| {
+                SourceError::Config {
+                    message: format!("'{}' is not a valid HTTP header name", login.send_header),
+                }
             })?;
             match self.send(call, &[sensitive(name, text.trim())?], cx).await {
                 Sent::Done(exchange) => return Ok(exchange),
@@ -253,7 +322,9 @@ impl RestSource {
                 }
             }
         }
-        Err(SourceError::Auth { message: format!("{}: the login was refused", self.what) })
+        Err(SourceError::Auth {
+            message: format!("{}: the login was refused", self.what),
+        })
     }
 
     /// The cached login token, or a new one (always new when `fresh`).
@@ -265,17 +336,28 @@ impl RestSource {
         fresh: bool,
     ) -> Result<SecretString, SourceError> {
         let mut current = self.logins.current.lock().await;
-        if let Some(token) = current.as_ref().filter(|t| !fresh && Instant::now() < t.until) {
+        if let Some(token) = current
+            .as_ref()
+            .filter(|t| !fresh && Instant::now() < t.until)
+        {
             return Ok(token.value.clone());
         }
         *current = None;
         cx.budget().acquire().await;
         let value = self.login(cx, values, login).await?;
-        *current = Some(LoginToken { value: value.clone(), until: Instant::now() + login.lifetime });
+        *current = Some(LoginToken {
+            value: value.clone(),
+            until: Instant::now() + login.lifetime,
+        });
         Ok(value)
     }
 
-    async fn login(&self, cx: &SourceContext, values: &Values<'_>, login: &Login) -> Result<SecretString, SourceError> {
+    async fn login(
+        &self,
+        cx: &SourceContext,
+        values: &Values<'_>,
+        login: &Login,
+    ) -> Result<SecretString, SourceError> {
         let url = values.render(&login.endpoint, "the login endpoint")?;
         let mut url = reqwest::Url::parse(url.trim()).map_err(|e| SourceError::Config {
             message: format!("{}: the login endpoint is not a URL ({e})", self.what),
@@ -286,13 +368,21 @@ impl RestSource {
         }
         let mut headers = Vec::new();
         for (name, template) in &login.headers {
-            headers.push(header(name, &values.render(template, &format!("login header {name}"))?, template.has_secret())?);
+            headers.push(header(
+                name,
+                &values.render(template, &format!("login header {name}"))?,
+                template.has_secret(),
+            )?);
         }
         let user = values.render(&login.user.value, "auth.userName.value")?;
-        let password = SecretString::from(values.render(&login.password.value, "auth.password.value")?);
+        let password =
+            SecretString::from(values.render(&login.password.value, "auth.password.value")?);
         let mut auth = Vec::new();
         let body = if login.credentials_in_header {
-            auth.push(sensitive(AUTHORIZATION, basic(&user, password.expose_secret()).expose_secret())?);
+            auth.push(sensitive(
+                AUTHORIZATION,
+                basic(&user, password.expose_secret()).expose_secret(),
+            )?);
             None
         } else if login.json {
             Some(Body::Json(serde_json::json!({
@@ -302,16 +392,42 @@ impl RestSource {
         } else {
             Some(Body::Form(vec![
                 (login.user.key.clone(), user),
-                (login.password.key.clone(), password.expose_secret().to_string()),
+                (
+                    login.password.key.clone(),
+                    password.expose_secret().to_string(),
+                ),
             ]))
         };
-        let method = if body.is_some() && !login.method.has_body() { Method::Post } else { login.method };
-        let call = Call { method, url, headers, body };
+        let method = if body.is_some() && !login.method.has_body() {
+            Method::Post
+        } else {
+            login.method
+        };
+        let call = Call {
+            method,
+            url,
+            headers,
+            body,
+        };
         let clock = cx.clock();
         let what = format!("the login endpoint of {}", self.what);
-        let exchange = match send(cx.http(), &call, &auth, login.timeout, &self.definition.request.rate_limit, &what, || clock.now_utc()).await {
+        let exchange = match send(
+            cx.http(),
+            &call,
+            &auth,
+            login.timeout,
+            &self.definition.request.rate_limit,
+            &what,
+            || clock.now_utc(),
+        )
+        .await
+        {
             Sent::Done(exchange) => exchange,
-            Sent::Unauthorized(error) => return Err(SourceError::Auth { message: error.to_string() }),
+            Sent::Unauthorized(error) => {
+                return Err(SourceError::Auth {
+                    message: error.to_string(),
+                })
+            }
             Sent::Failed(error) => return Err(error),
         };
         let token = match &login.token {
@@ -322,7 +438,9 @@ impl RestSource {
                 .map(str::to_string),
             TokenLocation::Body(path) => ResponseBody::decode(exchange.body, None)
                 .and_then(|body| body.first(path))
-                .map_err(|why| SourceError::Auth { message: format!("{what} answered something unreadable: {why}") })?,
+                .map_err(|why| SourceError::Auth {
+                    message: format!("{what} answered something unreadable: {why}"),
+                })?,
         };
         match token.filter(|t| !t.trim().is_empty()) {
             Some(token) => Ok(SecretString::from(token)),

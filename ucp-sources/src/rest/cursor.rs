@@ -205,7 +205,13 @@ mod tests {
         cursor.read = 40;
         let text = cursor.encode();
         assert_eq!(RestCursor::decode(&text).unwrap(), cursor);
-        for bad in ["", "https://x", r#"{"v":2}"#, r#"{"v":1,"start":9223372036854775807}"#, "[]"] {
+        for bad in [
+            "",
+            "https://x",
+            r#"{"v":2}"#,
+            r#"{"v":1,"start":9223372036854775807}"#,
+            "[]",
+        ] {
             assert!(RestCursor::decode(bad).is_err(), "{bad}");
         }
     }

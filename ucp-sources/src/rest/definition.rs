@@ -511,7 +511,10 @@ impl RestDefinition {
         let mut properties = serde_json::Map::new();
         let mut required = Vec::new();
         for name in self.parameters() {
-            let spec = self.parameter_specs.iter().find(|p| p.name.eq_ignore_ascii_case(&name));
+            let spec = self
+                .parameter_specs
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(&name));
             let mut property = serde_json::json!({"type": "string"});
             if let Some(spec) = spec {
                 property["description"] = spec.description.clone().into();

@@ -127,19 +127,31 @@ pub fn hint(
 ) -> Option<RateLimitHint> {
     let mut hint = rate_limit_hint(headers, received).unwrap_or_default();
     for (field, spec) in &config.custom {
-        let Some(text) = headers.get(spec.name.as_str()).and_then(|v| v.to_str().ok()) else {
+        let Some(text) = headers
+            .get(spec.name.as_str())
+            .and_then(|v| v.to_str().ok())
+        else {
             continue;
         };
         let text = text.split(',').next().unwrap_or("").trim();
-        let count = || text.parse::<u64>().ok().map(|n| n.min(u64::from(u32::MAX)) as u32);
+        let count = || {
+            text.parse::<u64>()
+                .ok()
+                .map(|n| n.min(u64::from(u32::MAX)) as u32)
+        };
         let at = || -> Option<DateTime<Utc>> {
             match spec.format {
                 HeaderFormat::Integer | HeaderFormat::Seconds => {
-                    let secs: i64 = text.parse().ok().filter(|s| (0..=86_400 * 366).contains(s))?;
+                    let secs: i64 = text
+                        .parse()
+                        .ok()
+                        .filter(|s| (0..=86_400 * 366).contains(s))?;
                     Some(received + chrono::Duration::seconds(secs))
                 }
                 HeaderFormat::UnixTimeSeconds => DateTime::from_timestamp(text.parse().ok()?, 0),
-                HeaderFormat::UnixTimeMilliseconds => DateTime::from_timestamp_millis(text.parse().ok()?),
+                HeaderFormat::UnixTimeMilliseconds => {
+                    DateTime::from_timestamp_millis(text.parse().ok()?)
+                }
                 HeaderFormat::DateTime => ucp_core::http::http_date(text)
                     .or_else(|| DateTime::parse_from_rfc3339(text).ok().map(|t| t.to_utc())),
             }
@@ -174,8 +186,20 @@ mod tests {
         headers.insert("x-quota-retryafter", HeaderValue::from_static("1772442030"));
         let config = RateLimitConfig {
             custom: vec![
-                (HintField::Remaining, HeaderSpec { name: "X-Quota-Left".into(), format: HeaderFormat::Integer }),
-                (HintField::Reset, HeaderSpec { name: "X-Quota-RetryAfter".into(), format: HeaderFormat::UnixTimeSeconds }),
+                (
+                    HintField::Remaining,
+                    HeaderSpec {
+                        name: "X-Quota-Left".into(),
+                        format: HeaderFormat::Integer,
+                    },
+                ),
+                (
+                    HintField::Reset,
+                    HeaderSpec {
+                        name: "X-Quota-RetryAfter".into(),
+                        format: HeaderFormat::UnixTimeSeconds,
+                    },
+                ),
             ],
             use_reset: true,
         };
@@ -184,7 +208,13 @@ mod tests {
         assert_eq!(hint.remaining, Some(7));
         assert_eq!(hint.reset, DateTime::from_timestamp(1_772_442_030, 0));
         assert!(super::hint(&HeaderMap::new(), received, &config).is_none());
-        let dropped = throttle_hint(Some(hint), &RateLimitConfig { custom: vec![], use_reset: false });
+        let dropped = throttle_hint(
+            Some(hint),
+            &RateLimitConfig {
+                custom: vec![],
+                use_reset: false,
+            },
+        );
         assert_eq!((dropped.reset, dropped.retry_after), (None, None));
     }
 }

@@ -126,9 +126,7 @@ fn plain_steps(text: &str) -> Option<Vec<Step>> {
     let mut steps = Vec::new();
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix('.') {
-            let end = after
-                .find(['.', '['])
-                .unwrap_or(after.len());
+            let end = after.find(['.', '[']).unwrap_or(after.len());
             let name = &after[..end];
             if name.is_empty()
                 || !name
@@ -213,7 +211,10 @@ struct Picker<'n, const N: usize> {
 impl<'de, const N: usize> DeserializeSeed<'de> for Picker<'_, N> {
     type Value = [Option<&'de RawValue>; N];
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
     }
 }
@@ -245,7 +246,10 @@ struct Key;
 impl<'de> DeserializeSeed<'de> for Key {
     type Value = Cow<'de, str>;
 
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+    fn deserialize<D: de::Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
@@ -303,11 +307,28 @@ mod tests {
         let node = events.first_raw(body).unwrap().unwrap();
         assert_eq!(node.get(), r#"[{"a":1},{"a":2}]"#);
         assert_eq!(
-            Path::parse("$['data']['events'][1].a").unwrap().first_raw(body).unwrap().unwrap().get(),
+            Path::parse("$['data']['events'][1].a")
+                .unwrap()
+                .first_raw(body)
+                .unwrap()
+                .unwrap()
+                .get(),
             "2"
         );
-        assert_eq!(Path::parse("$.xA").unwrap().first_raw(body).unwrap().unwrap().get(), "3");
-        assert!(Path::parse("$.missing.deeper").unwrap().first_raw(body).unwrap().is_none());
+        assert_eq!(
+            Path::parse("$.xA")
+                .unwrap()
+                .first_raw(body)
+                .unwrap()
+                .unwrap()
+                .get(),
+            "3"
+        );
+        assert!(Path::parse("$.missing.deeper")
+            .unwrap()
+            .first_raw(body)
+            .unwrap()
+            .is_none());
         assert!(Path::parse("$").unwrap().is_root());
     }
 
@@ -318,9 +339,10 @@ mod tests {
         let value: Value = serde_json::from_str(r#"{"alerts":[{"_id":"a"},{"_id":"b"}]}"#).unwrap();
         assert_eq!(path.first(&value), Some(&Value::from("b")));
         let filtered = Path::parse("$.items[?@.kind == 'x'].id").unwrap();
-        let value: Value =
-            serde_json::from_str(r#"{"items":[{"kind":"x","id":1},{"kind":"y","id":2},{"kind":"x","id":3}]}"#)
-                .unwrap();
+        let value: Value = serde_json::from_str(
+            r#"{"items":[{"kind":"x","id":1},{"kind":"y","id":2},{"kind":"x","id":3}]}"#,
+        )
+        .unwrap();
         assert_eq!(filtered.select(&value).len(), 2);
     }
 

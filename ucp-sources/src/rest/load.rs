@@ -41,12 +41,8 @@ pub fn load(origin: &str, text: &str) -> Result<RestDefinition, DefinitionError>
             format!("the file is larger than {MAX_DEFINITION_BYTES} bytes"),
         )));
     }
-    let value: Value = serde_json::from_str(text).map_err(|e| {
-        fail(problem(
-            "$",
-            format!("not JSON ({e})"),
-        ))
-    })?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| fail(problem("$", format!("not JSON ({e})"))))?;
     definition(origin, &value).map_err(fail)
 }
 
@@ -58,8 +54,13 @@ fn definition(origin: &str, root: &Value) -> Checked<RestDefinition> {
     let data_type = top.string("dataType")?;
     top.get("isActive");
     let ucp = top.object("ucp")?;
-    let auth = auth(&top.object("auth")?.ok_or_else(|| missing(&top, "auth"))?, &mut warnings)?;
-    let request_object = top.object("request")?.ok_or_else(|| missing(&top, "request"))?;
+    let auth = auth(
+        &top.object("auth")?.ok_or_else(|| missing(&top, "auth"))?,
+        &mut warnings,
+    )?;
+    let request_object = top
+        .object("request")?
+        .ok_or_else(|| missing(&top, "request"))?;
     let request = request(&request_object, &mut warnings)?;
     let paging = match top.object("paging")? {
         Some(object) => paging(&object, &mut warnings)?,
@@ -71,7 +72,11 @@ fn definition(origin: &str, root: &Value) -> Checked<RestDefinition> {
             paging_params_only: false,
         },
     };
-    let response = response(&top.object("response")?.ok_or_else(|| missing(&top, "response"))?, &mut warnings)?;
+    let response = response(
+        &top.object("response")?
+            .ok_or_else(|| missing(&top, "response"))?,
+        &mut warnings,
+    )?;
     let dcr = top.object("dcrConfig")?.map(|o| dcr(&o)).transpose()?;
     let add_on_attributes = top.pairs("addOnAttributes")?;
     if add_on_attributes.iter().any(|(_, t)| t.has_secret()) {
@@ -146,7 +151,9 @@ fn missing(object: &Object, name: &str) -> Problem {
 
 /// A field that must be one credential placeholder holding a secret.
 fn secret(object: &Object, name: &str) -> Checked<Template> {
-    let template = object.template(name)?.ok_or_else(|| missing(object, name))?;
+    let template = object
+        .template(name)?
+        .ok_or_else(|| missing(object, name))?;
     match template.credential_only() {
         Some(field) if field.is_secret() => Ok(template),
         _ => Err(problem(
@@ -202,7 +209,9 @@ fn oauth2(object: &Object) -> Checked<Auth> {
         ));
     }
     for (field, role) in [("clientId", "client id"), ("clientSecret", "client secret")] {
-        let template = object.template(field)?.ok_or_else(|| missing(object, field))?;
+        let template = object
+            .template(field)?
+            .ok_or_else(|| missing(object, field))?;
         if template.credential_only().is_none() {
             return Err(problem(
                 object.at(field),
@@ -210,7 +219,14 @@ fn oauth2(object: &Object) -> Checked<Auth> {
             ));
         }
     }
-    for ignored in ["authorizationCode", "redirectUri", "authorizationEndpoint", "authorizationEndpointHeaders", "authorizationEndpointQueryParameters", "isJwtBearerFlow"] {
+    for ignored in [
+        "authorizationCode",
+        "redirectUri",
+        "authorizationEndpoint",
+        "authorizationEndpointHeaders",
+        "authorizationEndpointQueryParameters",
+        "isJwtBearerFlow",
+    ] {
         object.get(ignored);
     }
     Ok(Auth::OAuth2 {
@@ -221,7 +237,9 @@ fn oauth2(object: &Object) -> Checked<Auth> {
         headers: object.pairs("tokenEndpointHeaders")?,
         query: object.pairs("tokenEndpointQueryParameters")?,
         credentials_in_header: object.boolean("isCredentialsInHeaders", false)?,
-        prepend: object.string("accessTokenPrepend")?.unwrap_or_else(|| "Bearer".into()),
+        prepend: object
+            .string("accessTokenPrepend")?
+            .unwrap_or_else(|| "Bearer".into()),
     })
 }
 
@@ -231,33 +249,52 @@ fn login_field(object: &Object, name: &str, secret_value: bool) -> Checked<Login
     let value = if secret_value {
         secret(&field, "value")?
     } else {
-        field.template("value")?.ok_or_else(|| missing(&field, "value"))?
+        field
+            .template("value")?
+            .ok_or_else(|| missing(&field, "value"))?
     };
     Ok(LoginField { key, value })
 }
 
 fn method(object: &Object, name: &str, default: Method) -> Checked<Method> {
-    Ok(match object.string(name)?.map(|m| m.to_ascii_uppercase()).as_deref() {
-        None => default,
-        Some("GET") => Method::Get,
-        Some("POST") => Method::Post,
-        Some("PUT") => Method::Put,
-        Some("DELETE") => Method::Delete,
-        Some(other) => {
-            return Err(problem(object.at(name), format!("is '{other}': use GET, POST, PUT or DELETE")))
-        }
-    })
+    Ok(
+        match object
+            .string(name)?
+            .map(|m| m.to_ascii_uppercase())
+            .as_deref()
+        {
+            None => default,
+            Some("GET") => Method::Get,
+            Some("POST") => Method::Post,
+            Some("PUT") => Method::Put,
+            Some("DELETE") => Method::Delete,
+            Some(other) => {
+                return Err(problem(
+                    object.at(name),
+                    format!("is '{other}': use GET, POST, PUT or DELETE"),
+                ))
+            }
+        },
+    )
 }
 
 fn login(object: &Object, jwt: bool) -> Checked<Login> {
-    let endpoint_field = if jwt { "tokenEndpoint" } else { "sessionLoginRequestUri" };
+    let endpoint_field = if jwt {
+        "tokenEndpoint"
+    } else {
+        "sessionLoginRequestUri"
+    };
     let endpoint = object
         .template(endpoint_field)?
         .ok_or_else(|| missing(object, endpoint_field))?;
     let minutes = object.integer("sessionTimeoutInMinutes", 1, 24 * 60)?;
     let (token, send_header, prepend) = if jwt {
         let token = if object.boolean("jwtTokenInResponseHeader", false)? {
-            TokenLocation::Header(object.string("jwtTokenHeaderName")?.unwrap_or_else(|| "Authorization".into()))
+            TokenLocation::Header(
+                object
+                    .string("jwtTokenHeaderName")?
+                    .unwrap_or_else(|| "Authorization".into()),
+            )
         } else {
             TokenLocation::Body(match object.json_path("jwtTokenJsonPath")? {
                 Some(path) => path,
@@ -267,7 +304,11 @@ fn login(object: &Object, jwt: bool) -> Checked<Login> {
         let prepend = if object.boolean("noAccessTokenPrepend", false)? {
             None
         } else {
-            Some(object.string("jwtTokenIdentifier")?.unwrap_or_else(|| "Bearer".into()))
+            Some(
+                object
+                    .string("jwtTokenIdentifier")?
+                    .unwrap_or_else(|| "Bearer".into()),
+            )
         };
         (token, "Authorization".to_string(), prepend)
     } else {
@@ -285,8 +326,13 @@ fn login(object: &Object, jwt: bool) -> Checked<Login> {
         query: object.pairs("queryParameters")?,
         headers: object.pairs("headers")?,
         credentials_in_header: object.boolean("isCredentialsInHeaders", false)?,
-        json: object.boolean("isJsonRequest", false)? || object.boolean("isPostPayloadJson", false)?,
-        timeout: Duration::from_secs(object.integer("requestTimeoutInSeconds", 1, 180)?.unwrap_or(100)),
+        json: object.boolean("isJsonRequest", false)?
+            || object.boolean("isPostPayloadJson", false)?,
+        timeout: Duration::from_secs(
+            object
+                .integer("requestTimeoutInSeconds", 1, 180)?
+                .unwrap_or(100),
+        ),
         token,
         send_header,
         prepend,
@@ -295,17 +341,36 @@ fn login(object: &Object, jwt: bool) -> Checked<Login> {
 }
 
 fn request(object: &Object, warnings: &mut Vec<String>) -> Checked<Request> {
-    let endpoint = object.template("apiEndpoint")?.ok_or_else(|| missing(object, "apiEndpoint"))?;
+    let endpoint = object
+        .template("apiEndpoint")?
+        .ok_or_else(|| missing(object, "apiEndpoint"))?;
     if endpoint.has_secret() {
-        return Err(problem(object.at("apiEndpoint"), "must not hold a credential placeholder: URLs end up in logs and messages"));
+        return Err(problem(
+            object.at("apiEndpoint"),
+            "must not hold a credential placeholder: URLs end up in logs and messages",
+        ));
     }
-    let start = object.string("startTimeAttributeName")?.filter(|s| !s.is_empty());
-    let end = object.string("endTimeAttributeName")?.filter(|s| !s.is_empty());
+    let start = object
+        .string("startTimeAttributeName")?
+        .filter(|s| !s.is_empty());
+    let end = object
+        .string("endTimeAttributeName")?
+        .filter(|s| !s.is_empty());
     let time_attributes = match (start, end) {
         (Some(start), Some(end)) => Some((start, end)),
         (None, None) => None,
-        (Some(_), None) => return Err(problem(object.at("endTimeAttributeName"), "is required when startTimeAttributeName is set")),
-        (None, Some(_)) => return Err(problem(object.at("startTimeAttributeName"), "is required when endTimeAttributeName is set")),
+        (Some(_), None) => {
+            return Err(problem(
+                object.at("endTimeAttributeName"),
+                "is required when startTimeAttributeName is set",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(problem(
+                object.at("startTimeAttributeName"),
+                "is required when endTimeAttributeName is set",
+            ))
+        }
     };
     let interval = object
         .string("queryTimeIntervalAttributeName")?
@@ -313,24 +378,38 @@ fn request(object: &Object, warnings: &mut Vec<String>) -> Checked<Request> {
         .map(|name| -> Checked<Interval> {
             Ok(Interval {
                 name,
-                prepend: object.string("queryTimeIntervalPrepend")?.unwrap_or_default(),
-                delimiter: object.string("queryTimeIntervalDelimiter")?.unwrap_or_else(|| "..".into()),
+                prepend: object
+                    .string("queryTimeIntervalPrepend")?
+                    .unwrap_or_default(),
+                delimiter: object
+                    .string("queryTimeIntervalDelimiter")?
+                    .unwrap_or_else(|| "..".into()),
             })
         })
         .transpose()?;
     let time_format = match object.string("queryTimeFormat")? {
-        Some(text) => TimeFormat::parse(&text).map_err(|why| problem(object.at("queryTimeFormat"), why))?,
+        Some(text) => {
+            TimeFormat::parse(&text).map_err(|why| problem(object.at("queryTimeFormat"), why))?
+        }
         None => TimeFormat::Iso,
     };
     let rate_limit = match object.object("rateLimitConfig")? {
         Some(config) => rate_limit_config(&config, warnings)?,
-        None => RateLimitConfig { custom: Vec::new(), use_reset: true },
+        None => RateLimitConfig {
+            custom: Vec::new(),
+            use_reset: true,
+        },
     };
     object.get("paginatedCallsPerSecond");
     let request = Request {
         endpoint,
         method: method(object, "httpMethod", Method::Get)?,
-        window: Duration::from_secs(object.integer("queryWindowInMin", 1, 7 * 24 * 60)?.unwrap_or(5) * 60),
+        window: Duration::from_secs(
+            object
+                .integer("queryWindowInMin", 1, 7 * 24 * 60)?
+                .unwrap_or(5)
+                * 60,
+        ),
         time_format,
         time_attributes,
         interval,
@@ -354,13 +433,25 @@ fn rate_limit_config(object: &Object, warnings: &mut Vec<String>) -> Checked<Rat
         evaluation.unread(warnings);
     }
     if let Some(extraction) = object.object("extraction")? {
-        let source = extraction.string("source")?.unwrap_or_else(|| "DefaultHeaders".into());
+        let source = extraction
+            .string("source")?
+            .unwrap_or_else(|| "DefaultHeaders".into());
         if !["defaultheaders", "customheaders"].contains(&source.to_ascii_lowercase().as_str()) {
-            return Err(problem(extraction.at("source"), format!("is '{source}': use DefaultHeaders or CustomHeaders")));
+            return Err(problem(
+                extraction.at("source"),
+                format!("is '{source}': use DefaultHeaders or CustomHeaders"),
+            ));
         }
         if let Some(headers) = extraction.object("headers")? {
-            for (name, field) in [("limit", HintField::Limit), ("remaining", HintField::Remaining), ("reset", HintField::Reset), ("retryAfter", HintField::RetryAfter)] {
-                let Some(spec) = headers.object(name)? else { continue };
+            for (name, field) in [
+                ("limit", HintField::Limit),
+                ("remaining", HintField::Remaining),
+                ("reset", HintField::Reset),
+                ("retryAfter", HintField::RetryAfter),
+            ] {
+                let Some(spec) = headers.object(name)? else {
+                    continue;
+                };
                 let header = spec.required("name")?;
                 let format = match spec.string("format")?.unwrap_or_else(|| "Integer".into()).to_ascii_lowercase().as_str() {
                     "integer" => HeaderFormat::Integer,
@@ -370,7 +461,13 @@ fn rate_limit_config(object: &Object, warnings: &mut Vec<String>) -> Checked<Rat
                     "datetime" | "httpdate" => HeaderFormat::DateTime,
                     other => return Err(problem(spec.at("format"), format!("is '{other}': use Integer, Seconds, UnixTimeSeconds, UnixTimeMilliseconds or DateTime"))),
                 };
-                custom.push((field, HeaderSpec { name: header, format }));
+                custom.push((
+                    field,
+                    HeaderSpec {
+                        name: header,
+                        format,
+                    },
+                ));
             }
             headers.unread(warnings);
         }
@@ -388,18 +485,28 @@ fn rate_limit_config(object: &Object, warnings: &mut Vec<String>) -> Checked<Rat
 fn paging(object: &Object, warnings: &mut Vec<String>) -> Checked<Paging> {
     let kind_name = object.required("pagingType")?;
     let token_source = |path_field: &str| -> Checked<Option<ValueSource>> {
-        Ok(match (object.json_path(path_field)?, object.string("nextPageTokenResponseHeader")?) {
-            (Some(path), _) => Some(ValueSource::Body(path)),
-            (None, Some(header)) if !header.is_empty() => Some(ValueSource::Header(header)),
-            _ => None,
-        })
+        Ok(
+            match (
+                object.json_path(path_field)?,
+                object.string("nextPageTokenResponseHeader")?,
+            ) {
+                (Some(path), _) => Some(ValueSource::Body(path)),
+                (None, Some(header)) if !header.is_empty() => Some(ValueSource::Header(header)),
+                _ => None,
+            },
+        )
     };
     let send = || -> Checked<Option<TokenSend>> {
-        Ok(match (object.string("nextPageParaName")?, object.string("nextPageRequestHeader")?) {
-            (Some(param), _) if !param.is_empty() => Some(TokenSend::Param(param)),
-            (_, Some(header)) if !header.is_empty() => Some(TokenSend::Header(header)),
-            _ => None,
-        })
+        Ok(
+            match (
+                object.string("nextPageParaName")?,
+                object.string("nextPageRequestHeader")?,
+            ) {
+                (Some(param), _) if !param.is_empty() => Some(TokenSend::Param(param)),
+                (_, Some(header)) if !header.is_empty() => Some(TokenSend::Header(header)),
+                _ => None,
+            },
+        )
     };
     let kind = match kind_name.to_ascii_lowercase().as_str() {
         "linkheader" | "persistentlinkheader" => PagingKind::Link {
@@ -448,17 +555,31 @@ fn paging(object: &Object, warnings: &mut Vec<String>) -> Checked<Paging> {
     object.get("nextPageUrlQueryParametersTemplate");
     let page_size = object.integer("pageSize", 1, 100_000)?.map(|n| n as u32);
     if matches!(kind, PagingKind::Offset { .. }) && page_size.is_none() {
-        return Err(problem(object.at("pageSize"), "is required with Offset paging: the offset moves by whole pages"));
+        return Err(problem(
+            object.at("pageSize"),
+            "is required with Offset paging: the offset moves by whole pages",
+        ));
     }
-    let in_body = match object.string("pagingInfoPlacement")?.map(|p| p.to_ascii_lowercase()).as_deref() {
+    let in_body = match object
+        .string("pagingInfoPlacement")?
+        .map(|p| p.to_ascii_lowercase())
+        .as_deref()
+    {
         None | Some("querystring") => false,
         Some("requestbody") => true,
-        Some(other) => return Err(problem(object.at("pagingInfoPlacement"), format!("is '{other}': use QueryString or RequestBody"))),
+        Some(other) => {
+            return Err(problem(
+                object.at("pagingInfoPlacement"),
+                format!("is '{other}': use QueryString or RequestBody"),
+            ))
+        }
     };
     let paging = Paging {
         kind,
         page_size,
-        page_size_param: object.string("pageSizeParameterName")?.filter(|p| !p.is_empty()),
+        page_size_param: object
+            .string("pageSizeParameterName")?
+            .filter(|p| !p.is_empty()),
         in_body,
         paging_params_only: object.boolean("pagingQueryParamOnly", false)?,
     };
@@ -473,19 +594,52 @@ fn response(object: &Object, warnings: &mut Vec<String>) -> Checked<Response> {
             .iter()
             .enumerate()
             .map(|(i, item)| match item {
-                Value::String(text) => Path::parse(text.trim()).map_err(|why| problem(format!("{at}[{i}]"), why)),
-                other => Err(problem(format!("{at}[{i}]"), format!("must be a JSONPath string, not {}", kind(other)))),
+                Value::String(text) => {
+                    Path::parse(text.trim()).map_err(|why| problem(format!("{at}[{i}]"), why))
+                }
+                other => Err(problem(
+                    format!("{at}[{i}]"),
+                    format!("must be a JSONPath string, not {}", kind(other)),
+                )),
             })
             .collect::<Checked<Vec<Path>>>()?,
-        Some(Value::Array(_)) => return Err(problem(at, "must list at least one JSONPath ($ for the whole body)")),
-        Some(other) => return Err(problem(at, format!("must be an array of JSONPaths, not {}", kind(other)))),
-        None => return Err(problem(at, "is required (e.g. [\"$\"] when the body is the list of events)")),
+        Some(Value::Array(_)) => {
+            return Err(problem(
+                at,
+                "must list at least one JSONPath ($ for the whole body)",
+            ))
+        }
+        Some(other) => {
+            return Err(problem(
+                at,
+                format!("must be an array of JSONPaths, not {}", kind(other)),
+            ))
+        }
+        None => {
+            return Err(problem(
+                at,
+                "is required (e.g. [\"$\"] when the body is the list of events)",
+            ))
+        }
     };
-    let success = match (object.json_path("successStatusJsonPath")?, object.string("successStatusValue")?) {
+    let success = match (
+        object.json_path("successStatusJsonPath")?,
+        object.string("successStatusValue")?,
+    ) {
         (Some(path), Some(value)) => Some((path, value)),
         (None, None) => None,
-        (Some(_), None) => return Err(problem(object.at("successStatusValue"), "is required when successStatusJsonPath is set")),
-        (None, Some(_)) => return Err(problem(object.at("successStatusJsonPath"), "is required when successStatusValue is set")),
+        (Some(_), None) => {
+            return Err(problem(
+                object.at("successStatusValue"),
+                "is required when successStatusJsonPath is set",
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(problem(
+                object.at("successStatusJsonPath"),
+                "is required when successStatusValue is set",
+            ))
+        }
     };
     let algorithm = object.string("compressionAlgo")?;
     let compression = if object.boolean("isGzipCompressed", false)? || algorithm.is_some() {
@@ -493,7 +647,12 @@ fn response(object: &Object, warnings: &mut Vec<String>) -> Checked<Response> {
             None | Some("gzip") => Compression::Gzip,
             Some("multi-gzip") => Compression::MultiGzip,
             Some("deflate") => Compression::Deflate,
-            Some(other) => return Err(problem(object.at("compressionAlgo"), format!("is '{other}': use gzip, multi-gzip or deflate"))),
+            Some(other) => {
+                return Err(problem(
+                    object.at("compressionAlgo"),
+                    format!("is '{other}': use gzip, multi-gzip or deflate"),
+                ))
+            }
         })
     } else {
         None
@@ -506,7 +665,11 @@ fn response(object: &Object, warnings: &mut Vec<String>) -> Checked<Response> {
             Some(_) => Err(problem(object.at(name), "must be one ASCII character")),
         }
     };
-    let format = match object.string("format")?.map(|f| f.to_ascii_lowercase()).as_deref() {
+    let format = match object
+        .string("format")?
+        .map(|f| f.to_ascii_lowercase())
+        .as_deref()
+    {
         None | Some("json") => Format::Json,
         Some("csv") => Format::Csv(CsvFormat {
             delimiter: one_char("csvDelimiter", b',')?,
@@ -514,18 +677,36 @@ fn response(object: &Object, warnings: &mut Vec<String>) -> Checked<Response> {
             quote: one_char("csvEscape", b'"')?,
             boundary: object.boolean("hasCsvBoundary", false)?,
         }),
-        Some("xml") => return Err(problem(object.at("format"), "xml is not supported by ucp's REST source: use json or csv")),
-        Some(other) => return Err(problem(object.at("format"), format!("is '{other}': use json or csv"))),
+        Some("xml") => {
+            return Err(problem(
+                object.at("format"),
+                "xml is not supported by ucp's REST source: use json or csv",
+            ))
+        }
+        Some(other) => {
+            return Err(problem(
+                object.at("format"),
+                format!("is '{other}': use json or csv"),
+            ))
+        }
     };
     object.get("convertChildPropertiesToArray");
     object.unread(warnings);
-    Ok(Response { events, success, compression, format })
+    Ok(Response {
+        events,
+        success,
+        compression,
+        format,
+    })
 }
 
 fn dcr(object: &Object) -> Checked<DcrConfig> {
     let stream = object.required("streamName")?;
     if !stream.starts_with("Custom-") {
-        return Err(problem(object.at("streamName"), format!("is '{stream}': a DCR stream name starts with Custom-")));
+        return Err(problem(
+            object.at("streamName"),
+            format!("is '{stream}': a DCR stream name starts with Custom-"),
+        ));
     }
     Ok(DcrConfig {
         endpoint: object.required("dataCollectionEndpoint")?,
@@ -547,19 +728,42 @@ struct Extension {
 }
 
 impl Extension {
-    fn read(object: Option<&Object>, name: &str, request: &Request, warnings: &mut Vec<String>) -> Checked<Extension> {
+    fn read(
+        object: Option<&Object>,
+        name: &str,
+        request: &Request,
+        warnings: &mut Vec<String>,
+    ) -> Checked<Extension> {
         let slug = |text: &str| -> String {
             text.chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
                 .collect()
         };
         let qps_budget = match request.qps {
-            Some(qps) => BudgetDefaults { limit: ((qps * 60.0).ceil() as u32).max(1), per: Duration::from_secs(60), share: 1.0 },
-            None => BudgetDefaults { limit: 60, per: Duration::from_secs(60), share: 1.0 },
+            Some(qps) => BudgetDefaults {
+                limit: ((qps * 60.0).ceil() as u32).max(1),
+                per: Duration::from_secs(60),
+                share: 1.0,
+            },
+            None => BudgetDefaults {
+                limit: 60,
+                per: Duration::from_secs(60),
+                share: 1.0,
+            },
         };
         let Some(object) = object else {
             return Ok(Extension {
-                meta: Meta { id: name.to_string(), version: "1.0.0".into(), description: format!("{name} (CCF RestApiPoller)") },
+                meta: Meta {
+                    id: name.to_string(),
+                    version: "1.0.0".into(),
+                    description: format!("{name} (CCF RestApiPoller)"),
+                },
                 stream: "events".into(),
                 provider: slug(name),
                 records: RecordPaths::default(),
@@ -572,8 +776,12 @@ impl Extension {
         let budget = match object.object("rateLimit")? {
             Some(rate) => {
                 let budget = BudgetDefaults {
-                    limit: rate.integer("limit", 1, u32::MAX as u64)?.ok_or_else(|| missing(&rate, "limit"))? as u32,
-                    per: Duration::from_secs(rate.integer("perSeconds", 1, 24 * 3600)?.unwrap_or(60)),
+                    limit: rate
+                        .integer("limit", 1, u32::MAX as u64)?
+                        .ok_or_else(|| missing(&rate, "limit"))? as u32,
+                    per: Duration::from_secs(
+                        rate.integer("perSeconds", 1, 24 * 3600)?.unwrap_or(60),
+                    ),
                     share: rate.number("share", 0.01, 1.0)?.unwrap_or(1.0),
                 };
                 rate.unread(warnings);
@@ -583,16 +791,25 @@ impl Extension {
         };
         let late_arrival = match object.object("lateArrival")? {
             Some(late) => {
-                let lookback = late.integer("lookbackInMin", 1, 7 * 24 * 60)?.ok_or_else(|| missing(&late, "lookbackInMin"))?;
-                let max_ids = late.integer("maxRememberedIds", 1, 1_000_000)?.unwrap_or(20_000) as usize;
+                let lookback = late
+                    .integer("lookbackInMin", 1, 7 * 24 * 60)?
+                    .ok_or_else(|| missing(&late, "lookbackInMin"))?;
+                let max_ids = late
+                    .integer("maxRememberedIds", 1, 1_000_000)?
+                    .unwrap_or(20_000) as usize;
                 late.unread(warnings);
-                Some(LateArrival { lookback: Duration::from_secs(lookback * 60), max_ids })
+                Some(LateArrival {
+                    lookback: Duration::from_secs(lookback * 60),
+                    max_ids,
+                })
             }
             None => None,
         };
         let time_format = object
             .string("recordTimeFormat")?
-            .map(|text| TimeFormat::parse(&text).map_err(|why| problem(object.at("recordTimeFormat"), why)))
+            .map(|text| {
+                TimeFormat::parse(&text).map_err(|why| problem(object.at("recordTimeFormat"), why))
+            })
             .transpose()?;
         let mut parameters = Vec::new();
         if let Some(specs) = object.object("parameters")? {
@@ -606,12 +823,16 @@ impl Extension {
                 spec.unread(warnings);
             }
         }
-        let catch_up = object.integer("catchUpWindowInMin", 1, 31 * 24 * 60)?.map(|m| Duration::from_secs(m * 60));
+        let catch_up = object
+            .integer("catchUpWindowInMin", 1, 31 * 24 * 60)?
+            .map(|m| Duration::from_secs(m * 60));
         let extension = Extension {
             meta: Meta {
                 id: object.string("id")?.unwrap_or_else(|| name.to_string()),
                 version: object.string("version")?.unwrap_or_else(|| "1.0.0".into()),
-                description: object.string("description")?.unwrap_or_else(|| format!("{name} (CCF RestApiPoller)")),
+                description: object
+                    .string("description")?
+                    .unwrap_or_else(|| format!("{name} (CCF RestApiPoller)")),
             },
             stream: object.string("stream")?.unwrap_or_else(|| "events".into()),
             provider: object.string("provider")?.unwrap_or_else(|| slug(name)),
@@ -626,7 +847,10 @@ impl Extension {
             parameters,
         };
         if extension.stream.trim().is_empty() || extension.provider.trim().is_empty() {
-            return Err(problem(object.path(), "stream and provider must not be empty"));
+            return Err(problem(
+                object.path(),
+                "stream and provider must not be empty",
+            ));
         }
         object.unread(warnings);
         Ok(extension)

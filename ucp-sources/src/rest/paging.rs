@@ -30,8 +30,16 @@ pub struct PageFacts<'a> {
 }
 
 /// The position of the next page, or `None` when the window (or poll) has no more.
-pub fn next(paging: &Paging, asked: Option<&Position>, facts: &PageFacts) -> Result<Option<Position>, String> {
-    let full = |records: usize| paging.page_size.map_or(records > 0, |size| records >= size as usize);
+pub fn next(
+    paging: &Paging,
+    asked: Option<&Position>,
+    facts: &PageFacts,
+) -> Result<Option<Position>, String> {
+    let full = |records: usize| {
+        paging
+            .page_size
+            .map_or(records > 0, |size| records >= size as usize)
+    };
     let next = match &paging.kind {
         PagingKind::None => None,
         PagingKind::Link { rel, body_path, .. } => {
@@ -41,26 +49,42 @@ pub fn next(paging: &Paging, asked: Option<&Position>, facts: &PageFacts) -> Res
             };
             link.map(Position::Url)
         }
-        PagingKind::Token { source, has_next, .. } => {
+        PagingKind::Token {
+            source, has_next, ..
+        } => {
             if flag_says_no(facts, has_next.as_ref())? {
                 None
             } else {
                 value(facts, source)?.map(Position::Token)
             }
         }
-        PagingKind::NextUrl { source, base, send, has_next, .. } => {
+        PagingKind::NextUrl {
+            source,
+            base,
+            send,
+            has_next,
+            ..
+        } => {
             if flag_says_no(facts, has_next.as_ref())? {
                 None
             } else {
                 let found = value(facts, source)?;
                 match (base, send) {
-                    (Some(_), Some(TokenSend::Param(_) | TokenSend::Header(_))) => found.map(Position::Token),
+                    (Some(_), Some(TokenSend::Param(_) | TokenSend::Header(_))) => {
+                        found.map(Position::Token)
+                    }
                     _ => found.map(Position::Url),
                 }
             }
         }
         PagingKind::Offset { .. } => full(facts.records).then_some(Position::Offset(facts.read)),
-        PagingKind::PageNumber { zero_based, has_next, total, page_count, .. } => {
+        PagingKind::PageNumber {
+            zero_based,
+            has_next,
+            total,
+            page_count,
+            ..
+        } => {
             let current = match asked {
                 Some(Position::Number(n)) => *n,
                 _ => u64::from(!*zero_based),
@@ -69,7 +93,11 @@ pub fn next(paging: &Paging, asked: Option<&Position>, facts: &PageFacts) -> Res
                 !flag_says_no(facts, Some(path))?
             } else if let Some(path) = page_count {
                 let count = number(facts, path)?;
-                let last = if *zero_based { count.saturating_sub(1) } else { count };
+                let last = if *zero_based {
+                    count.saturating_sub(1)
+                } else {
+                    count
+                };
                 count > 0 && current < last
             } else if let Some(path) = total {
                 facts.read < number(facts, path)?
@@ -106,18 +134,28 @@ fn flag_says_no(facts: &PageFacts, path: Option<&super::json_path::Path>) -> Res
     let Some(path) = path else { return Ok(false) };
     Ok(match body_value(facts, path)? {
         None => true,
-        Some(flag) => matches!(flag.trim().to_ascii_lowercase().as_str(), "false" | "0" | "no"),
+        Some(flag) => matches!(
+            flag.trim().to_ascii_lowercase().as_str(),
+            "false" | "0" | "no"
+        ),
     })
 }
 
 fn number(facts: &PageFacts, path: &super::json_path::Path) -> Result<u64, String> {
-    let text = body_value(facts, path)?.ok_or_else(|| format!("the answer has no number at {}", path.text()))?;
+    let text = body_value(facts, path)?
+        .ok_or_else(|| format!("the answer has no number at {}", path.text()))?;
     text.trim()
         .parse::<f64>()
         .ok()
         .filter(|n| n.is_finite() && *n >= 0.0)
         .map(|n| n.min(u64::MAX as f64) as u64)
-        .ok_or_else(|| format!("the answer's {} is not a count ('{}')", path.text(), text.chars().take(20).collect::<String>()))
+        .ok_or_else(|| {
+            format!(
+                "the answer's {} is not a count ('{}')",
+                path.text(),
+                text.chars().take(20).collect::<String>()
+            )
+        })
 }
 
 #[cfg(test)]
@@ -127,11 +165,27 @@ mod tests {
     use bytes::Bytes;
 
     fn paging(kind: PagingKind, page_size: Option<u32>) -> Paging {
-        Paging { kind, page_size, page_size_param: None, in_body: false, paging_params_only: false }
+        Paging {
+            kind,
+            page_size,
+            page_size_param: None,
+            in_body: false,
+            paging_params_only: false,
+        }
     }
 
-    fn facts<'a>(headers: &'a HeaderMap, body: &'a Body, records: usize, read: u64) -> PageFacts<'a> {
-        PageFacts { headers, body: Some(body), records, read }
+    fn facts<'a>(
+        headers: &'a HeaderMap,
+        body: &'a Body,
+        records: usize,
+        read: u64,
+    ) -> PageFacts<'a> {
+        PageFacts {
+            headers,
+            body: Some(body),
+            records,
+            read,
+        }
     }
 
     #[test]
@@ -143,11 +197,30 @@ mod tests {
             send: TokenSend::Param("pageToken".into()),
             has_next: Some(Path::parse("$.paging.hasMore").unwrap()),
         };
-        let body = Body::decode(Bytes::from(r#"{"paging":{"next":"t2","hasMore":true}}"#), None).unwrap();
+        let body = Body::decode(
+            Bytes::from(r#"{"paging":{"next":"t2","hasMore":true}}"#),
+            None,
+        )
+        .unwrap();
         let p = paging(kind.clone(), None);
-        assert_eq!(next(&p, None, &facts(&headers, &body, 3, 3)).unwrap(), Some(Position::Token("t2".into())));
-        assert_eq!(next(&p, Some(&Position::Token("t2".into())), &facts(&headers, &body, 3, 3)).unwrap(), None);
-        let done = Body::decode(Bytes::from(r#"{"paging":{"next":"t3","hasMore":false}}"#), None).unwrap();
+        assert_eq!(
+            next(&p, None, &facts(&headers, &body, 3, 3)).unwrap(),
+            Some(Position::Token("t2".into()))
+        );
+        assert_eq!(
+            next(
+                &p,
+                Some(&Position::Token("t2".into())),
+                &facts(&headers, &body, 3, 3)
+            )
+            .unwrap(),
+            None
+        );
+        let done = Body::decode(
+            Bytes::from(r#"{"paging":{"next":"t3","hasMore":false}}"#),
+            None,
+        )
+        .unwrap();
         assert_eq!(next(&p, None, &facts(&headers, &done, 3, 3)).unwrap(), None);
     }
 
@@ -155,21 +228,67 @@ mod tests {
     fn offsets_and_page_numbers() {
         let headers = HeaderMap::new();
         let body = Body::decode(Bytes::from(r#"{"total":25,"pages":3}"#), None).unwrap();
-        let offset = paging(PagingKind::Offset { param: "offset".into(), end_param: None }, Some(10));
-        assert_eq!(next(&offset, None, &facts(&headers, &body, 10, 10)).unwrap(), Some(Position::Offset(10)));
-        assert_eq!(next(&offset, None, &facts(&headers, &body, 5, 25)).unwrap(), None);
+        let offset = paging(
+            PagingKind::Offset {
+                param: "offset".into(),
+                end_param: None,
+            },
+            Some(10),
+        );
+        assert_eq!(
+            next(&offset, None, &facts(&headers, &body, 10, 10)).unwrap(),
+            Some(Position::Offset(10))
+        );
+        assert_eq!(
+            next(&offset, None, &facts(&headers, &body, 5, 25)).unwrap(),
+            None
+        );
         let by_count = paging(
-            PagingKind::PageNumber { param: "page".into(), zero_based: false, has_next: None, total: None, page_count: Some(Path::parse("$.pages").unwrap()) },
+            PagingKind::PageNumber {
+                param: "page".into(),
+                zero_based: false,
+                has_next: None,
+                total: None,
+                page_count: Some(Path::parse("$.pages").unwrap()),
+            },
             Some(10),
         );
-        assert_eq!(next(&by_count, None, &facts(&headers, &body, 10, 10)).unwrap(), Some(Position::Number(2)));
-        assert_eq!(next(&by_count, Some(&Position::Number(3)), &facts(&headers, &body, 5, 25)).unwrap(), None);
+        assert_eq!(
+            next(&by_count, None, &facts(&headers, &body, 10, 10)).unwrap(),
+            Some(Position::Number(2))
+        );
+        assert_eq!(
+            next(
+                &by_count,
+                Some(&Position::Number(3)),
+                &facts(&headers, &body, 5, 25)
+            )
+            .unwrap(),
+            None
+        );
         let by_total = paging(
-            PagingKind::PageNumber { param: "page".into(), zero_based: true, has_next: None, total: Some(Path::parse("$.total").unwrap()), page_count: None },
+            PagingKind::PageNumber {
+                param: "page".into(),
+                zero_based: true,
+                has_next: None,
+                total: Some(Path::parse("$.total").unwrap()),
+                page_count: None,
+            },
             Some(10),
         );
-        assert_eq!(next(&by_total, None, &facts(&headers, &body, 10, 20)).unwrap(), Some(Position::Number(1)));
-        assert_eq!(next(&by_total, Some(&Position::Number(2)), &facts(&headers, &body, 5, 25)).unwrap(), None);
+        assert_eq!(
+            next(&by_total, None, &facts(&headers, &body, 10, 20)).unwrap(),
+            Some(Position::Number(1))
+        );
+        assert_eq!(
+            next(
+                &by_total,
+                Some(&Position::Number(2)),
+                &facts(&headers, &body, 5, 25)
+            )
+            .unwrap(),
+            None
+        );
         let bad = Body::decode(Bytes::from(r#"{"total":"many"}"#), None).unwrap();
         assert!(next(&by_total, None, &facts(&headers, &bad, 10, 10)).is_err());
     }

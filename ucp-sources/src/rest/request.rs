@@ -112,7 +112,11 @@ fn url_pair(name: &str, value: &str) -> String {
 }
 
 /// A header from a name and a value; marked sensitive when `secret`.
-pub fn header(name: &str, value: &str, secret: bool) -> Result<(HeaderName, HeaderValue), SourceError> {
+pub fn header(
+    name: &str,
+    value: &str,
+    secret: bool,
+) -> Result<(HeaderName, HeaderValue), SourceError> {
     let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| SourceError::Config {
         message: format!("'{name}' is not a valid HTTP header name"),
     })?;
@@ -131,48 +135,78 @@ pub fn build(
     position: Option<&Position>,
 ) -> Result<Call, SourceError> {
     let request = &definition.request;
-    let endpoint = parse_url(&values.render(&request.endpoint, "apiEndpoint")?, "apiEndpoint")?;
+    let endpoint = parse_url(
+        &values.render(&request.endpoint, "apiEndpoint")?,
+        "apiEndpoint",
+    )?;
     let mut headers = Vec::new();
     for (name, template) in &request.headers {
-        headers.push(header(name, &values.render(template, &format!("header {name}"))?, template.has_secret())?);
+        headers.push(header(
+            name,
+            &values.render(template, &format!("header {name}"))?,
+            template.has_secret(),
+        )?);
     }
     // A URL from the provider is followed as given (link and next-page-URL paging).
     if let Some(Position::Url(next)) = position {
-        let url = ucp_core::http::resolve_link(&endpoint, next).map_err(|e| SourceError::Malformed {
-            message: format!("the next page's link is unusable: {e}"),
-        })?;
+        let url =
+            ucp_core::http::resolve_link(&endpoint, next).map_err(|e| SourceError::Malformed {
+                message: format!("the next page's link is unusable: {e}"),
+            })?;
         let mut url = url;
         if let PagingKind::NextUrl { query, .. } = &definition.paging.kind {
             for (name, template) in query {
-                let value = values.render(template, &format!("nextPageUrlQueryParameters.{name}"))?;
+                let value =
+                    values.render(template, &format!("nextPageUrlQueryParameters.{name}"))?;
                 url.query_pairs_mut().append_pair(name, &value);
             }
         }
-        return Ok(Call { method: Method::Get, url, headers, body: None });
+        return Ok(Call {
+            method: Method::Get,
+            url,
+            headers,
+            body: None,
+        });
     }
 
     let mut params: Vec<(String, String)> = Vec::new();
     let paging_only = position.is_some() && definition.paging.paging_params_only;
     if !paging_only {
         for (name, template) in &request.query {
-            params.push((name.clone(), values.render(template, &format!("queryParameters.{name}"))?));
+            params.push((
+                name.clone(),
+                values.render(template, &format!("queryParameters.{name}"))?,
+            ));
         }
-        if let (Some((start_name, end_name)), Some((start, end))) = (&request.time_attributes, &values.window) {
+        if let (Some((start_name, end_name)), Some((start, end))) =
+            (&request.time_attributes, &values.window)
+        {
             params.push((start_name.clone(), start.clone()));
             params.push((end_name.clone(), end.clone()));
         }
         if let (Some(interval), Some((start, end))) = (&request.interval, &values.window) {
-            params.push((interval.name.clone(), format!("{}{start}{}{end}", interval.prepend, interval.delimiter)));
+            params.push((
+                interval.name.clone(),
+                format!("{}{start}{}{end}", interval.prepend, interval.delimiter),
+            ));
         }
     }
     let mut paging: Vec<(String, String)> = Vec::new();
     let mut paging_header = None;
-    if let (Some(size), Some(name)) = (definition.paging.page_size, &definition.paging.page_size_param) {
+    if let (Some(size), Some(name)) = (
+        definition.paging.page_size,
+        &definition.paging.page_size_param,
+    ) {
         paging.push((name.clone(), size.to_string()));
     }
     match (&definition.paging.kind, position) {
         (PagingKind::Token { send, .. }, Some(Position::Token(token)))
-        | (PagingKind::NextUrl { send: Some(send), .. }, Some(Position::Token(token))) => match send {
+        | (
+            PagingKind::NextUrl {
+                send: Some(send), ..
+            },
+            Some(Position::Token(token)),
+        ) => match send {
             TokenSend::Param(name) => paging.push((name.clone(), token.clone())),
             TokenSend::Header(name) => paging_header = Some(header(name, token, false)?),
         },
@@ -187,7 +221,12 @@ pub fn build(
                 paging.push((end.clone(), offset.saturating_add(size).to_string()));
             }
         }
-        (PagingKind::PageNumber { param, zero_based, .. }, position) => {
+        (
+            PagingKind::PageNumber {
+                param, zero_based, ..
+            },
+            position,
+        ) => {
             let number = match position {
                 Some(Position::Number(n)) => *n,
                 _ => u64::from(!*zero_based),
@@ -199,9 +238,12 @@ pub fn build(
     headers.extend(paging_header);
 
     let mut url = match (&definition.paging.kind, position) {
-        (PagingKind::NextUrl { base: Some(base), .. }, Some(Position::Token(_))) => {
-            parse_url(&values.render(base, "nextPageUrl")?, "nextPageUrl")?
-        }
+        (
+            PagingKind::NextUrl {
+                base: Some(base), ..
+            },
+            Some(Position::Token(_)),
+        ) => parse_url(&values.render(base, "nextPageUrl")?, "nextPageUrl")?,
         _ => endpoint,
     };
     let template = match (&request.template, paging_only) {
@@ -219,7 +261,9 @@ pub fn build(
         Some(match (template, request.json_body) {
             (Some(text), true) => {
                 let mut json = relaxed_json(&text).map_err(|why| SourceError::Config {
-                    message: format!("queryParametersTemplate does not give JSON once filled in ({why})"),
+                    message: format!(
+                        "queryParametersTemplate does not give JSON once filled in ({why})"
+                    ),
                 })?;
                 for (name, value) in body_params.drain(..) {
                     set_at(&mut json, &name, number_or_text(value));
@@ -255,7 +299,12 @@ pub fn build(
         }
         None
     };
-    Ok(Call { method: request.method, url, headers, body })
+    Ok(Call {
+        method: request.method,
+        url,
+        headers,
+        body,
+    })
 }
 
 fn append_query(url: &mut Url, params: &[(String, String)]) {
@@ -304,7 +353,9 @@ pub fn set_at(json: &mut Value, name: &str, value: Value) {
             *node = Value::Object(Map::new());
         }
         let Value::Object(map) = node else { return };
-        node = map.entry((*step).to_string()).or_insert_with(|| Value::Object(Map::new()));
+        node = map
+            .entry((*step).to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     if !node.is_object() {
         *node = Value::Object(Map::new());
@@ -355,10 +406,17 @@ pub fn relaxed_json(text: &str) -> Result<Value, String> {
 /// The API-key header of APIKey auth: `{identifier} {key}` (or the key alone).
 pub fn api_key_text(auth: &Auth, key: &SecretString) -> Option<SecretString> {
     match auth {
-        Auth::ApiKey { identifier: Some(identifier), .. } => {
-            Some(SecretString::from(format!("{} {}", identifier.trim(), key.expose_secret())))
-        }
-        Auth::ApiKey { identifier: None, .. } => Some(key.clone()),
+        Auth::ApiKey {
+            identifier: Some(identifier),
+            ..
+        } => Some(SecretString::from(format!(
+            "{} {}",
+            identifier.trim(),
+            key.expose_secret()
+        ))),
+        Auth::ApiKey {
+            identifier: None, ..
+        } => Some(key.clone()),
         _ => None,
     }
 }
@@ -369,7 +427,8 @@ mod tests {
 
     #[test]
     fn single_quoted_templates_become_json() {
-        let value = relaxed_json("{ 'a': { 'from': 1700, 'q': 'it\\'s \"x\"' }, 'b': [ 'c' ] }").unwrap();
+        let value =
+            relaxed_json("{ 'a': { 'from': 1700, 'q': 'it\\'s \"x\"' }, 'b': [ 'c' ] }").unwrap();
         assert_eq!(value["a"]["from"], 1700);
         assert_eq!(value["a"]["q"], "it's \"x\"");
         assert_eq!(value["b"][0], "c");
@@ -382,6 +441,9 @@ mod tests {
         set_at(&mut body, "$.request_data.search_from", Value::from(100));
         set_at(&mut body, "$.request_data.search_to", Value::from(200));
         set_at(&mut body, "limit", Value::from(5));
-        assert_eq!(body, serde_json::json!({"request_data": {"search_from": 100, "search_to": 200}, "limit": 5}));
+        assert_eq!(
+            body,
+            serde_json::json!({"request_data": {"search_from": 100, "search_to": 200}, "limit": 5})
+        );
     }
 }

@@ -88,7 +88,9 @@ fn inflate(raw: &[u8], algorithm: Compression) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     let limit = MAX_BODY_BYTES as u64 + 1;
     let read = match algorithm {
-        Compression::Gzip => flate2::read::GzDecoder::new(raw).take(limit).read_to_end(&mut out),
+        Compression::Gzip => flate2::read::GzDecoder::new(raw)
+            .take(limit)
+            .read_to_end(&mut out),
         Compression::MultiGzip => flate2::read::MultiGzDecoder::new(raw)
             .take(limit)
             .read_to_end(&mut out),
@@ -135,7 +137,10 @@ pub fn records(
     match &response.format {
         Format::Csv(csv) => {
             for (index, row) in csv_rows(body.text(), csv)?.into_iter().enumerate() {
-                out.push(value_record(Value::Object(row), rules).map_err(|why| format!("row #{index}: {why}"))?);
+                out.push(
+                    value_record(Value::Object(row), rules)
+                        .map_err(|why| format!("row #{index}: {why}"))?,
+                );
             }
         }
         Format::Json => {
@@ -149,7 +154,9 @@ pub fn records(
                             other => vec![other.clone()],
                         };
                         for (index, item) in items.into_iter().enumerate() {
-                            out.push(value_record(item, rules).map_err(|why| format!("event #{index} at {}: {why}", path.text()))?);
+                            out.push(value_record(item, rules).map_err(|why| {
+                                format!("event #{index} at {}: {why}", path.text())
+                            })?);
                         }
                     }
                 }
@@ -181,7 +188,10 @@ fn raw_events(
     };
     out.reserve(items.len());
     for (index, raw) in items.into_iter().enumerate() {
-        out.push(raw_record(&body.text, raw, rules).map_err(|why| format!("event #{index} at {}: {why}", path.text()))?);
+        out.push(
+            raw_record(&body.text, raw, rules)
+                .map_err(|why| format!("event #{index} at {}: {why}", path.text()))?,
+        );
     }
     Ok(())
 }
@@ -222,8 +232,12 @@ fn raw_fields<'a>(
         if path.is_plain() {
             return Ok(path.first_raw(raw)?.and_then(leaf_text));
         }
-        let value: Value = serde_json::from_str(raw.get()).map_err(|e| format!("is not JSON ({e})"))?;
-        Ok(path.first(&value).and_then(value_text).map(|t| Cow::Owned(t.into_owned())))
+        let value: Value =
+            serde_json::from_str(raw.get()).map_err(|e| format!("is not JSON ({e})"))?;
+        Ok(path
+            .first(&value)
+            .and_then(value_text)
+            .map(|t| Cow::Owned(t.into_owned())))
     };
     Ok((one(&paths.id)?, one(&paths.time)?))
 }
@@ -241,7 +255,8 @@ fn value_record(mut event: Value, rules: &RecordRules) -> Result<Record, String>
             .map(|t| Cow::Owned(t.into_owned()))
     };
     let (id, time) = (field(&rules.paths.id), field(&rules.paths.time));
-    let payload = serde_json::to_vec(&event).map_err(|e| format!("cannot be written as JSON ({e})"))?;
+    let payload =
+        serde_json::to_vec(&event).map_err(|e| format!("cannot be written as JSON ({e})"))?;
     finish(id, time, Bytes::from(payload), rules)
 }
 
@@ -262,7 +277,13 @@ fn finish(
                 Some(format) => format.read(&text),
                 None => super::time_format::read_any(&text, false),
             };
-            read.ok_or_else(|| format!("has no readable time at {} ('{}')", path.text(), clip(&text)))?
+            read.ok_or_else(|| {
+                format!(
+                    "has no readable time at {} ('{}')",
+                    path.text(),
+                    clip(&text)
+                )
+            })?
         }
         (None, Some(path)) => return Err(format!("has no time at {}", path.text())),
         (_, None) => rules.now,
@@ -303,7 +324,11 @@ fn with_attributes(event: &str, attributes: &[(String, String)]) -> Bytes {
 
 /// The rows of a CSV body as objects (header names as keys, or `column1`, `column2`, …).
 fn csv_rows(text: &str, format: &CsvFormat) -> Result<Vec<Map<String, Value>>, String> {
-    let text = if format.boundary { without_boundary(text) } else { text };
+    let text = if format.boundary {
+        without_boundary(text)
+    } else {
+        text
+    };
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(format.delimiter)
         .quote(format.quote)
@@ -328,7 +353,10 @@ fn csv_rows(text: &str, format: &CsvFormat) -> Result<Vec<Map<String, Value>>, S
         let mut object = Map::new();
         for (column, value) in row.iter().enumerate() {
             let name = match &headers {
-                Some(names) => names.get(column).cloned().unwrap_or_else(|| format!("column{}", column + 1)),
+                Some(names) => names
+                    .get(column)
+                    .cloned()
+                    .unwrap_or_else(|| format!("column{}", column + 1)),
                 None => format!("column{}", column + 1),
             };
             object.insert(name, Value::String(value.to_string()));
@@ -385,33 +413,59 @@ mod tests {
         let text = r#"{"data":{"events":[ {"uuid":"a","published":"2026-03-02T09:00:00Z","x": [1, 2]} ,{"published":1772442000,"uuid":7}]}}"#;
         let body = Body::decode(Bytes::from(text), None).unwrap();
         let paths = id_time("$.uuid", "$.published");
-        let records = records(&body, &json_response(&["$.data.events"]), &rules(&paths, &[])).unwrap();
+        let records = records(
+            &body,
+            &json_response(&["$.data.events"]),
+            &rules(&paths, &[]),
+        )
+        .unwrap();
         assert_eq!(records.len(), 2);
-        assert_eq!(&records[0].payload[..], br#"{"uuid":"a","published":"2026-03-02T09:00:00Z","x": [1, 2]}"#);
+        assert_eq!(
+            &records[0].payload[..],
+            br#"{"uuid":"a","published":"2026-03-02T09:00:00Z","x": [1, 2]}"#
+        );
         assert_eq!(records[1].id.as_str(), "7");
         assert_eq!(records[1].time.timestamp(), 1_772_442_000);
     }
 
     #[test]
     fn general_paths_csv_gzip_and_content_ids() {
-        let body = Body::decode(Bytes::from(r#"{"items":[{"kind":"x","n":1},{"kind":"y","n":2}]}"#), None).unwrap();
+        let body = Body::decode(
+            Bytes::from(r#"{"items":[{"kind":"x","n":1},{"kind":"y","n":2}]}"#),
+            None,
+        )
+        .unwrap();
         let none = RecordPaths::default();
-        let found = records(&body, &json_response(&["$.items[?@.kind == 'y']"]), &rules(&none, &[])).unwrap();
+        let found = records(
+            &body,
+            &json_response(&["$.items[?@.kind == 'y']"]),
+            &rules(&none, &[]),
+        )
+        .unwrap();
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].id.as_str(), content_id(br#"{"kind":"y","n":2}"#));
 
         let csv = "id,time,name\n1,2026-03-02T09:00:00Z,\"a, b\"\n2,2026-03-02T09:01:00Z,c\n";
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         gz.write_all(csv.as_bytes()).unwrap();
-        let body = Body::decode(Bytes::from(gz.finish().unwrap()), Some(Compression::Gzip)).unwrap();
+        let body =
+            Body::decode(Bytes::from(gz.finish().unwrap()), Some(Compression::Gzip)).unwrap();
         let response = Response {
-            format: Format::Csv(CsvFormat { delimiter: b',', header: true, quote: b'"', boundary: false }),
+            format: Format::Csv(CsvFormat {
+                delimiter: b',',
+                header: true,
+                quote: b'"',
+                boundary: false,
+            }),
             ..json_response(&["$"])
         };
         let paths = id_time("$.id", "$.time");
         let rows = records(&body, &response, &rules(&paths, &[])).unwrap();
         assert_eq!(rows.len(), 2);
-        assert_eq!(&rows[0].payload[..], br#"{"id":"1","name":"a, b","time":"2026-03-02T09:00:00Z"}"#);
+        assert_eq!(
+            &rows[0].payload[..],
+            br#"{"id":"1","name":"a, b","time":"2026-03-02T09:00:00Z"}"#
+        );
         assert!(Body::decode(Bytes::from("not gzip"), Some(Compression::Gzip)).is_err());
     }
 

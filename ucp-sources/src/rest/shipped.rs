@@ -50,7 +50,10 @@ mod tests {
         for (name, text) in ALL {
             let definition = load(name, text).unwrap_or_else(|e| panic!("{e}"));
             for warning in &definition.warnings {
-                assert!(warning.contains("paginatedCallsPerSecond"), "{name}: {warning}");
+                assert!(
+                    warning.contains("paginatedCallsPerSecond"),
+                    "{name}: {warning}"
+                );
             }
         }
     }

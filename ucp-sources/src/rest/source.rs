@@ -57,11 +57,18 @@ struct Read {
 impl RestSource {
     /// An instance of `definition`; refuses missing parameters and an unusable endpoint,
     /// naming them.
-    pub fn new(definition: Arc<RestDefinition>, mut config: RestConfig) -> Result<Self, SourceError> {
+    pub fn new(
+        definition: Arc<RestDefinition>,
+        mut config: RestConfig,
+    ) -> Result<Self, SourceError> {
         let config_error = |message: String| SourceError::Config { message };
         for spec in &definition.parameter_specs {
             if let Some(default) = &spec.default {
-                if !config.parameters.keys().any(|k| k.eq_ignore_ascii_case(&spec.name)) {
+                if !config
+                    .parameters
+                    .keys()
+                    .any(|k| k.eq_ignore_ascii_case(&spec.name))
+                {
                     config.parameters.insert(spec.name.clone(), default.clone());
                 }
             }
@@ -69,7 +76,12 @@ impl RestSource {
         let missing: Vec<String> = definition
             .parameters()
             .into_iter()
-            .filter(|name| !config.parameters.keys().any(|k| k.eq_ignore_ascii_case(name)))
+            .filter(|name| {
+                !config
+                    .parameters
+                    .keys()
+                    .any(|k| k.eq_ignore_ascii_case(name))
+            })
             .collect();
         if !missing.is_empty() {
             return Err(config_error(format!(
@@ -89,11 +101,19 @@ impl RestSource {
         }
         let endpoint = render_plain(&definition.request.endpoint, &config)?;
         let url = reqwest::Url::parse(endpoint.trim()).map_err(|e| {
-            config_error(format!("connector {}: apiEndpoint is not a URL once filled in ({e})", definition.meta.id))
+            config_error(format!(
+                "connector {}: apiEndpoint is not a URL once filled in ({e})",
+                definition.meta.id
+            ))
         })?;
         let host = match (url.scheme(), url.host_str()) {
             ("http" | "https", Some(host)) => host.to_string(),
-            _ => return Err(config_error(format!("connector {}: apiEndpoint must be an http(s) URL with a host", definition.meta.id))),
+            _ => {
+                return Err(config_error(format!(
+                    "connector {}: apiEndpoint must be an http(s) URL with a host",
+                    definition.meta.id
+                )))
+            }
         };
         let account = match url.port() {
             Some(port) => format!("{host}:{port}"),
@@ -101,7 +121,10 @@ impl RestSource {
         };
         if let Some(share) = config.quota_share {
             if !(share > 0.0 && share <= 1.0) {
-                return Err(config_error(format!("connector {}: quota share {share} must be in (0, 1]", definition.meta.id)));
+                return Err(config_error(format!(
+                    "connector {}: quota share {share} must be in (0, 1]",
+                    definition.meta.id
+                )));
             }
         }
         let timeout = config.request_timeout.unwrap_or(definition.request.timeout);
@@ -121,9 +144,13 @@ impl RestSource {
     }
 
     pub(super) fn credential_name(&self) -> Result<&str, SourceError> {
-        self.config.credential.as_deref().filter(|n| !n.is_empty()).ok_or_else(|| SourceError::Config {
-            message: format!("connector {}: no credential named", self.definition.meta.id),
-        })
+        self.config
+            .credential
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| SourceError::Config {
+                message: format!("connector {}: no credential named", self.definition.meta.id),
+            })
     }
 
     async fn credential(&self, cx: &SourceContext) -> Result<Option<Credential>, SourceError> {
@@ -138,7 +165,9 @@ impl RestSource {
         match &self.config.start {
             Some(StartAt::Time(time)) => *time,
             Some(StartAt::Ago(ago)) => now - chrono::Duration::from_std(*ago).unwrap_or_default(),
-            None => now - chrono::Duration::from_std(self.definition.request.window).unwrap_or_default(),
+            None => {
+                now - chrono::Duration::from_std(self.definition.request.window).unwrap_or_default()
+            }
         }
     }
 
@@ -182,7 +211,8 @@ impl RestSource {
                 call.url.query_pairs_mut().clear().extend_pairs(kept);
             }
         }
-        self.authenticated(cx, call, &values, credential.as_ref()).await
+        self.authenticated(cx, call, &values, credential.as_ref())
+            .await
     }
 
     /// Records and the next position of an answer.
@@ -193,13 +223,18 @@ impl RestSource {
         read_before: u64,
         now: DateTime<Utc>,
     ) -> Result<Read, SourceError> {
-        let malformed = |why: String| SourceError::Malformed { message: format!("{}: {why}", self.what) };
+        let malformed = |why: String| SourceError::Malformed {
+            message: format!("{}: {why}", self.what),
+        };
         let response = &self.definition.response;
         let compression = response.compression.or_else(|| encoding(&exchange.headers));
         let body = Body::decode(exchange.body.clone(), compression).map_err(malformed)?;
         if let Some((path, expected)) = &response.success {
             if !body.succeeded(path, expected).map_err(malformed)? {
-                return Err(malformed(format!("the answer's {} is not '{expected}': the API reports a failure", path.text())));
+                return Err(malformed(format!(
+                    "the answer's {} is not '{expected}': the API reports a failure",
+                    path.text()
+                )));
             }
         }
         let add_on: Vec<(String, String)> = self
@@ -208,7 +243,11 @@ impl RestSource {
             .iter()
             .map(|(name, template)| Ok((name.clone(), render_plain(template, &self.config)?)))
             .collect::<Result<_, SourceError>>()?;
-        let rules = RecordRules { paths: &self.definition.records, add_on: &add_on, now };
+        let rules = RecordRules {
+            paths: &self.definition.records,
+            add_on: &add_on,
+            now,
+        };
         let found = records(&body, response, &rules).map_err(malformed)?;
         let raw_count = found.len();
         let facts = PageFacts {
@@ -218,40 +257,78 @@ impl RestSource {
             read: read_before.saturating_add(raw_count as u64),
         };
         let next = paging::next(&self.definition.paging, asked, &facts).map_err(malformed)?;
-        Ok(Read { records: found, raw_count, next })
+        Ok(Read {
+            records: found,
+            raw_count,
+            next,
+        })
     }
 
-    async fn poll(&self, cx: &SourceContext, cursor: RestCursor, asked: &Cursor) -> Result<Page, SourceError> {
+    async fn poll(
+        &self,
+        cx: &SourceContext,
+        cursor: RestCursor,
+        asked: &Cursor,
+    ) -> Result<Page, SourceError> {
         let now = cx.clock().now_utc();
         let start = cursor.start_time().unwrap_or_else(|| self.first_start(cx));
         let position = cursor.page.clone();
         let window = position.is_none().then_some((start, now));
         let exchange = self.fetch(cx, window, true, position.as_ref()).await?;
         let read = self.read(&exchange, position.as_ref(), 0, now)?;
-        let full = self.definition.paging.page_size.is_none_or(|size| read.raw_count >= size as usize);
+        let full = self
+            .definition
+            .paging
+            .page_size
+            .is_none_or(|size| read.raw_count >= size as usize);
         let more = read.raw_count > 0 && read.next.is_some() && full;
         let next = match read.next {
-            Some(position) => RestCursor { v: 1, start: Some(start.timestamp_millis()), page: Some(position), ..RestCursor::default() }.encode(),
+            Some(position) => RestCursor {
+                v: 1,
+                start: Some(start.timestamp_millis()),
+                page: Some(position),
+                ..RestCursor::default()
+            }
+            .encode(),
             None if read.raw_count == 0 => match asked.as_str() {
                 Some(text) => text.to_string(),
                 None => RestCursor::at(start).encode(),
             },
             // Records but no position to go on from: the API said nothing; ask again from
             // the same place next round (the platform drops what it already delivered).
-            None => RestCursor { v: 1, start: Some(start.timestamp_millis()), page: position, ..RestCursor::default() }.encode(),
+            None => RestCursor {
+                v: 1,
+                start: Some(start.timestamp_millis()),
+                page: position,
+                ..RestCursor::default()
+            }
+            .encode(),
         };
-        Ok(Page { records: read.records, next: Cursor::new(next), more, hint: exchange.hint })
+        Ok(Page {
+            records: read.records,
+            next: Cursor::new(next),
+            more,
+            hint: exchange.hint,
+        })
     }
 
-    async fn window(&self, cx: &SourceContext, cursor: RestCursor, asked: &Cursor) -> Result<Page, SourceError> {
+    async fn window(
+        &self,
+        cx: &SourceContext,
+        cursor: RestCursor,
+        asked: &Cursor,
+    ) -> Result<Page, SourceError> {
         let format = &self.definition.request.time_format;
         let now = cx.clock().now_utc();
-        let start = cursor.start_time().unwrap_or_else(|| format.truncate(self.first_start(cx)));
+        let start = cursor
+            .start_time()
+            .unwrap_or_else(|| format.truncate(self.first_start(cx)));
         let end = match cursor.end_time() {
             Some(end) => end,
             None => {
                 let behind = now - start;
-                let window = chrono::Duration::from_std(self.definition.request.window).unwrap_or_default();
+                let window =
+                    chrono::Duration::from_std(self.definition.request.window).unwrap_or_default();
                 let span = if behind > window {
                     chrono::Duration::from_std(self.definition.catch_up_window).unwrap_or(window)
                 } else {
@@ -261,16 +338,27 @@ impl RestSource {
             }
         };
         if end <= start {
-            let next = asked.as_str().map(str::to_string).unwrap_or_else(|| RestCursor::at(start).encode());
-            return Ok(Page { records: Vec::new(), next: Cursor::new(next), more: false, hint: None });
+            let next = asked
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| RestCursor::at(start).encode());
+            return Ok(Page {
+                records: Vec::new(),
+                next: Cursor::new(next),
+                more: false,
+                hint: None,
+            });
         }
         let from = start - self.lookback();
-        let exchange = self.fetch(cx, Some((from, end)), false, cursor.page.as_ref()).await?;
+        let exchange = self
+            .fetch(cx, Some((from, end)), false, cursor.page.as_ref())
+            .await?;
         let read = self.read(&exchange, cursor.page.as_ref(), cursor.read, now)?;
         let mut records = read.records;
         let mut seen_text = cursor.seen.clone();
         if let Some(late) = self.definition.late_arrival {
-            let mut seen = Seen::decode(cursor.seen.as_deref()).map_err(|why| self.bad_cursor(why))?;
+            let mut seen =
+                Seen::decode(cursor.seen.as_deref()).map_err(|why| self.bad_cursor(why))?;
             records.retain(|record| seen.first_time(record.id.as_str(), record.time));
             if read.next.is_none() {
                 let dropped = seen.prune(end - self.lookback(), late.max_ids);
@@ -283,20 +371,44 @@ impl RestSource {
         let read_total = cursor.read.saturating_add(read.raw_count as u64);
         let (next, more) = match read.next {
             Some(position) => (
-                RestCursor { v: 1, start: Some(start.timestamp_millis()), end: Some(end.timestamp_millis()), page: Some(position), read: read_total, seen: seen_text },
+                RestCursor {
+                    v: 1,
+                    start: Some(start.timestamp_millis()),
+                    end: Some(end.timestamp_millis()),
+                    page: Some(position),
+                    read: read_total,
+                    seen: seen_text,
+                },
                 true,
             ),
+            // Follow at once only while a whole window is already waiting (catching up);
+            // otherwise the next round asks for what came since.
             None => (
-                RestCursor { v: 1, start: Some(end.timestamp_millis()), seen: seen_text, ..RestCursor::default() },
-                end < format.truncate(now),
+                RestCursor {
+                    v: 1,
+                    start: Some(end.timestamp_millis()),
+                    seen: seen_text,
+                    ..RestCursor::default()
+                },
+                now - end
+                    >= chrono::Duration::from_std(self.definition.request.window)
+                        .unwrap_or_default(),
             ),
         };
-        Ok(Page { records, next: Cursor::new(next.encode()), more, hint: exchange.hint })
+        Ok(Page {
+            records,
+            next: Cursor::new(next.encode()),
+            more,
+            hint: exchange.hint,
+        })
     }
 
     fn bad_cursor(&self, why: String) -> SourceError {
         SourceError::Config {
-            message: format!("the saved cursor of {} cannot be used: {why}; reset the stream's checkpoint", self.what),
+            message: format!(
+                "the saved cursor of {} cannot be used: {why}; reset the stream's checkpoint",
+                self.what
+            ),
         }
     }
 }
@@ -304,13 +416,26 @@ impl RestSource {
 /// A template that may only use parameters (no secret, no window).
 fn render_plain(template: &Template, config: &RestConfig) -> Result<String, SourceError> {
     let secrets = std::collections::HashMap::new();
-    Values { parameters: &config.parameters, secrets: &secrets, window: None, api_key_name: None }.render(template, "the definition")
+    Values {
+        parameters: &config.parameters,
+        secrets: &secrets,
+        window: None,
+        api_key_name: None,
+    }
+    .render(template, "the definition")
 }
 
 /// `Content-Encoding` as a compression, when the definition names none.
 fn encoding(headers: &HeaderMap) -> Option<super::definition::Compression> {
     use super::definition::Compression;
-    match headers.get(reqwest::header::CONTENT_ENCODING)?.to_str().ok()?.trim().to_ascii_lowercase().as_str() {
+    match headers
+        .get(reqwest::header::CONTENT_ENCODING)?
+        .to_str()
+        .ok()?
+        .trim()
+        .to_ascii_lowercase()
+        .as_str()
+    {
         "gzip" | "x-gzip" => Some(Compression::Gzip),
         "deflate" => Some(Compression::Deflate),
         _ => None,
@@ -339,15 +464,22 @@ impl Source for RestSource {
                 self.definition.meta.description.clone(),
             )],
             capabilities: SourceCapabilities::default(),
-            budget: BudgetSpec::new(BudgetKey::new(self.definition.provider.clone(), self.account.clone()), budget.limit, budget.per)
-                .share(self.config.quota_share.unwrap_or(budget.share)),
+            budget: BudgetSpec::new(
+                BudgetKey::new(self.definition.provider.clone(), self.account.clone()),
+                budget.limit,
+                budget.per,
+            )
+            .share(self.config.quota_share.unwrap_or(budget.share)),
         }
     }
 
     async fn check(&self, cx: &SourceContext) -> Result<(), SourceError> {
         let now = cx.clock().now_utc();
         let format = &self.definition.request.time_format;
-        let window = (format.truncate(now - chrono::Duration::minutes(1)), format.truncate(now));
+        let window = (
+            format.truncate(now - chrono::Duration::minutes(1)),
+            format.truncate(now),
+        );
         let polling = self.definition.paging.kind.persistent();
         let exchange = self.fetch(cx, Some(window), polling, None).await?;
         self.read(&exchange, None, 0, now)?;
@@ -357,11 +489,17 @@ impl Source for RestSource {
     async fn collect(&self, cx: &SourceContext, req: CollectRequest) -> Result<Page, SourceError> {
         if req.stream != self.definition.stream {
             return Err(SourceError::Config {
-                message: format!("{} has no stream '{}' (it offers: {})", self.what, req.stream, self.definition.stream),
+                message: format!(
+                    "{} has no stream '{}' (it offers: {})",
+                    self.what, req.stream, self.definition.stream
+                ),
             });
         }
         let cursor = match req.cursor.as_str() {
-            None => RestCursor { v: 1, ..RestCursor::default() },
+            None => RestCursor {
+                v: 1,
+                ..RestCursor::default()
+            },
             Some(text) => RestCursor::decode(text).map_err(|why| self.bad_cursor(why))?,
         };
         if self.definition.paging.kind.persistent() {
@@ -377,6 +515,8 @@ impl Source for RestSource {
                 message: format!("{} has no stream '{stream}'", self.what),
             });
         }
-        Ok(Cursor::new(RestCursor::at(self.definition.request.time_format.truncate(time)).encode()))
+        Ok(Cursor::new(
+            RestCursor::at(self.definition.request.time_format.truncate(time)).encode(),
+        ))
     }
 }

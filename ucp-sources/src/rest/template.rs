@@ -190,9 +190,7 @@ impl Template {
 
     /// True when the template uses no placeholder at all.
     pub fn is_plain(&self) -> bool {
-        self.segments
-            .iter()
-            .all(|s| matches!(s, Segment::Text(_)))
+        self.segments.iter().all(|s| matches!(s, Segment::Text(_)))
     }
 
     /// Fill the template; `lookup` gives each placeholder's value or an error message.
@@ -250,7 +248,10 @@ mod tests {
             Template::parse("{{ApiKey}}").unwrap().credential_only(),
             Some(CredentialField::Token)
         );
-        assert!(Template::parse("https://{{domain}}/x").unwrap().credential_only().is_none());
+        assert!(Template::parse("https://{{domain}}/x")
+            .unwrap()
+            .credential_only()
+            .is_none());
     }
 
     #[test]

@@ -187,7 +187,10 @@ mod tests {
     fn named_and_dotnet_formats_write_times() {
         let t = at("2026-03-02T09:05:07.123Z");
         assert_eq!(TimeFormat::Iso.format(t), "2026-03-02T09:05:07.123Z");
-        assert_eq!(TimeFormat::parse("UnixTimestamp").unwrap().format(t), "1772442307");
+        assert_eq!(
+            TimeFormat::parse("UnixTimestamp").unwrap().format(t),
+            "1772442307"
+        );
         assert_eq!(
             TimeFormat::parse("UnixTimestampInMills").unwrap().format(t),
             "1772442307123"
@@ -207,7 +210,9 @@ mod tests {
 
     #[test]
     fn bad_formats_say_why() {
-        assert!(TimeFormat::parse("yyyy-MM-dd'T").unwrap_err().contains("unclosed quote"));
+        assert!(TimeFormat::parse("yyyy-MM-dd'T")
+            .unwrap_err()
+            .contains("unclosed quote"));
         assert!(TimeFormat::parse("yyyy-QQ").unwrap_err().contains("QQ"));
         assert!(TimeFormat::parse("HH:mm").unwrap_err().contains("no year"));
     }

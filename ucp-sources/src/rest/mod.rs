@@ -57,6 +57,8 @@ mod fields;
 mod json_path;
 mod load;
 mod paging;
+#[cfg(test)]
+mod proptests;
 mod request;
 mod response;
 pub mod shipped;

@@ -5,6 +5,8 @@
 //! at load time, into a chrono format; the window's boundaries are cut to the format's
 //! resolution, so consecutive windows meet exactly and no event falls between two.
 
+use std::fmt::Write as _;
+
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 
 /// A time format of a definition.
@@ -64,7 +66,14 @@ impl TimeFormat {
             TimeFormat::Iso => time.to_rfc3339_opts(SecondsFormat::Millis, true),
             TimeFormat::UnixSeconds => time.timestamp().to_string(),
             TimeFormat::UnixMillis => time.timestamp_millis().to_string(),
-            TimeFormat::Pattern { chrono, .. } => time.format(chrono).to_string(),
+            TimeFormat::Pattern { chrono, .. } => {
+                // chrono reports an unusable format through `fmt::Error`; checked at load.
+                let mut out = String::new();
+                match write!(out, "{}", time.format(chrono)) {
+                    Ok(()) => out,
+                    Err(_) => time.to_rfc3339_opts(SecondsFormat::Millis, true),
+                }
+            }
         }
     }
 
@@ -167,6 +176,10 @@ fn translate(pattern: &str) -> Result<TimeFormat, String> {
         return Err(format!(
             "time format `{pattern}` writes no year: use a .NET pattern such as yyyy-MM-ddTHH:mm:ssZ, or UnixTimestamp / UnixTimestampInMills"
         ));
+    }
+    let mut probe = String::new();
+    if write!(probe, "{}", Utc::now().format(&out)).is_err() {
+        return Err(format!("time format `{pattern}` cannot be written"));
     }
     Ok(TimeFormat::Pattern {
         dotnet: pattern.to_string(),

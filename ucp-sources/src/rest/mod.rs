@@ -49,6 +49,7 @@
 //! next position), `cursor` (what is saved) and `source` ([`RestSource`]).
 
 mod auth;
+pub mod command;
 mod config;
 mod cursor;
 pub mod definition;

@@ -33,9 +33,12 @@ fn error_of(edit: impl FnOnce(&mut Value)) -> (String, String) {
     (error.path, error.problem)
 }
 
+/// A change to the base definition.
+type Edit = Box<dyn FnOnce(&mut Value)>;
+
 #[test]
 fn mistakes_name_the_file_the_json_path_and_what_is_wrong() {
-    let cases: Vec<(Box<dyn FnOnce(&mut Value)>, &str, &str)> = vec![
+    let cases: Vec<(Edit, &str, &str)> = vec![
         (
             Box::new(|v| v["properties"]["paging"]["pagingType"] = "Cursor".into()),
             "$.properties.paging.pagingType",

@@ -44,6 +44,9 @@ fn expected(events: &[VisibleEvent], keep: impl Fn(&str) -> bool) -> BTreeMap<St
         .collect()
 }
 
+/// Which event types a product wants.
+type EventTypes = Box<dyn Fn(&str) -> bool>;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn declarative_and_hand_written_okta_deliver_the_same_records_to_three_products() {
     let sim = OktaSimulator::start(OktaSimConfig::default().seed(21).token(TOKEN).backlog(240))
@@ -106,7 +109,7 @@ async fn declarative_and_hand_written_okta_deliver_the_same_records_to_three_pro
     );
     tokio::time::sleep(Duration::from_millis(50)).await;
     let visible = sim.visible_events();
-    let keeps: [Box<dyn Fn(&str) -> bool>; 3] = [
+    let keeps: [EventTypes; 3] = [
         Box::new(|_| true),
         Box::new(|t| t.starts_with("user.authentication") || t.starts_with("user.session")),
         Box::new(|t| {

@@ -206,11 +206,11 @@ fn raw_record(body: &Bytes, raw: &RawValue, rules: &RecordRules) -> Result<Recor
     finish(id, time, payload, rules)
 }
 
+/// The texts of a record's id and time, when found.
+type IdAndTime<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
+
 /// The id and time texts of a raw event, in one pass when both are members of the event.
-fn raw_fields<'a>(
-    raw: &'a RawValue,
-    paths: &RecordPaths,
-) -> Result<(Option<Cow<'a, str>>, Option<Cow<'a, str>>), String> {
+fn raw_fields<'a>(raw: &'a RawValue, paths: &RecordPaths) -> Result<IdAndTime<'a>, String> {
     fn simple(p: &Option<Path>) -> Option<Option<&str>> {
         match p {
             None => Some(None),

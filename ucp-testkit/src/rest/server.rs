@@ -308,22 +308,19 @@ async fn events(
     if refused {
         return with_rate(error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded"));
     }
-    let time = |name: &str| -> Result<Option<DateTime<Utc>>, Response> {
+    let time = |name: &str| -> Result<Option<DateTime<Utc>>, String> {
         match params.get(name) {
             None => Ok(None),
-            Some(text) => parse_time(text, config.time).map(Some).ok_or_else(|| {
-                error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("'{name}' is not a {:?} time", config.time),
-                )
-            }),
+            Some(text) => parse_time(text, config.time)
+                .map(Some)
+                .ok_or_else(|| format!("'{name}' is not a {:?} time", config.time)),
         }
     };
     let (mut from, mut to) = (None, None);
     if let Some((start, end)) = &config.window {
         match (time(start), time(end)) {
             (Ok(a), Ok(b)) => (from, to) = (a, b),
-            (Err(e), _) | (_, Err(e)) => return with_rate(e),
+            (Err(e), _) | (_, Err(e)) => return with_rate(error(StatusCode::BAD_REQUEST, &e)),
         }
     }
     if let Some((name, prepend, delimiter)) = &config.interval {
@@ -355,7 +352,7 @@ async fn events(
     };
     let position = match page_position(config, &params, &headers, size) {
         Ok(p) => p,
-        Err(e) => return with_rate(e),
+        Err(e) => return with_rate(error(StatusCode::BAD_REQUEST, &e)),
     };
     let matching: Vec<SimEvent> = state
         .events
@@ -407,42 +404,43 @@ fn offset_of(token: &str) -> Option<usize> {
     usize::try_from(n).ok()
 }
 
-/// Where the page starts, from the request's paging parameters.
+/// Where the page starts, from the request's paging parameters; a refusal says why.
 fn page_position(
     config: &RestApiConfig,
     params: &HashMap<String, String>,
     headers: &HeaderMap,
     size: usize,
-) -> Result<usize, Response> {
-    let bad = |what: &str| error(StatusCode::BAD_REQUEST, what);
-    let number = |name: &str| -> Result<Option<usize>, Response> {
+) -> Result<usize, String> {
+    let number = |name: &str| -> Result<Option<usize>, String> {
         params
             .get(name)
             .map(|v| {
                 v.parse::<usize>()
-                    .map_err(|_| bad(&format!("'{name}' is not a number")))
+                    .map_err(|_| format!("'{name}' is not a number"))
             })
             .transpose()
+    };
+    let token = |t: Option<&str>| -> Result<usize, String> {
+        match t {
+            Some(t) => offset_of(t).ok_or_else(|| "invalid page token".to_string()),
+            None => Ok(0),
+        }
     };
     Ok(match &config.paging {
         SimPaging::None => 0,
         SimPaging::LinkHeader | SimPaging::LinkInBody | SimPaging::NextUrlInBody => {
             number("cursor")?.unwrap_or(0)
         }
-        SimPaging::TokenInBody { token_param } => match params.get(token_param) {
-            Some(t) => offset_of(t).ok_or_else(|| bad("invalid page token"))?,
-            None => 0,
-        },
-        SimPaging::TokenInHeader => match header_text(headers, "x-page-token") {
-            Some(t) => offset_of(t).ok_or_else(|| bad("invalid page token"))?,
-            None => 0,
-        },
+        SimPaging::TokenInBody { token_param } => {
+            token(params.get(token_param).map(String::as_str))?
+        }
+        SimPaging::TokenInHeader => token(header_text(headers, "x-page-token"))?,
         SimPaging::Offset => number("offset")?.unwrap_or(0),
         SimPaging::PageNumber { zero_based } => {
             let first = usize::from(!*zero_based);
             let page = number("page")?.unwrap_or(first);
             if page < first {
-                return Err(bad("'page' starts at 1"));
+                return Err("'page' starts at 1".into());
             }
             (page - first).saturating_mul(size)
         }

@@ -21,7 +21,9 @@
 //! with the HTTP status a real API gives (400 for a bad parameter, 401, 429). The router can
 //! be wrapped (fault injection); the token and login routes stay outside the wrap.
 
+mod auth;
 mod fixture;
+mod render;
 mod server;
 
 use std::sync::{Arc, Mutex};

@@ -2,7 +2,6 @@
 //! routes.
 
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::Mutex;
 
 use axum::body::Bytes;
@@ -10,17 +9,16 @@ use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
+
+use super::auth::{login, token};
+use super::render::render;
 use axum::Router;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use rand::RngCore;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use tokio::time::Instant;
 use ucp_core::Clock;
 
-use super::{
-    lock, RestApiConfig, SimAuth, SimEvent, SimFormat, SimPaging, SimTime, TOKEN_LIFETIME,
-};
+use super::{lock, RestApiConfig, SimEvent, SimPaging, SimTime};
 use crate::faults::Quota;
 
 #[derive(Debug, Default)]
@@ -30,22 +28,22 @@ pub(crate) struct Counters {
     pub logins: u64,
 }
 
-struct State_ {
-    events: Vec<SimEvent>,
-    next_id: u64,
-    tokens: HashMap<String, Instant>,
-    window_end_ms: i64,
-    used: u32,
-    counters: Counters,
-    seen: Vec<(String, String)>,
-    status: String,
+pub(super) struct State_ {
+    pub(super) events: Vec<SimEvent>,
+    pub(super) next_id: u64,
+    pub(super) tokens: HashMap<String, Instant>,
+    pub(super) window_end_ms: i64,
+    pub(super) used: u32,
+    pub(super) counters: Counters,
+    pub(super) seen: Vec<(String, String)>,
+    pub(super) status: String,
 }
 
 pub(crate) struct Shared {
-    config: RestApiConfig,
-    clock: Clock,
-    base_url: String,
-    state: Mutex<State_>,
+    pub(super) config: RestApiConfig,
+    pub(super) clock: Clock,
+    pub(super) base_url: String,
+    pub(super) state: Mutex<State_>,
 }
 
 const ACTORS: [&str; 4] = [
@@ -134,7 +132,7 @@ pub(crate) fn auth_router(shared: std::sync::Arc<Shared>) -> Router {
 
 type Shared_ = State<std::sync::Arc<Shared>>;
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (
         status,
         [(header::CONTENT_TYPE, "application/json")],
@@ -145,7 +143,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 
 /// Every parameter of a request: the query string, then a form or JSON body (JSON objects
 /// flattened to dotted names).
-fn parameters(query: &str, headers: &HeaderMap, body: &[u8]) -> HashMap<String, String> {
+pub(super) fn parameters(query: &str, headers: &HeaderMap, body: &[u8]) -> HashMap<String, String> {
     let mut out: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
@@ -194,75 +192,11 @@ fn parse_time(text: &str, format: SimTime) -> Option<DateTime<Utc>> {
     }
 }
 
-fn basic_pair(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(value.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, password) = text.split_once(':')?;
-    let decode = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
-    Some((decode(user)?, decode(password)?))
-}
-
-fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(super) fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
 impl Shared {
-    fn authorized(
-        &self,
-        headers: &HeaderMap,
-        params: &HashMap<String, String>,
-        state: &State_,
-    ) -> bool {
-        let live = |token: &str| {
-            state
-                .tokens
-                .get(token)
-                .is_some_and(|until| Instant::now() < *until)
-        };
-        match &self.config.auth {
-            SimAuth::None => true,
-            SimAuth::Basic { user, password } => {
-                basic_pair(headers).is_some_and(|(u, p)| &u == user && &p == password)
-            }
-            SimAuth::ApiKeyHeader {
-                header,
-                prefix,
-                key,
-            } => {
-                let expected = match prefix {
-                    Some(prefix) => format!("{prefix} {key}"),
-                    None => key.clone(),
-                };
-                header_text(headers, header) == Some(expected.as_str())
-            }
-            SimAuth::ApiKeyBody { field, key } => params.get(field) == Some(key),
-            SimAuth::OAuth { .. } => header_text(headers, "authorization")
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .is_some_and(live),
-            SimAuth::Login {
-                send_header,
-                prepend,
-                ..
-            } => header_text(headers, send_header)
-                .and_then(|v| match prepend {
-                    Some(p) => v.strip_prefix(p.as_str()).map(str::trim),
-                    None => Some(v),
-                })
-                .is_some_and(live),
-        }
-    }
-
     /// Count a call against the minute's quota: its headers, and whether it is refused.
     fn rate(&self, state: &mut State_) -> (Vec<(HeaderName, HeaderValue)>, bool) {
         let now = self.clock.now_utc();
@@ -457,235 +391,4 @@ fn next_link(shared: &Shared, query: &str, next: usize) -> String {
         .extend_pairs(pairs)
         .finish();
     format!("{}{}?{query}", shared.base_url, shared.config.path)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn render(
-    config: &RestApiConfig,
-    status: &str,
-    page: &[&SimEvent],
-    matching: &[SimEvent],
-    position: usize,
-    size: usize,
-    more: bool,
-    next_url: Option<&str>,
-    token: Option<&str>,
-) -> Response {
-    match &config.format {
-        SimFormat::Csv { gzip, delimiter } => {
-            let mut writer = csv::WriterBuilder::new()
-                .delimiter(*delimiter)
-                .from_writer(Vec::new());
-            let _ = writer.write_record([
-                config.id_field.as_str(),
-                config.time_field.as_str(),
-                "actor",
-                "action",
-            ]);
-            for e in page {
-                let time = e.time.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-                let _ = writer.write_record([
-                    e.id.as_str(),
-                    time.as_str(),
-                    e.actor.as_str(),
-                    e.action.as_str(),
-                ]);
-            }
-            let text = writer.into_inner().unwrap_or_default();
-            if *gzip {
-                (
-                    [(header::CONTENT_TYPE, "application/gzip")],
-                    gzip_bytes(&text),
-                )
-                    .into_response()
-            } else {
-                ([(header::CONTENT_TYPE, "text/csv")], text).into_response()
-            }
-        }
-        SimFormat::Json { events_path, gzip } => {
-            let items: Vec<Value> = page
-                .iter()
-                .map(|e| {
-                    let mut m = Map::new();
-                    m.insert(config.id_field.clone(), e.id.clone().into());
-                    m.insert(
-                        config.time_field.clone(),
-                        e.time
-                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-                            .into(),
-                    );
-                    m.insert("actor".into(), e.actor.clone().into());
-                    m.insert("action".into(), e.action.clone().into());
-                    Value::Object(m)
-                })
-                .collect();
-            let body = if events_path.is_empty() {
-                Value::Array(items)
-            } else {
-                let mut events = Value::Array(items);
-                for key in events_path.iter().rev() {
-                    events = json!({ key.clone(): events });
-                }
-                let mut object = events.as_object().cloned().unwrap_or_default();
-                object.insert("status".into(), status.into());
-                match &config.paging {
-                    SimPaging::TokenInBody { .. } => {
-                        object.insert(
-                            "paging".into(),
-                            json!({"nextPageToken": token, "hasMore": more}),
-                        );
-                    }
-                    SimPaging::LinkInBody => {
-                        object.insert("links".into(), json!({"next": next_url}));
-                    }
-                    SimPaging::NextUrlInBody => {
-                        object.insert("next".into(), json!(next_url));
-                    }
-                    SimPaging::PageNumber { zero_based } => {
-                        let pages = matching.len().div_ceil(size.max(1));
-                        object.insert("total".into(), matching.len().into());
-                        object.insert("pageCount".into(), pages.into());
-                        object.insert("hasMore".into(), more.into());
-                        object.insert(
-                            "page".into(),
-                            (position / size.max(1) + usize::from(!*zero_based)).into(),
-                        );
-                    }
-                    _ => {}
-                }
-                Value::Object(object)
-            };
-            let text = body.to_string();
-            if *gzip {
-                (
-                    [(header::CONTENT_TYPE, "application/gzip")],
-                    gzip_bytes(text.as_bytes()),
-                )
-                    .into_response()
-            } else {
-                ([(header::CONTENT_TYPE, "application/json")], text).into_response()
-            }
-        }
-    }
-}
-
-fn gzip_bytes(data: &[u8]) -> Vec<u8> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    let _ = encoder.write_all(data);
-    encoder.finish().unwrap_or_default()
-}
-
-fn issue(shared: &Shared) -> String {
-    let mut bytes = [0u8; 16];
-    rand::rng().fill_bytes(&mut bytes);
-    let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    lock(&shared.state)
-        .tokens
-        .insert(token.clone(), Instant::now() + TOKEN_LIFETIME);
-    token
-}
-
-async fn token(
-    State(shared): Shared_,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-    body: Bytes,
-) -> Response {
-    let SimAuth::OAuth {
-        client_id,
-        secret,
-        basic,
-        required_header,
-        required_query,
-        scope,
-    } = &shared.config.auth
-    else {
-        return error(StatusCode::NOT_FOUND, "no token endpoint");
-    };
-    let oauth_error = |status: StatusCode, code: &str| {
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            json!({"error": code}).to_string(),
-        )
-            .into_response()
-    };
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let client = if *basic {
-        basic_pair(&headers)
-    } else {
-        form.get("client_id")
-            .cloned()
-            .zip(form.get("client_secret").cloned())
-    };
-    if client.as_ref() != Some(&(client_id.clone(), secret.clone())) {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
-    }
-    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
-        return oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type");
-    }
-    if !form
-        .get("scope")
-        .is_some_and(|s| s.split(' ').any(|s| s == scope))
-    {
-        return oauth_error(StatusCode::BAD_REQUEST, "invalid_scope");
-    }
-    if let Some((name, value)) = required_header {
-        if header_text(&headers, name) != Some(value.as_str()) {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
-        }
-    }
-    if let Some((name, value)) = required_query {
-        let query: HashMap<String, String> =
-            url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-                .into_owned()
-                .collect();
-        if query.get(name) != Some(value) {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
-        }
-    }
-    lock(&shared.state).counters.tokens += 1;
-    let token = issue(&shared);
-    Json(json!({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_LIFETIME.as_secs()})).into_response()
-}
-
-use axum::Json;
-
-async fn login(State(shared): Shared_, headers: HeaderMap, body: Bytes) -> Response {
-    let SimAuth::Login {
-        user_field,
-        password_field,
-        user,
-        password,
-        token_header,
-        ..
-    } = &shared.config.auth
-    else {
-        return error(StatusCode::NOT_FOUND, "no login endpoint");
-    };
-    let params = parameters("", &headers, &body);
-    let given = basic_pair(&headers).or_else(|| {
-        params
-            .get(user_field)
-            .cloned()
-            .zip(params.get(password_field).cloned())
-    });
-    if given.as_ref() != Some(&(user.clone(), password.clone())) {
-        return error(StatusCode::UNAUTHORIZED, "wrong user or password");
-    }
-    lock(&shared.state).counters.logins += 1;
-    let token = issue(&shared);
-    match token_header {
-        Some(name) => {
-            let mut response = Json(json!({"status": "ok"})).into_response();
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(&token),
-            ) {
-                response.headers_mut().insert(name, value);
-            }
-            response
-        }
-        None => Json(json!({"status": "ok", "token": token})).into_response(),
-    }
 }

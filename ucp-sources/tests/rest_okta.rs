@@ -286,3 +286,32 @@ async fn a_refused_token_is_an_auth_error_and_a_throttle_carries_the_reset() {
         other => panic!("{other}"),
     }
 }
+
+#[tokio::test]
+async fn the_cursor_remembers_only_the_ids_a_later_query_can_return() {
+    // 600 events over two hours: about 50 in the last ten minutes (the lookback).
+    let sim = org(OktaSimConfig::default()
+        .backlog(600)
+        .backlog_span(Duration::from_secs(7200)))
+    .await;
+    let source = RestSource::new(
+        okta_lookback(),
+        RestConfig::new(CREDENTIAL)
+            .parameter("orgUrl", sim.base_url())
+            .parameter("pageSize", "100")
+            .start_at(t0() - chrono::Duration::hours(3)),
+    )
+    .unwrap();
+    let (first, cursor) = round_now(&source, &sim, Cursor::start()).await;
+    assert_eq!(first.len(), 600);
+    let saved: serde_json::Value = serde_json::from_str(cursor.as_str().unwrap()).unwrap();
+    let seen = saved["seen"].as_str().unwrap();
+    let remembered = seen.len() * 3 / 4 / 16;
+    assert!(
+        (40..=60).contains(&remembered),
+        "{remembered} ids remembered of 600 read"
+    );
+    sim.advance(Duration::from_secs(30));
+    let (again, _) = round_now(&source, &sim, cursor).await;
+    assert!(again.is_empty(), "the overlap is deduplicated: {again:?}");
+}

@@ -148,13 +148,21 @@ impl Seen {
         Some(base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes))
     }
 
-    /// True (and remembered) when `id` was not delivered before.
-    pub fn first_time(&mut self, id: &str, time: DateTime<Utc>) -> bool {
+    /// True when `id` was not delivered before; remembered when its `time` is at or after
+    /// `remember_from` (what a later overlapping query can return again).
+    pub fn first_time(
+        &mut self,
+        id: &str,
+        time: DateTime<Utc>,
+        remember_from: DateTime<Utc>,
+    ) -> bool {
         let key = key(id);
         if self.ids.contains_key(&key) {
             return false;
         }
-        self.ids.insert(key, time.timestamp_millis());
+        if time >= remember_from {
+            self.ids.insert(key, time.timestamp_millis());
+        }
         true
     }
 
@@ -220,16 +228,21 @@ mod tests {
     fn seen_ids_dedup_survive_encoding_and_stay_bounded() {
         let t = |s| DateTime::from_timestamp(s, 0).unwrap();
         let mut seen = Seen::default();
-        assert!(seen.first_time("a", t(10)));
-        assert!(!seen.first_time("a", t(11)));
-        assert!(seen.first_time("b", t(20)));
-        assert!(seen.first_time("c", t(30)));
+        assert!(seen.first_time("a", t(10), t(0)));
+        assert!(!seen.first_time("a", t(11), t(0)));
+        assert!(seen.first_time("b", t(20), t(0)));
+        assert!(seen.first_time("c", t(30), t(0)));
+        assert!(
+            seen.first_time("old", t(5), t(8)),
+            "new, but too old to remember"
+        );
+        assert!(seen.first_time("old", t(5), t(8)));
         let mut again = Seen::decode(seen.encode().as_deref()).unwrap();
-        assert!(!again.first_time("b", t(20)));
+        assert!(!again.first_time("b", t(20), t(0)));
         assert_eq!(again.prune(t(15), 10), 0);
         assert_eq!(again.len(), 2);
         assert_eq!(again.prune(t(0), 1), 1);
-        assert!(again.first_time("b", t(20)), "the oldest was dropped");
+        assert!(again.first_time("b", t(20), t(0)), "the oldest was dropped");
         assert!(Seen::decode(Some("not base64!")).is_err());
         assert!(Seen::decode(Some("AAAA")).is_err());
     }

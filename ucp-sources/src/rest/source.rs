@@ -359,12 +359,19 @@ impl RestSource {
         if let Some(late) = self.definition.late_arrival {
             let mut seen =
                 Seen::decode(cursor.seen.as_deref()).map_err(|why| self.bad_cursor(why))?;
-            records.retain(|record| seen.first_time(record.id.as_str(), record.time));
-            if read.next.is_none() {
-                let dropped = seen.prune(end - self.lookback(), late.max_ids);
-                if dropped > 0 {
-                    tracing::warn!(api = %self.what, dropped, "late-arrival memory is full: the oldest ids were forgotten; raise maxRememberedIds");
-                }
+            // The next window's query reaches back to `end - lookback`: only records from
+            // there on can come again, so only they are remembered.
+            let remember_from = end - self.lookback();
+            records
+                .retain(|record| seen.first_time(record.id.as_str(), record.time, remember_from));
+            let before = if read.next.is_none() {
+                remember_from
+            } else {
+                DateTime::<Utc>::MIN_UTC
+            };
+            let dropped = seen.prune(before, late.max_ids);
+            if dropped > 0 {
+                tracing::warn!(api = %self.what, dropped, "late-arrival memory is full: the oldest ids were forgotten (their events may be delivered twice if returned again); raise maxRememberedIds");
             }
             seen_text = seen.encode();
         }

@@ -370,3 +370,54 @@ proptest! {
         });
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn arbitrary_saved_cursors_give_pages_or_typed_errors(
+        start in prop_oneof![
+            Just(chrono::DateTime::<chrono::Utc>::MIN_UTC.timestamp_millis()),
+            Just(chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp_millis()),
+            any::<i64>(),
+            -1_000_000i64..4_000_000_000_000,
+        ],
+        end in prop_oneof![Just(None), Just(None), any::<i64>().prop_map(Some)],
+        text in prop_oneof![Just(None), Just(None), Just(None), ".{0,40}".prop_map(Some)],
+    ) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        runtime.block_on(async {
+            let url = answering(200, "application/json", br#"{"events":[]}"#.to_vec()).await;
+            let mut value = base();
+            value["properties"]["request"]["apiEndpoint"] = format!("{url}/events").into();
+            value["properties"]["ucp"] = json!({"lateArrival": {"lookbackInMin": 10080}, "catchUpWindowInMin": 44640});
+            let definition = Arc::new(load("fuzz.json", &value.to_string()).unwrap());
+            let source = RestSource::new(definition, RestConfig::new("c")).unwrap();
+            let store = Arc::new(ucp_core::credentials::MemoryCredentials::new());
+            ucp_core::credentials::CredentialStore::put(
+                store.as_ref(),
+                ucp_core::credentials::CredentialRef::new("t", "c"),
+                ucp_core::credentials::Credential::ApiToken { token: secrecy::SecretString::from("k".to_string()) },
+            ).await.unwrap();
+            let clock = Clock::new();
+            let budget = Arc::new(ucp_core::RateBudget::new(source.describe().budget, clock));
+            let cx = ucp_core::SourceContext::new("fuzz", budget, ucp_core::Context::standalone("t", store, clock).unwrap());
+            let cursor = match &text {
+                Some(text) => Cursor::new(text.clone()),
+                None => {
+                    let mut saved = json!({"v": 1, "start": start});
+                    if let Some(end) = end {
+                        saved["end"] = end.into();
+                    }
+                    Cursor::new(saved.to_string())
+                }
+            };
+            let request = ucp_core::CollectRequest { stream: "events".into(), cursor, filter: None };
+            let outcome = source.collect(&cx, request).await;
+            match outcome {
+                Ok(page) => assert!(page.records.is_empty()),
+                Err(error) => assert!(!error.to_string().is_empty()),
+            }
+        });
+    }
+}

@@ -146,7 +146,7 @@ pub fn hint(
                         .parse()
                         .ok()
                         .filter(|s| (0..=86_400 * 366).contains(s))?;
-                    Some(received + chrono::Duration::seconds(secs))
+                    received.checked_add_signed(chrono::Duration::seconds(secs))
                 }
                 HeaderFormat::UnixTimeSeconds => DateTime::from_timestamp(text.parse().ok()?, 0),
                 HeaderFormat::UnixTimeMilliseconds => {

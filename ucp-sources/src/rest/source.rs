@@ -164,10 +164,13 @@ impl RestSource {
         let now = cx.clock().now_utc();
         match &self.config.start {
             Some(StartAt::Time(time)) => *time,
-            Some(StartAt::Ago(ago)) => now - chrono::Duration::from_std(*ago).unwrap_or_default(),
-            None => {
-                now - chrono::Duration::from_std(self.definition.request.window).unwrap_or_default()
+            Some(StartAt::Ago(ago)) => {
+                minus(now, chrono::Duration::from_std(*ago).unwrap_or_default())
             }
+            None => minus(
+                now,
+                chrono::Duration::from_std(self.definition.request.window).unwrap_or_default(),
+            ),
         }
     }
 
@@ -334,7 +337,7 @@ impl RestSource {
                 } else {
                     window
                 };
-                format.truncate(now.min(start + span))
+                format.truncate(now.min(plus(start, span)))
             }
         };
         if end <= start {
@@ -349,7 +352,7 @@ impl RestSource {
                 hint: None,
             });
         }
-        let from = start - self.lookback();
+        let from = minus(start, self.lookback());
         let exchange = self
             .fetch(cx, Some((from, end)), false, cursor.page.as_ref())
             .await?;
@@ -361,7 +364,7 @@ impl RestSource {
                 Seen::decode(cursor.seen.as_deref()).map_err(|why| self.bad_cursor(why))?;
             // The next window's query reaches back to `end - lookback`: only records from
             // there on can come again, so only they are remembered.
-            let remember_from = end - self.lookback();
+            let remember_from = minus(end, self.lookback());
             records
                 .retain(|record| seen.first_time(record.id.as_str(), record.time, remember_from));
             let before = if read.next.is_none() {
@@ -418,6 +421,18 @@ impl RestSource {
             ),
         }
     }
+}
+
+/// `time - by`, held at the earliest time chrono knows (times may come from a saved cursor).
+fn minus(time: DateTime<Utc>, by: chrono::Duration) -> DateTime<Utc> {
+    time.checked_sub_signed(by)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// `time + by`, held at the latest time chrono knows.
+fn plus(time: DateTime<Utc>, by: chrono::Duration) -> DateTime<Utc> {
+    time.checked_add_signed(by)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// A template that may only use parameters (no secret, no window).
@@ -484,7 +499,7 @@ impl Source for RestSource {
         let now = cx.clock().now_utc();
         let format = &self.definition.request.time_format;
         let window = (
-            format.truncate(now - chrono::Duration::minutes(1)),
+            format.truncate(minus(now, chrono::Duration::minutes(1))),
             format.truncate(now),
         );
         let polling = self.definition.paging.kind.persistent();

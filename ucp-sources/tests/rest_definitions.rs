@@ -10,6 +10,9 @@ use serde_json::{json, Value};
 use ucp_core::{Clock, Cursor, Source, SourceError};
 use ucp_sources::rest::{load, load_file, shipped, RestConfig, RestSource};
 
+mod rest_support;
+use rest_support::answering;
+
 fn base() -> Value {
     json!({
         "kind": "RestApiPoller",
@@ -300,26 +303,6 @@ proptest! {
             prop_assert!(!error.problem.is_empty());
         }
     }
-}
-
-/// A loopback server answering every request with `body` (and `status`).
-async fn answering(status: u16, content_type: &'static str, body: Vec<u8>) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = axum::Router::new().fallback(move || {
-        let body = body.clone();
-        async move {
-            let status =
-                axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
-            (
-                status,
-                [(axum::http::header::CONTENT_TYPE, content_type)],
-                body,
-            )
-        }
-    });
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
 }
 
 proptest! {

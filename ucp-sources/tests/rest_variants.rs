@@ -700,3 +700,126 @@ async fn responses_csv_gzip_json_filters_success_status_content_ids_and_attribut
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn request_timeout_rate_qps_and_paging_parameters_only() {
+    // timeoutInSeconds is the timeout of every request: a slower answer is Retryable.
+    let url = answering_after(
+        200,
+        "application/json",
+        b"[]".to_vec(),
+        Duration::from_secs(3),
+    )
+    .await;
+    let d = json!({"properties": {
+        "connectorDefinitionName": "Slow", "auth": {"type": "None"},
+        "request": {"apiEndpoint": format!("{url}/e"), "timeoutInSeconds": 1, "rateLimitQPS": 2},
+        "response": {"eventsJsonPaths": ["$"]}
+    }});
+    let s = RestSource::new(
+        Arc::new(load("slow.json", &d.to_string()).unwrap()),
+        RestConfig::anonymous(),
+    )
+    .unwrap();
+    use ucp_core::Source;
+    let budget = s.describe().budget;
+    assert_eq!(
+        (budget.limit, budget.per),
+        (120, Duration::from_secs(60)),
+        "rateLimitQPS 2 is 120 calls a minute"
+    );
+    let error = first_error(&s, token("x")).await;
+    assert!(
+        matches!(error, SourceError::Retryable { .. })
+            && error.to_string().contains("did not answer in time"),
+        "{error}"
+    );
+
+    // pagingQueryParamOnly: next-page requests carry only the paging parameters.
+    let config = enveloped(paged(
+        RestApiConfig {
+            window: None,
+            ..RestApiConfig::basic()
+        },
+        SimPaging::TokenInBody {
+            token_param: "pageToken".into(),
+        },
+    ));
+    let (api, expected) = serve(config.clone(), 10).await;
+    let d = definition(
+        &config,
+        json!({"type": "None"}),
+        json!({"queryParameters": {"limit": "7", "filter": "all"}}),
+        Some(
+            json!({"pagingType": "NextPageToken", "nextPageTokenJsonPath": "$.paging.nextPageToken", "nextPageParaName": "pageToken", "pagingQueryParamOnly": true}),
+        ),
+        json!({"eventsJsonPaths": ["$.data.items"]}),
+    );
+    let s = RestSource::new(
+        Arc::new(load("v.json", &d.to_string()).unwrap()),
+        RestConfig::anonymous().parameter("baseUrl", api.base_url()),
+    )
+    .unwrap();
+    let cx = context_at(&s, store(token("x")).await, Clock::new().now_utc());
+    assert_eq!(
+        ids(&round(&s, &cx, Cursor::start()).await.0)[..7],
+        expected[..7]
+    );
+    let seen = api.seen_requests();
+    assert!(
+        seen[0].0.contains("filter=all") && seen[0].0.contains("limit=7"),
+        "{:?}",
+        seen[0]
+    );
+    assert!(
+        seen[1].0.starts_with("pageToken=") && !seen[1].0.contains("filter"),
+        "{:?}",
+        seen[1]
+    );
+}
+
+#[tokio::test]
+async fn responses_deflate_and_csv_boundaries() {
+    use std::io::Write;
+    let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+    zlib.write_all(br#"{"result":[{"id":"a","t":"2026-03-02T09:00:00Z"},{"id":"b","t":"2026-03-02T09:00:01Z"}]}"#).unwrap();
+    let url = answering(200, "application/octet-stream", zlib.finish().unwrap()).await;
+    let d = json!({"properties": {
+        "connectorDefinitionName": "Deflate", "auth": {"type": "None"},
+        "request": {"apiEndpoint": format!("{url}/e")},
+        "response": {"eventsJsonPaths": ["$.result"], "isGzipCompressed": true, "compressionAlgo": "deflate"},
+        "ucp": {"recordIdJsonPath": "$.id", "recordTimeJsonPath": "$.t"}
+    }});
+    let s = RestSource::new(
+        Arc::new(load("d.json", &d.to_string()).unwrap()),
+        RestConfig::anonymous(),
+    )
+    .unwrap();
+    let cx = context_at(&s, store(token("x")).await, Clock::new().now_utc());
+    assert_eq!(
+        ids(&collect(&s, &cx, &Cursor::start()).await.unwrap().records),
+        ["a", "b"]
+    );
+
+    let url = answering(
+        200,
+        "text/csv",
+        b"--boundary-7\r\nid|t\r\nx|2026-03-02T09:00:00Z\r\n--boundary-7\r\n".to_vec(),
+    )
+    .await;
+    let d = json!({"properties": {
+        "connectorDefinitionName": "Boundary", "auth": {"type": "None"},
+        "request": {"apiEndpoint": format!("{url}/e")},
+        "response": {"eventsJsonPaths": ["$"], "format": "csv", "csvDelimiter": "|", "hasCsvBoundary": true},
+        "ucp": {"recordIdJsonPath": "$.id", "recordTimeJsonPath": "$.t"}
+    }});
+    let s = RestSource::new(
+        Arc::new(load("b.json", &d.to_string()).unwrap()),
+        RestConfig::anonymous(),
+    )
+    .unwrap();
+    assert_eq!(
+        ids(&collect(&s, &cx, &Cursor::start()).await.unwrap().records),
+        ["x"]
+    );
+}

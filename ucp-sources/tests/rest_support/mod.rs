@@ -120,3 +120,34 @@ pub async fn round(
 pub fn ids(records: &[Record]) -> Vec<String> {
     records.iter().map(|r| r.id.to_string()).collect()
 }
+
+/// A loopback server answering every request with `body` (and `status`), after `delay`.
+pub async fn answering_after(
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+    delay: std::time::Duration,
+) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = axum::Router::new().fallback(move || {
+        let body = body.clone();
+        async move {
+            tokio::time::sleep(delay).await;
+            let status =
+                axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
+            (
+                status,
+                [(axum::http::header::CONTENT_TYPE, content_type)],
+                body,
+            )
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// A loopback server answering every request with `body` (and `status`) at once.
+pub async fn answering(status: u16, content_type: &'static str, body: Vec<u8>) -> String {
+    answering_after(status, content_type, body, std::time::Duration::ZERO).await
+}

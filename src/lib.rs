@@ -20,3 +20,6 @@ pub use ucp_sources as sources;
 /// Shipped product sinks.
 #[cfg(feature = "sinks")]
 pub use ucp_sinks as sinks;
+
+#[cfg(all(feature = "sources", feature = "sinks"))]
+pub mod declarative;

@@ -23,6 +23,8 @@
 //!   resource for 401 → refresh → retry tests.
 //! - [`azure`]: Azure product endpoints (Logs Ingestion API, Event Hubs) that check auth,
 //!   limits and shapes the way Azure does, keep what they accept, and take scheduled faults.
+//! - [`rest`]: a configurable REST API (auth, paging, JSON or gzip CSV, rate-limit dialects)
+//!   for declarative connectors, with the Acme alerts and Globex audit export presets.
 //! - [`leak`]: a leak scanner and a TRACE-level log capture for zero-leak test suites.
 
 #![forbid(unsafe_code)]
@@ -37,6 +39,7 @@ pub mod graph;
 pub mod leak;
 pub mod okta;
 pub mod recording_sink;
+pub mod rest;
 pub mod scale;
 pub mod token_endpoint;
 

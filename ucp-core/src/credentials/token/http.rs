@@ -17,7 +17,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use super::assertion::{self, AssertionKey};
-use super::{FetchedToken, TokenError, TokenFetcher};
+use super::{FetchedToken, TokenEndpointOptions, TokenError, TokenFetcher};
 use crate::credentials::{Credential, CredentialRef};
 
 /// The public Entra ID authority.
@@ -100,8 +100,33 @@ impl TokenFetcher for HttpTokenFetcher {
         credential: &Credential,
         scope: &str,
     ) -> Result<FetchedToken, TokenError> {
+        self.fetch_with(
+            reference,
+            credential,
+            scope,
+            &TokenEndpointOptions::default(),
+        )
+        .await
+    }
+
+    async fn fetch_with(
+        &self,
+        reference: &CredentialRef,
+        credential: &Credential,
+        scope: &str,
+        options: &TokenEndpointOptions,
+    ) -> Result<FetchedToken, TokenError> {
         let assertion;
-        let (token_url, form): (&str, Vec<(&str, &str)>) = match credential {
+        let mut basic = None;
+        let (token_url, mut form): (&str, Vec<(&str, &str)>) = match credential {
+            Credential::ClientSecret {
+                token_url,
+                client_id,
+                secret,
+            } if options.credentials_in_header => {
+                basic = Some((client_id.as_str(), secret));
+                (token_url, vec![("grant_type", "client_credentials")])
+            }
             Credential::ClientSecret {
                 token_url,
                 client_id,
@@ -112,7 +137,6 @@ impl TokenFetcher for HttpTokenFetcher {
                     ("grant_type", "client_credentials"),
                     ("client_id", client_id),
                     ("client_secret", secret.expose_secret()),
-                    ("scope", scope),
                 ],
             ),
             Credential::PrivateKeyJwt {
@@ -137,7 +161,6 @@ impl TokenFetcher for HttpTokenFetcher {
                     vec![
                         ("grant_type", "client_credentials"),
                         ("client_id", client_id),
-                        ("scope", scope),
                         ("client_assertion_type", JWT_BEARER_ASSERTION_TYPE),
                         ("client_assertion", assertion.expose_secret()),
                     ],
@@ -150,6 +173,10 @@ impl TokenFetcher for HttpTokenFetcher {
                 })
             }
         };
+        // An empty scope is left out: some servers refuse `scope=` but grant a default.
+        if !scope.is_empty() {
+            form.insert(1, ("scope", scope));
+        }
         if !secure(token_url) {
             return Err(TokenError::InsecureUrl {
                 reference: reference.clone(),
@@ -159,9 +186,20 @@ impl TokenFetcher for HttpTokenFetcher {
             reference: reference.clone(),
             detail,
         };
-        let response = self
-            .client
-            .post(token_url)
+        let mut request = self.client.post(token_url);
+        if !options.query.is_empty() {
+            request = request.query(&options.query);
+        }
+        for (name, value) in &options.headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        if let Some((client_id, secret)) = basic {
+            request = request.header(
+                reqwest::header::AUTHORIZATION,
+                basic_credentials(reference, client_id, secret)?,
+            );
+        }
+        let response = request
             .form(&form)
             .send()
             .await
@@ -214,6 +252,34 @@ impl TokenFetcher for HttpTokenFetcher {
     }
 }
 
+/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1), marked sensitive.
+fn basic_credentials(
+    reference: &CredentialRef,
+    client_id: &str,
+    secret: &SecretString,
+) -> Result<reqwest::header::HeaderValue, TokenError> {
+    use base64::Engine as _;
+    let encode =
+        |text: &str| url::form_urlencoded::byte_serialize(text.as_bytes()).collect::<String>();
+    let pair = SecretString::from(format!(
+        "{}:{}",
+        encode(client_id),
+        encode(secret.expose_secret())
+    ));
+    let text = SecretString::from(format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(pair.expose_secret())
+    ));
+    let mut value = reqwest::header::HeaderValue::from_str(text.expose_secret()).map_err(|_| {
+        TokenError::InvalidResponse {
+            reference: reference.clone(),
+            detail: "the client credentials cannot be sent in an HTTP header".into(),
+        }
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
 /// HTTPS, or plain HTTP to a loopback address (simulators in tests).
 fn secure(url: &str) -> bool {
     match reqwest::Url::parse(url) {
@@ -241,6 +307,80 @@ fn sanitize_code(code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A token endpoint that answers with what it received: the Authorization header, the
+    /// extra header, the query string and the form.
+    async fn echo_endpoint() -> String {
+        use axum::http::HeaderMap;
+        async fn token(
+            headers: HeaderMap,
+            axum::extract::RawQuery(query): axum::extract::RawQuery,
+            body: String,
+        ) -> axum::Json<serde_json::Value> {
+            let header = |name: &str| {
+                headers
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            axum::Json(serde_json::json!({
+                "access_token": format!(
+                    "{}|{}|{}|{}",
+                    header("authorization"),
+                    header("x-tenant"),
+                    query.unwrap_or_default(),
+                    body
+                ),
+                "expires_in": 3600,
+            }))
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/oauth/token", listener.local_addr().unwrap());
+        let app = axum::Router::new().route("/oauth/token", axum::routing::post(token));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        url
+    }
+
+    #[tokio::test]
+    async fn endpoint_options_add_headers_query_and_basic_client_credentials() {
+        let url = echo_endpoint().await;
+        let fetcher = HttpTokenFetcher::new().unwrap();
+        let reference = CredentialRef::new("t", "c");
+        let credential = Credential::ClientSecret {
+            token_url: url,
+            client_id: "app:1".into(),
+            secret: SecretString::from("s&cret".to_string()),
+        };
+        let options = TokenEndpointOptions {
+            headers: vec![("X-Tenant".into(), "acme".into())],
+            query: vec![("audience".into(), "api://alerts".into())],
+            credentials_in_header: true,
+        };
+        let fetched = fetcher
+            .fetch_with(&reference, &credential, "", &options)
+            .await
+            .unwrap();
+        let echoed = fetched.token.expose_secret().to_string();
+        let parts: Vec<&str> = echoed.split('|').collect();
+        use base64::Engine as _;
+        let expected = base64::engine::general_purpose::STANDARD.encode("app%3A1:s%26cret");
+        assert_eq!(parts[0], format!("Basic {expected}"));
+        assert_eq!(parts[1], "acme");
+        assert_eq!(parts[2], "audience=api%3A%2F%2Falerts");
+        // No secret and no empty scope in the form.
+        assert_eq!(parts[3], "grant_type=client_credentials");
+
+        let standard = fetcher
+            .fetch(&reference, &credential, "read")
+            .await
+            .unwrap();
+        let echoed = standard.token.expose_secret().to_string();
+        assert!(
+            echoed.ends_with("|grant_type=client_credentials&scope=read&client_id=app%3A1&client_secret=s%26cret"),
+            "{echoed}"
+        );
+    }
 
     #[test]
     fn urls_and_scopes() {

@@ -26,6 +26,30 @@ pub use http::{
 };
 pub use provider::{Attempt, TokenConfig, TokenProvider, TokenRequest};
 
+/// How a token endpoint wants the client-credentials request beyond the standard form:
+/// extra headers and query parameters, and the client's id and secret in an HTTP Basic
+/// `Authorization` header (RFC 6749 §2.3.1, `client_secret_basic`) instead of the form.
+///
+/// The token URL itself is always the credential's: a secret only goes where its credential
+/// says. Declarative connectors (a CCF `OAuth2` auth block's `tokenEndpointHeaders`,
+/// `tokenEndpointQueryParameters` and `isCredentialsInHeaders`) set these.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TokenEndpointOptions {
+    /// Headers added to the token request.
+    pub headers: Vec<(String, String)>,
+    /// Query parameters added to the token URL.
+    pub query: Vec<(String, String)>,
+    /// Send the client id and secret as HTTP Basic credentials, not in the form.
+    pub credentials_in_header: bool,
+}
+
+impl TokenEndpointOptions {
+    /// True when nothing differs from the standard request.
+    pub fn is_standard(&self) -> bool {
+        *self == TokenEndpointOptions::default()
+    }
+}
+
 /// An access token handed to a connector. Its value is only reachable through
 /// [`secret`](Self::secret); `Debug` shows when it expires, never what it is.
 #[derive(Clone)]
@@ -82,6 +106,26 @@ pub trait TokenFetcher: Send + Sync + 'static {
         credential: &Credential,
         scope: &str,
     ) -> Result<FetchedToken, TokenError>;
+
+    /// Request one token the way `options` say. The default serves standard requests with
+    /// [`fetch`](Self::fetch) and refuses the others (a fetcher that cannot honour them must
+    /// not silently drop them); [`HttpTokenFetcher`] honours every option.
+    async fn fetch_with(
+        &self,
+        reference: &CredentialRef,
+        credential: &Credential,
+        scope: &str,
+        options: &TokenEndpointOptions,
+    ) -> Result<FetchedToken, TokenError> {
+        if options.is_standard() {
+            return self.fetch(reference, credential, scope).await;
+        }
+        Err(TokenError::Client {
+            detail: format!(
+                "the token fetcher cannot send extra headers, query parameters or Basic client credentials for credential {reference}"
+            ),
+        })
+    }
 }
 
 /// Why no token could be had. Names the credential; never contains secret material.

@@ -14,7 +14,7 @@ use secrecy::ExposeSecret;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::{AccessToken, TokenError, TokenFetcher};
+use super::{AccessToken, TokenEndpointOptions, TokenError, TokenFetcher};
 use crate::budget::RateBudget;
 use crate::clock::Clock;
 use crate::credentials::{Credential, CredentialRef, TenantCredentials};
@@ -49,6 +49,7 @@ pub struct TokenRequest {
     reference: CredentialRef,
     scope: String,
     budget: Option<Arc<RateBudget>>,
+    endpoint: TokenEndpointOptions,
 }
 
 impl TokenRequest {
@@ -59,6 +60,7 @@ impl TokenRequest {
             credentials: credentials.clone(),
             scope: scope.into(),
             budget: None,
+            endpoint: TokenEndpointOptions::default(),
         }
     }
 
@@ -73,12 +75,20 @@ impl TokenRequest {
             reference,
             scope: scope.into(),
             budget: None,
+            endpoint: TokenEndpointOptions::default(),
         }
     }
 
     /// Draw a permit from `budget` before each token request (the provider account's budget).
     pub fn with_budget(mut self, budget: Arc<RateBudget>) -> Self {
         self.budget = Some(budget);
+        self
+    }
+
+    /// Ask the token endpoint with these headers, query parameters or Basic client
+    /// credentials (see [`TokenEndpointOptions`]).
+    pub fn with_endpoint(mut self, options: TokenEndpointOptions) -> Self {
+        self.endpoint = options;
         self
     }
 
@@ -220,7 +230,12 @@ impl TokenProvider {
         let requested_at = Instant::now();
         match self
             .fetcher
-            .fetch(&request.reference, &credential, &request.scope)
+            .fetch_with(
+                &request.reference,
+                &credential,
+                &request.scope,
+                &request.endpoint,
+            )
             .await
         {
             Ok(fetched) => {

@@ -20,6 +20,7 @@
 
 mod config;
 mod cursor;
+pub mod definition;
 mod response;
 mod scim;
 
@@ -40,6 +41,7 @@ use ucp_core::{
 
 pub use config::{OktaAuth, OktaConfig, StartAt, LOGS_SCOPE, MAX_PAGE_LIMIT};
 pub use cursor::LOGS_PATH;
+pub use definition::definition;
 pub use scim::to_scim;
 
 /// The one stream an Okta source offers.

@@ -395,6 +395,26 @@ impl ConnectorDefinition {
         }
     }
 
+    /// A builder holding every field of this definition, to derive another from it (a new
+    /// version, another publisher's packaging).
+    pub fn to_builder(&self) -> ConnectorDefinitionBuilder {
+        ConnectorDefinitionBuilder {
+            id: self.id.clone(),
+            display_name: self.display_name.clone(),
+            provider: self.provider.clone(),
+            publisher: self.publisher.clone(),
+            version: self.version.to_string(),
+            description: self.description.clone(),
+            streams: self.streams.clone(),
+            products: self.products.clone(),
+            credentials: self.credentials.clone(),
+            config_schema: Some(self.config_schema.clone()),
+            prerequisites: self.prerequisites.clone(),
+            supersedes: self.supersedes.clone(),
+            factory: Some(self.factory.clone()),
+        }
+    }
+
     /// The connector type's id, e.g. `okta-system-log`.
     pub fn id(&self) -> &str {
         &self.id
@@ -533,6 +553,12 @@ impl ConnectorDefinitionBuilder {
     /// Its source factory.
     pub fn factory(mut self, factory: impl SourceFactory) -> Self {
         self.factory = Some(Arc::new(factory));
+        self
+    }
+
+    /// Its source factory, shared with other definitions (versions of one connector).
+    pub fn shared_factory(mut self, factory: Arc<dyn SourceFactory>) -> Self {
+        self.factory = Some(factory);
         self
     }
 
@@ -732,6 +758,14 @@ mod tests {
             let err = builder.build().unwrap_err().to_string();
             assert!(err.contains(expected), "{err} lacks {expected}");
         }
+    }
+
+    #[test]
+    fn a_new_version_derives_from_a_definition() {
+        let v1 = complete().build().unwrap();
+        let v2 = v1.to_builder().version("2.0.0").build().unwrap();
+        assert_eq!((v2.id(), v2.version()), ("acme", &Version::new(2, 0, 0)));
+        assert!(Arc::ptr_eq(v1.factory(), v2.factory()));
     }
 
     #[test]

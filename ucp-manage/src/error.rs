@@ -4,6 +4,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::engine::EngineError;
 use crate::model::Role;
 use crate::store::StoreError;
 
@@ -81,7 +82,7 @@ pub enum ManageError {
     Prerequisites(Vec<UnmetPrerequisite>),
     /// The running engine refused or failed the change.
     #[error("the platform refused the change: {0}")]
-    Engine(String),
+    Engine(#[from] EngineError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

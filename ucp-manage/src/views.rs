@@ -165,7 +165,7 @@ pub struct RestartRequest {
 }
 
 /// A reason, for `disconnect` and `offboard`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     /// Why (1–1000 characters); kept in the audit log.

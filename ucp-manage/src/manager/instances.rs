@@ -208,7 +208,7 @@ impl Manager {
                 Self::subscriptions(&record, &registered),
             )
             .await
-            .map_err(|e| ManageError::Engine(e.to_string()))?;
+            .map_err(ManageError::Engine)?;
             let mut entry = self.audit(
                 tenant,
                 principal,
@@ -304,7 +304,7 @@ impl Manager {
                     )
                     .await
                 };
-                result.map_err(|e| ManageError::Engine(e.to_string()))?;
+                result.map_err(ManageError::Engine)?;
             }
             let mut entry = self.audit(
                 tenant,
@@ -382,7 +382,7 @@ impl Manager {
                 InstanceState::Paused => engine.pause_source(&engine_name).await,
                 _ => engine.resume_source(&engine_name).await,
             };
-            done.map_err(|e| ManageError::Engine(e.to_string()))?;
+            done.map_err(ManageError::Engine)?;
         }
         let mut changed = record.clone();
         changed.state = to;
@@ -449,7 +449,7 @@ impl Manager {
             .engine
             .restart_source(&record.engine_name(), only_failed)
             .await
-            .map_err(|e| ManageError::Engine(e.to_string()))?;
+            .map_err(ManageError::Engine)?;
         let mut entry = self.audit(
             tenant,
             principal,
@@ -481,9 +481,7 @@ impl Manager {
                 "connector '{name}' is already disconnected"
             )));
         }
-        self.detach(&record)
-            .await
-            .map_err(|e| ManageError::Engine(e.to_string()))?;
+        self.detach(&record).await.map_err(ManageError::Engine)?;
         let mut changed = record.clone();
         changed.state = InstanceState::Disconnected;
         changed.disconnect_reason = Some(why.clone());

@@ -317,7 +317,7 @@ impl Manager {
             Ok(source) => self
                 .attach(&current, source, Self::subscriptions(&current, &registered))
                 .await
-                .map_err(|e| ManageError::Engine(e.to_string())),
+                .map_err(ManageError::Engine),
             Err(e) => Err(e),
         };
         match started {

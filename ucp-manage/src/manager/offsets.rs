@@ -85,7 +85,7 @@ impl Manager {
                 .engine
                 .set_cursor(&StreamKey::new(record.engine_name(), &stream), cursor)
                 .await
-                .map_err(|e| ManageError::Engine(e.to_string()))?;
+                .map_err(ManageError::Engine)?;
         }
         let after = self.read_offsets(&record, &registered, &streams).await?;
         let mut entry = self.audit(
@@ -137,7 +137,7 @@ impl Manager {
                 .engine
                 .saved_cursor(&StreamKey::new(record.engine_name(), &stream.name))
                 .await
-                .map_err(|e| ManageError::Engine(e.to_string()))?;
+                .map_err(ManageError::Engine)?;
             out.push(StreamOffset {
                 stream: stream.name.clone(),
                 cursor: cursor.and_then(|c| c.as_str().map(str::to_string)),

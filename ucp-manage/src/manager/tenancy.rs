@@ -179,7 +179,7 @@ impl Manager {
                 for name in added {
                     let _ = self.inner.engine.remove_sink(&name).await;
                 }
-                return Err(ManageError::Engine(e.to_string()));
+                return Err(ManageError::Engine(e));
             }
             added.push(name);
             tables.insert(product.product, product.table);

@@ -32,6 +32,9 @@ pub struct EventsSettings {
     pub account: String,
     #[serde(default)]
     pub page_size: Option<usize>,
+    /// Only versions whose schema declares it accept it.
+    #[serde(default)]
+    pub region: Option<String>,
 }
 
 /// A connector type reading an in-process event log, with a JSON Schema written by hand.
@@ -187,11 +190,20 @@ impl Server {
         fixture: Fixture,
         engine: Arc<MemoryEngine>,
     ) -> Server {
+        Self::start_with(store, fixture, engine, None).await
+    }
+
+    pub async fn start_with(
+        store: Arc<SqliteStore>,
+        fixture: Fixture,
+        engine: Arc<MemoryEngine>,
+        jwt: Option<ucp_manage::JwtVerifier>,
+    ) -> Server {
         let log = EventLog::new();
         let credentials = Arc::new(MemoryCredentials::new());
         let products = Arc::new(RecordingProducts::default());
         let keys = ApiKeys::new(secrecy::SecretSlice::from(vec![7u8; 32])).unwrap();
-        let auth = Authenticator::new(store.clone(), keys, None, ["admin".to_string()]);
+        let auth = Authenticator::new(store.clone(), keys, jwt, ["admin".to_string()]);
         let manager = Manager::builder(
             store.clone(),
             engine.clone(),
@@ -334,6 +346,7 @@ impl Server {
         let mut request = self.http.request(method, url);
         match who {
             "none" => {}
+            token if token.starts_with("jwt:") => request = request.bearer_auth(&token[4..]),
             "bad" => {
                 request = request.bearer_auth(format!("ucpk_0123456789abcdef_{}", "A".repeat(43)))
             }

@@ -67,7 +67,9 @@ impl From<ManageError> for ApiError {
             ManageError::Invalid(_) => StatusCode::BAD_REQUEST,
             ManageError::Conflict(_)
             | ManageError::Store(StoreError::Conflict(_))
-            | ManageError::Engine(EngineError::Refused(_)) => StatusCode::CONFLICT,
+            | ManageError::Engine(EngineError::Refused(_) | EngineError::Busy(_)) => {
+                StatusCode::CONFLICT
+            }
             ManageError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ManageError::Stale { .. } | ManageError::Store(StoreError::Stale { .. }) => {
                 StatusCode::PRECONDITION_FAILED

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 use ucp_core::catalog::{ConnectorDefinition, CredentialRefs, FactoryError};
-use ucp_core::{CredentialRef, Source, Subscription};
+use ucp_core::credentials::CredentialRef;
+use ucp_core::{Source, Subscription};
 use utoipa::ToSchema;
 
 use super::{Manager, PLATFORM_AUDIT_TENANT};

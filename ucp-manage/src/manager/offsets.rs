@@ -2,14 +2,21 @@
 //! or to a time. As with Kafka Connect's offsets API, the connector must be stopped
 //! (paused or disconnected), so no collection races the change.
 
+use std::time::Duration;
+
+use ucp_core::catalog::FactoryError;
 use ucp_core::{Cursor, StreamKey};
 
 use super::Manager;
 use crate::auth::Principal;
 use crate::catalog::Registered;
+use crate::engine::EngineError;
 use crate::error::{ManageError, ManageResult};
 use crate::model::{InstanceRecord, InstanceState, Role};
 use crate::views::{ResetOffsets, ResetPoint, StreamOffset};
+
+/// How long a reset waits for a paused stream's last pages to be delivered.
+const DRAIN_WAIT: Duration = Duration::from_secs(5);
 
 impl Manager {
     /// The saved cursor of each stream of a stopped connector.
@@ -61,9 +68,16 @@ impl Manager {
         for stream in &streams {
             let cursor = match (body.to, body.time) {
                 (ResetPoint::Start, None) => Cursor::start(),
-                (ResetPoint::Time, Some(time)) => factory
-                    .cursor_at(&record.config, stream, time)
-                    .map_err(super::lifecycle::factory_error)?,
+                (ResetPoint::Time, Some(time)) => {
+                    match factory.cursor_at(&record.config, stream, time) {
+                        // The definition leaves it to its source (`Source::cursor_at`).
+                        Err(FactoryError::Unsupported(_)) => self
+                            .build_source(&record, &registered)?
+                            .cursor_at(stream, time)
+                            .map_err(|e| ManageError::Conflict(e.to_string()))?,
+                        other => other.map_err(super::lifecycle::factory_error)?,
+                    }
+                }
                 (ResetPoint::Start, Some(_)) => {
                     return Err(ManageError::invalid(
                         "time",
@@ -81,11 +95,8 @@ impl Manager {
         }
         let before = self.read_offsets(&record, &registered, &streams).await?;
         for (stream, cursor) in cursors {
-            self.inner
-                .engine
-                .set_cursor(&StreamKey::new(record.engine_name(), &stream), cursor)
-                .await
-                .map_err(ManageError::Engine)?;
+            self.set_cursor(&StreamKey::new(record.engine_name(), &stream), cursor)
+                .await?;
         }
         let after = self.read_offsets(&record, &registered, &streams).await?;
         let mut entry = self.audit(
@@ -99,6 +110,25 @@ impl Manager {
         entry.after = Some(serde_json::to_value(&after).unwrap_or_default());
         self.inner.store.append_audit(entry).await?;
         self.read_offsets(&record, &registered, &[]).await
+    }
+
+    /// Replace a paused stream's cursor once the pages collected before the pause have
+    /// saved theirs (they are being delivered; with products that answer, in moments).
+    async fn set_cursor(&self, stream: &StreamKey, cursor: Cursor) -> ManageResult<()> {
+        let deadline = tokio::time::Instant::now() + DRAIN_WAIT;
+        loop {
+            match self.inner.engine.set_cursor(stream, cursor.clone()).await {
+                Err(EngineError::Busy(_)) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(EngineError::Busy(why)) => {
+                    return Err(ManageError::Conflict(format!(
+                        "{why}: the connector still delivers what it collected before the pause; retry when its products have taken it"
+                    )))
+                }
+                other => return other.map_err(ManageError::Engine),
+            }
+        }
     }
 
     /// The definition of a stopped connector; refuses a running one.

@@ -12,7 +12,11 @@ mod catalog_ops;
 mod instances;
 mod lifecycle;
 mod offsets;
+mod prerequisites;
+mod running;
+mod secrets;
 pub(crate) mod tenancy;
+mod validation;
 mod view;
 
 use std::collections::BTreeMap;
@@ -20,7 +24,9 @@ use std::sync::{Arc, Mutex as StdMutex};
 
 use chrono::{DateTime, Utc};
 use ucp_core::catalog::ConnectorDefinition;
-use ucp_core::{Clock, CredentialStore, HealthTable};
+use ucp_core::credentials::CredentialStore;
+use ucp_core::health::HealthTable;
+use ucp_core::Clock;
 
 use crate::auth::{Authenticator, Principal};
 use crate::catalog::Catalog;

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use ucp_core::catalog::CredentialKind;
-use ucp_core::{CredentialError, CredentialRef};
+use ucp_core::credentials::{CredentialError, CredentialRef};
 
 use super::{object_name, principal_id, reason, Manager, PLATFORM_AUDIT_TENANT};
 use crate::auth::Principal;
@@ -390,7 +390,7 @@ impl Manager {
     ) -> ManageResult<Page<AuditEntry>> {
         self.authorize(principal, tenant, Role::Reader, "reading the audit log")
             .await?;
-        let size = super::instances::page_size(filter.page_size)?;
+        let size = super::view::page_size(filter.page_size)?;
         let before_id = match filter.page_token.as_deref() {
             None => None,
             Some(token) => Some(token.parse::<u64>().map_err(|_| {

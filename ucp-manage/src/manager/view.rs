@@ -1,15 +1,35 @@
-//! Turning stored records into what the API shows: a connector with its workspace, tables,
-//! health and volumes.
+//! Reading connectors: one page of a tenant's, or one with its volumes, each turned from its
+//! stored record into what the API shows (workspace, tables, health, volumes).
 
 use std::collections::BTreeMap;
 
-use ucp_core::{HealthRow, Status};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+
+use ucp_core::health::{HealthRow, Status};
 
 use super::Manager;
-use crate::error::ManageResult;
-use crate::model::{engine_sink_name, InstanceRecord, Workspace};
+use crate::auth::Principal;
+use crate::error::{ManageError, ManageResult};
+use crate::model::{engine_sink_name, InstanceRecord, Role, Workspace};
+use crate::views::{ConnectorView, HealthMessage, Page, ProductView};
 
-use crate::views::{ConnectorView, HealthMessage, ProductView};
+/// Largest page of a list.
+pub const MAX_PAGE_SIZE: usize = 100;
+/// Page size when none is asked for.
+pub const DEFAULT_PAGE_SIZE: usize = 50;
+
+/// The page size asked for, checked.
+pub(crate) fn page_size(asked: Option<usize>) -> ManageResult<usize> {
+    match asked {
+        None => Ok(DEFAULT_PAGE_SIZE),
+        Some(n) if (1..=MAX_PAGE_SIZE).contains(&n) => Ok(n),
+        Some(_) => Err(ManageError::invalid(
+            "page_size",
+            format!("the page size is 1 to {MAX_PAGE_SIZE}"),
+        )),
+    }
+}
 
 /// Worst current status among the parts seen in `rows` (newest first): each part's newest
 /// row counts.
@@ -24,6 +44,68 @@ pub(super) fn roll_up(rows: &[HealthRow]) -> Option<Status> {
 }
 
 impl Manager {
+    /// One page of the tenant's connectors, by name.
+    pub async fn list(
+        &self,
+        principal: &Principal,
+        tenant: &str,
+        page_size: Option<usize>,
+        page_token: Option<&str>,
+    ) -> ManageResult<Page<ConnectorView>> {
+        self.authorize(principal, tenant, Role::Reader, "listing connectors")
+            .await?;
+        let size = self::page_size(page_size)?;
+        let after = match page_token {
+            None => None,
+            Some(token) => Some(decode_token(token)?),
+        };
+        let mut records = self
+            .inner
+            .store
+            .instances(tenant, after.as_deref(), size + 1)
+            .await?;
+        let next_page_token = if records.len() > size {
+            records.truncate(size);
+            records
+                .last()
+                .map(|r| URL_SAFE_NO_PAD.encode(r.name.as_bytes()))
+        } else {
+            None
+        };
+        let workspace = self.inner.store.workspace(tenant).await?;
+        let tables = self.tables(tenant);
+        let mut items = Vec::with_capacity(records.len());
+        for record in &records {
+            items.push(
+                self.view(record, workspace.as_ref(), &tables, false)
+                    .await?,
+            );
+        }
+        Ok(Page {
+            items,
+            next_page_token,
+        })
+    }
+
+    /// One connector, with its volumes.
+    pub async fn get(
+        &self,
+        principal: &Principal,
+        tenant: &str,
+        name: &str,
+    ) -> ManageResult<ConnectorView> {
+        self.authorize(principal, tenant, Role::Reader, "reading a connector")
+            .await?;
+        let record = self.load(tenant, name).await?;
+        self.full_view(&record).await
+    }
+
+    pub(super) async fn full_view(&self, record: &InstanceRecord) -> ManageResult<ConnectorView> {
+        let workspace = self.inner.store.workspace(&record.tenant).await?;
+        let tables = self.tables(&record.tenant);
+        self.view(record, workspace.as_ref(), &tables, true).await
+    }
+
     /// Tables of the tenant's products in its connected workspace.
     pub(super) fn tables(&self, tenant: &str) -> BTreeMap<String, String> {
         let tables = self.inner.tables.lock().unwrap_or_else(|p| p.into_inner());
@@ -134,4 +216,19 @@ impl Manager {
             revision: record.revision,
         })
     }
+}
+
+/// The name a page token carries.
+fn decode_token(token: &str) -> ManageResult<String> {
+    URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .filter(|name| ucp_core::catalog::is_identifier(name))
+        .ok_or_else(|| {
+            ManageError::invalid(
+                "page_token",
+                "not a page token: pass the next_page_token of the previous page as it was",
+            )
+        })
 }

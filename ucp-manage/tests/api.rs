@@ -7,7 +7,8 @@ mod support;
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use support::{create_body, Fixture, Server, INLINE_SECRET, OTHER_TENANT, TENANT};
-use ucp_core::{CredentialStore, Cursor, StreamKey};
+use ucp_core::credentials::CredentialStore;
+use ucp_core::{Cursor, StreamKey};
 
 fn problems(reply: &support::Reply) -> Vec<(String, String)> {
     reply.json()["problems"]
@@ -111,11 +112,14 @@ async fn inline_secrets_need_the_owner_are_stored_write_only_and_go_with_the_con
     assert_eq!(reply.json()["credentials"]["api"], "inline-api");
     let stored = server
         .credentials
-        .get(&ucp_core::CredentialRef::new(TENANT, "inline-api"))
+        .get(&ucp_core::credentials::CredentialRef::new(
+            TENANT,
+            "inline-api",
+        ))
         .await
         .unwrap();
     match stored {
-        ucp_core::Credential::ApiToken { token } => {
+        ucp_core::credentials::Credential::ApiToken { token } => {
             assert_eq!(secrecy::ExposeSecret::expose_secret(&token), INLINE_SECRET)
         }
         other => panic!("{}", other.kind()),
@@ -184,29 +188,21 @@ async fn updates_need_the_current_etag() {
     assert_eq!(updated.etag.as_deref(), Some("\"2\""));
     assert_eq!(updated.json()["config"]["account"], "acct-2");
     put(Some("\"1\"")).await.expect_status(412);
-    // The engine now feeds only xspm, from the same source name (its cursor carries over).
-    let state = server.engine.state.lock().unwrap();
-    let subs: Vec<&str> = state
-        .subscriptions
-        .iter()
-        .filter(|(_, source, _)| source == "contoso.okta-a")
-        .map(|(product, _, _)| product.as_str())
-        .collect();
-    assert_eq!(subs, ["contoso.xspm"]);
+    // The platform now feeds only xspm, from the same source name (its cursor carries over).
+    assert_eq!(server.subscribers("okta-a").await, ["contoso.xspm"]);
 }
 
 #[tokio::test]
 async fn lifecycle_verbs_drive_the_engine_and_are_audited() {
     let server = Server::start(Fixture::Full).await;
-    let source = "contoso.okta-a";
-    let paused = |server: &Server| server.engine.state.lock().unwrap().sources[source].2;
+    assert_eq!(server.paused("okta-a").await, Some(false));
     let view = server
         .call("contributor", "POST", "/connectors/okta-a/pause", None)
         .await
         .expect_status(200)
         .json();
     assert_eq!(view["state"], "paused");
-    assert!(paused(&server));
+    assert_eq!(server.paused("okta-a").await, Some(true));
     // Idempotent: a second pause changes nothing and adds no audit entry.
     server
         .call("contributor", "POST", "/connectors/okta-a/pause", None)
@@ -220,7 +216,13 @@ async fn lifecycle_verbs_drive_the_engine_and_are_audited() {
         .call("contributor", "POST", "/connectors/okta-a/resume", None)
         .await
         .expect_status(200);
-    assert!(!paused(&server));
+    assert_eq!(server.paused("okta-a").await, Some(false));
+    // Restarting everything restarts the job and both deliveries; only the failed parts,
+    // none here.
+    server
+        .call("contributor", "POST", "/connectors/okta-a/restart", None)
+        .await
+        .expect_status(200);
     server
         .call(
             "contributor",
@@ -230,10 +232,6 @@ async fn lifecycle_verbs_drive_the_engine_and_are_audited() {
         )
         .await
         .expect_status(200);
-    assert_eq!(
-        server.engine.state.lock().unwrap().restarts,
-        [(source.to_string(), true)]
-    );
     // Disconnect needs a reason: without a body, with an empty one, with blanks.
     for body in [None, Some(json!({})), Some(json!({"reason": "   "}))] {
         let reply = server
@@ -260,11 +258,8 @@ async fn lifecycle_verbs_drive_the_engine_and_are_audited() {
         (view["state"].as_str(), view["disconnect_reason"].as_str()),
         (Some("disconnected"), Some("org retired"))
     );
-    {
-        let state = server.engine.state.lock().unwrap();
-        assert!(!state.sources.contains_key(source));
-        assert!(state.subscriptions.iter().all(|(_, s, _)| s != source));
-    }
+    assert_eq!(server.paused("okta-a").await, None);
+    assert!(server.subscribers("okta-a").await.is_empty());
     server
         .call("contributor", "POST", "/connectors/okta-a/resume", None)
         .await
@@ -285,6 +280,7 @@ async fn lifecycle_verbs_drive_the_engine_and_are_audited() {
         [
             "connector.disconnect",
             "connector.restart",
+            "connector.restart",
             "connector.resume",
             "connector.pause",
             "connector.create"
@@ -296,6 +292,15 @@ async fn lifecycle_verbs_drive_the_engine_and_are_audited() {
         (Some("owner"), Some("org retired"))
     );
     assert_eq!(disconnect["after"]["state"], "disconnected");
+    assert_eq!(
+        audit["items"][1]["after"],
+        json!({"only_failed": true, "streams": [], "deliveries": []})
+    );
+    assert_eq!(
+        audit["items"][2]["after"],
+        json!({"only_failed": false, "streams": ["events"],
+               "deliveries": ["mdi/events", "sentinel/events"]})
+    );
     server
         .call("owner", "DELETE", "/connectors/okta-a", None)
         .await
@@ -353,7 +358,13 @@ async fn one_workspace_per_tenant_and_offboarding_needs_a_reason_and_no_deliveri
         )
         .await
         .expect_status(204);
-    assert!(server.engine.state.lock().unwrap().sinks.is_empty());
+    for product in ["sentinel", "mdi", "xspm"] {
+        let unknown = server
+            .platform
+            .remove_sink(&format!("contoso.{product}"))
+            .await;
+        assert!(unknown.is_err(), "{product}'s sink is still registered");
+    }
     server
         .call("reader", "GET", "/workspace", None)
         .await
@@ -412,12 +423,10 @@ async fn offsets_of_a_stopped_connector_are_read_and_reset_with_an_audit_entry()
         .expect_status(409);
     let key = StreamKey::new("contoso.held", "events");
     server
-        .engine
-        .state
-        .lock()
-        .unwrap()
-        .cursors
-        .insert(key.clone(), Cursor::new("42"));
+        .platform
+        .set_cursor(&key, Cursor::new("42"))
+        .await
+        .unwrap();
     let offsets = server
         .call("reader", "GET", "/connectors/held/offsets", None)
         .await
@@ -464,10 +473,7 @@ async fn offsets_of_a_stopped_connector_are_read_and_reset_with_an_audit_entry()
         )
         .await
         .expect_status(200);
-    assert_eq!(
-        server.engine.state.lock().unwrap().cursors[&key],
-        Cursor::start()
-    );
+    assert_eq!(server.cursor("held").await, Some(Cursor::start()));
     let audit = server
         .call("reader", "GET", "/audit?connector=held", None)
         .await

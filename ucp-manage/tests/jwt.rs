@@ -9,8 +9,8 @@ use std::sync::Arc;
 use jsonwebtoken::jwk::{Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use support::{Fixture, MemoryEngine, Server, TENANT};
-use ucp_manage::{JwksSource, JwtConfig, JwtVerifier, Principal, SqliteStore};
+use support::{Fixture, Persisted, Server, TENANT};
+use ucp_manage::{JwksSource, JwtConfig, JwtVerifier, Principal};
 
 const ISSUER: &str = "https://login.example/contoso";
 const AUDIENCE: &str = "api://ucp";
@@ -61,14 +61,7 @@ async fn tokens_from_the_issuer_authenticate_their_subject_and_others_are_refuse
     let (url, hits) = jwks_server().await;
     let verifier =
         JwtVerifier::new(JwtConfig::new(ISSUER, AUDIENCE, JwksSource::Url(url))).unwrap();
-    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-    let server = Server::start_with(
-        store,
-        Fixture::Full,
-        Arc::new(MemoryEngine::default()),
-        Some(verifier),
-    )
-    .await;
+    let server = Server::start_with(Persisted::in_memory(), Fixture::Full, Some(verifier)).await;
     server
         .manager
         .set_role(

@@ -8,17 +8,38 @@ mod support;
 use std::sync::Arc;
 
 use serde_json::json;
-use support::{events_definition, Fixture, MemoryEngine, Server, TENANT};
+use support::{events_definition, Fixture, Persisted, Server, TENANT};
+use ucp_core::store::FileCheckpoints;
+use ucp_core::Cursor;
 use ucp_manage::SqliteStore;
+
+/// The store and checkpoints of a server, in files under `dir`.
+async fn on_disk(dir: &std::path::Path) -> Persisted {
+    Persisted {
+        store: Arc::new(SqliteStore::open(dir.join("manage.db")).unwrap()),
+        checkpoints: Arc::new(
+            FileCheckpoints::open(dir.join("checkpoints.json"))
+                .await
+                .unwrap(),
+        ),
+    }
+}
 
 #[tokio::test]
 async fn a_restart_brings_every_instance_back_in_its_state() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("manage.db");
     let before = {
-        let store = Arc::new(SqliteStore::open(&path).unwrap());
-        let server =
-            Server::start_on(store, Fixture::Full, Arc::new(MemoryEngine::default())).await;
+        let server = Server::start_on(on_disk(dir.path()).await, Fixture::Full).await;
+        // The paused connector's cursor, moved while it is stopped.
+        server
+            .call(
+                "owner",
+                "PUT",
+                "/connectors/held/offsets",
+                Some(json!({"to": "time", "time": "2025-01-02T03:04:05Z"})),
+            )
+            .await
+            .expect_status(200);
         let list = server
             .call("reader", "GET", "/connectors", None)
             .await
@@ -27,11 +48,10 @@ async fn a_restart_brings_every_instance_back_in_its_state() {
             .call("reader", "GET", "/audit?page_size=100", None)
             .await
             .json();
+        server.stop().await;
         (list, audit)
     };
-    let engine = Arc::new(MemoryEngine::default());
-    let store = Arc::new(SqliteStore::open(&path).unwrap());
-    let server = Server::start_on(store, Fixture::Empty, engine.clone()).await;
+    let server = Server::start_on(on_disk(dir.path()).await, Fixture::Empty).await;
     let list = server
         .call("reader", "GET", "/connectors", None)
         .await
@@ -51,17 +71,16 @@ async fn a_restart_brings_every_instance_back_in_its_state() {
             ("okta-a", "active")
         ]
     );
-    {
-        let state = engine.state.lock().unwrap();
-        let sources: Vec<(&str, bool)> = state
-            .sources
-            .iter()
-            .map(|(n, (_, _, p))| (n.as_str(), *p))
-            .collect();
-        assert_eq!(sources, [("contoso.held", true), ("contoso.okta-a", false)]);
-        assert_eq!(state.sinks.len(), 3);
-        assert_eq!(state.subscriptions.len(), 4);
-    }
+    // In the platform: the active one collecting for its two products, the paused one
+    // registered and paused (with its subscriptions), the disconnected one absent.
+    assert_eq!(server.paused("okta-a").await, Some(false));
+    assert_eq!(server.paused("held").await, Some(true));
+    assert_eq!(server.paused("gone").await, None);
+    assert_eq!(
+        server.subscribers("okta-a").await,
+        ["contoso.mdi", "contoso.sentinel"]
+    );
+    assert_eq!(server.cursor("held").await, Some(Cursor::new("1735787045")));
     let audit = server
         .call("reader", "GET", "/audit?page_size=100", None)
         .await
@@ -72,7 +91,11 @@ async fn a_restart_brings_every_instance_back_in_its_state() {
         .call("owner", "POST", "/connectors/held/resume", None)
         .await
         .expect_status(200);
-    assert!(!engine.state.lock().unwrap().sources["contoso.held"].2);
+    assert_eq!(server.paused("held").await, Some(false));
+    assert_eq!(
+        server.subscribers("held").await,
+        ["contoso.mdi", "contoso.sentinel"]
+    );
 }
 
 #[tokio::test]
@@ -98,12 +121,9 @@ async fn a_newer_version_upgrades_instances_it_accepts_and_flags_the_others() {
         (Some("1.1.0"), Some(2))
     );
     // The same source name was registered again, paused stays paused.
-    {
-        let state = server.engine.state.lock().unwrap();
-        assert!(state.sources.contains_key("contoso.okta-a"));
-        assert!(state.sources["contoso.held"].2);
-        assert!(!state.sources.contains_key("contoso.gone"));
-    }
+    assert_eq!(server.paused("okta-a").await, Some(false));
+    assert_eq!(server.paused("held").await, Some(true));
+    assert_eq!(server.paused("gone").await, None);
     // v2.0.0 requires a field the instances lack: they stay on 1.1.0, flagged.
     let strict = events_definition(server.log.clone(), "2.0.0");
     let mut schema = strict.config_schema().clone();
@@ -122,13 +142,7 @@ async fn a_newer_version_upgrades_instances_it_accepts_and_flags_the_others() {
         attention.contains("version 2.0.0") && attention.contains("region"),
         "{attention}"
     );
-    assert!(server
-        .engine
-        .state
-        .lock()
-        .unwrap()
-        .sources
-        .contains_key("contoso.okta-a"));
+    assert_eq!(server.paused("okta-a").await, Some(false));
     // Updating the configuration to one 2.0.0 accepts moves it there and clears the flag.
     let body = json!({"config": {"account": "acct-1", "region": "eu"},
                       "credentials": {"api": {"name": "shared-token"}}, "products": [{"product": "sentinel"}]});
@@ -176,25 +190,17 @@ async fn a_newer_version_upgrades_instances_it_accepts_and_flags_the_others() {
 #[tokio::test]
 async fn an_instance_whose_version_is_gone_at_start_needs_attention_and_is_not_started() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("manage.db");
     {
-        let store = Arc::new(SqliteStore::open(&path).unwrap());
-        let server =
-            Server::start_on(store, Fixture::Full, Arc::new(MemoryEngine::default())).await;
+        let server = Server::start_on(on_disk(dir.path()).await, Fixture::Full).await;
         server
             .manager
             .register(events_definition(server.log.clone(), "3.0.0"))
             .await
             .unwrap();
+        server.stop().await;
     }
     // Started again shipping only 1.0.0: the 3.0.0 instances cannot run.
-    let engine = Arc::new(MemoryEngine::default());
-    let server = Server::start_on(
-        Arc::new(SqliteStore::open(&path).unwrap()),
-        Fixture::Empty,
-        engine.clone(),
-    )
-    .await;
+    let server = Server::start_on(on_disk(dir.path()).await, Fixture::Empty).await;
     let view = server
         .call("reader", "GET", "/connectors/okta-a", None)
         .await
@@ -206,7 +212,13 @@ async fn an_instance_whose_version_is_gone_at_start_needs_attention_and_is_not_s
             .contains("version 3.0.0 is not registered"),
         "{view}"
     );
-    assert!(engine.state.lock().unwrap().sources.is_empty());
+    for connector in ["okta-a", "held", "gone"] {
+        assert_eq!(
+            server.paused(connector).await,
+            None,
+            "{connector} was started"
+        );
+    }
     let reply = server
         .call("contributor", "POST", "/connectors/okta-a/restart", None)
         .await

@@ -1,25 +1,25 @@
-//! A management server on loopback for API tests: SQLite store, an event-log connector
-//! definition, three recording products, principals with API keys per role.
+//! A management server on loopback for API tests: the real running platform, a SQLite
+//! store, an event-log connector definition, three recording products, principals with API
+//! keys per role.
 
 #![allow(dead_code)]
 
-pub mod engine;
-
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use ucp_core::catalog::{factory, ConnectorDefinition, CredentialKind, FactoryError, Prerequisite};
-use ucp_core::{Clock, Cursor, MemoryCredentials, Sink, Source};
+use ucp_core::credentials::MemoryCredentials;
+use ucp_core::store::{CheckpointStore, MemoryCheckpoints};
+use ucp_core::{Clock, Cursor, Platform, RunningPlatform, Sink, Source, StreamKey};
 use ucp_manage::{
     ApiKeys, Authenticator, Manager, Principal, ProductInfo, ProductSink, Products, Role,
     SqliteStore, Workspace,
 };
-use ucp_testkit::{EventLog, EventLogSource, RecordingSink};
-
-pub use engine::MemoryEngine;
+use ucp_testkit::{EventLog, EventLogSettings, EventLogSource, RecordingSink};
 
 /// The tenant the principals act on, and another one.
 pub const TENANT: &str = "contoso";
@@ -66,10 +66,15 @@ pub fn events_definition(log: EventLog, version: &str) -> ConnectorDefinition {
         ))
         .factory(
             factory(move |s: EventsSettings, _| {
-                Ok(
-                    Arc::new(EventLogSource::new(s.account, log.clone(), Clock::new()))
-                        as Arc<dyn Source>,
-                )
+                // A generous limit: the fixtures create connectors of one account in quick
+                // succession, and each prerequisite check draws from its budget.
+                let settings = EventLogSettings {
+                    provider_limit: 60_000,
+                    ..EventLogSettings::default()
+                };
+                let source =
+                    EventLogSource::with_settings(s.account, log.clone(), Clock::new(), settings);
+                Ok(Arc::new(source) as Arc<dyn Source>)
             })
             .with_cursor_at(|_: EventsSettings, stream, time| {
                 if stream != "events" {
@@ -157,14 +162,16 @@ pub const INLINE_SECRET: &str = "inline-token-4e8b2a6c0d9f";
 pub struct Server {
     pub base: String,
     pub manager: Manager,
-    pub engine: Arc<MemoryEngine>,
+    pub platform: Arc<RunningPlatform>,
     pub store: Arc<SqliteStore>,
+    pub checkpoints: Arc<dyn CheckpointStore>,
     pub credentials: Arc<MemoryCredentials>,
     pub products: Arc<RecordingProducts>,
     pub log: EventLog,
     /// Principal name → API key.
     pub keys: BTreeMap<&'static str, String>,
     pub http: reqwest::Client,
+    serve: tokio::task::JoinHandle<()>,
 }
 
 /// How much state the server starts with.
@@ -179,34 +186,56 @@ pub enum Fixture {
     Full,
 }
 
+/// What outlives one server: its store and its checkpoints (a restart reuses both).
+pub struct Persisted {
+    pub store: Arc<SqliteStore>,
+    pub checkpoints: Arc<dyn CheckpointStore>,
+}
+
+impl Persisted {
+    pub fn in_memory() -> Persisted {
+        Persisted {
+            store: Arc::new(SqliteStore::open_in_memory().unwrap()),
+            checkpoints: Arc::new(MemoryCheckpoints::new()),
+        }
+    }
+}
+
 impl Server {
     pub async fn start(fixture: Fixture) -> Server {
-        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-        Self::start_on(store, fixture, Arc::new(MemoryEngine::default())).await
+        Self::start_on(Persisted::in_memory(), fixture).await
     }
 
-    pub async fn start_on(
-        store: Arc<SqliteStore>,
-        fixture: Fixture,
-        engine: Arc<MemoryEngine>,
-    ) -> Server {
-        Self::start_with(store, fixture, engine, None).await
+    pub async fn start_on(persisted: Persisted, fixture: Fixture) -> Server {
+        Self::start_with(persisted, fixture, None).await
     }
 
     pub async fn start_with(
-        store: Arc<SqliteStore>,
+        persisted: Persisted,
         fixture: Fixture,
-        engine: Arc<MemoryEngine>,
         jwt: Option<ucp_manage::JwtVerifier>,
     ) -> Server {
+        let Persisted { store, checkpoints } = persisted;
         let log = EventLog::new();
         let credentials = Arc::new(MemoryCredentials::new());
+        let platform = Arc::new(
+            Platform::builder()
+                .credentials(credentials.clone())
+                .checkpoints(checkpoints.clone())
+                .max_jitter(Duration::ZERO)
+                .shutdown_timeout(Duration::from_secs(1))
+                .build()
+                .unwrap()
+                .start()
+                .await
+                .unwrap(),
+        );
         let products = Arc::new(RecordingProducts::default());
         let keys = ApiKeys::new(secrecy::SecretSlice::from(vec![7u8; 32])).unwrap();
         let auth = Authenticator::new(store.clone(), keys, jwt, ["admin".to_string()]);
         let manager = Manager::builder(
             store.clone(),
-            engine.clone(),
+            platform.clone(),
             products.clone(),
             credentials.clone(),
             auth,
@@ -241,22 +270,64 @@ impl Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let router = ucp_manage::api::router(manager.clone());
-        tokio::spawn(async move {
+        let serve = tokio::spawn(async move {
             axum::serve(listener, router).await.unwrap();
         });
         let server = Server {
             base,
             manager,
-            engine,
+            platform,
             store,
+            checkpoints,
             credentials,
             products,
             log,
             keys,
             http: reqwest::Client::new(),
+            serve,
         };
         server.setup(fixture).await;
         server
+    }
+
+    /// Stop serving and shut the platform down (cursors saved); returns the store and
+    /// checkpoints, for a server started again on them.
+    pub async fn stop(self) -> Persisted {
+        self.serve.abort();
+        let _ = self.serve.await;
+        drop(self.manager);
+        let platform = Arc::try_unwrap(self.platform)
+            .unwrap_or_else(|_| panic!("the platform is still shared"));
+        platform.shutdown().await.unwrap();
+        Persisted {
+            store: self.store,
+            checkpoints: self.checkpoints,
+        }
+    }
+
+    /// The products subscribed to the connector's stream in the running platform.
+    pub async fn subscribers(&self, connector: &str) -> Vec<String> {
+        self.platform
+            .plan()
+            .await
+            .job(&format!("{TENANT}.{connector}"), "events")
+            .map(|job| job.subscribers.clone())
+            .unwrap_or_default()
+    }
+
+    /// Whether the platform holds the connector's source, and whether it is paused.
+    pub async fn paused(&self, connector: &str) -> Option<bool> {
+        self.platform
+            .is_paused(&format!("{TENANT}.{connector}"))
+            .await
+    }
+
+    /// The connector's saved cursor in the platform's checkpoints.
+    pub async fn cursor(&self, connector: &str) -> Option<Cursor> {
+        self.platform
+            .saved_cursor(&StreamKey::new(format!("{TENANT}.{connector}"), "events"))
+            .await
+            .unwrap()
     }
 
     async fn setup(&self, fixture: Fixture) {

@@ -31,11 +31,13 @@ pub mod products;
 pub mod store;
 pub mod views;
 
-pub use auth::{ApiKeys, Authenticator, JwksSource, JwtConfig, JwtVerifier, Principal};
+pub use auth::{
+    ApiKeys, Authenticator, JwksSource, JwtConfig, JwtVerifier, Principal, MIN_PEPPER_BYTES,
+};
 pub use catalog::Catalog;
 pub use engine::{Engine, EngineError, SourceVolumes};
 pub use error::{ManageError, ManageResult, Problem};
-pub use manager::tenancy::AuditFilter;
+pub use manager::tenancy::{issue_api_key, AuditFilter};
 pub use manager::{Manager, ManagerBuilder, UpgradeOutcome, PLATFORM_AUDIT_TENANT};
 pub use model::{AuditEntry, InstanceRecord, InstanceState, ProductSubscription, Role, Workspace};
 pub use products::{ProductInfo, ProductSink, Products};

@@ -4,15 +4,16 @@
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use ucp_core::catalog::CredentialKind;
+use ucp_core::catalog::{CredentialKind, FactoryError};
 use ucp_core::credentials::{CredentialError, CredentialRef};
 
 use super::{object_name, principal_id, reason, Manager, PLATFORM_AUDIT_TENANT};
-use crate::auth::Principal;
+use crate::auth::{ApiKeys, Principal};
 use crate::error::{ManageError, ManageResult};
 use crate::model::{
     engine_sink_name, AuditEntry, AuditQuery, InstanceState, Role, RoleAssignment, Workspace,
 };
+use crate::store::Store;
 use crate::views::{ConnectWorkspace, CredentialView, Page, ProductEntry, SecretInput};
 
 /// Filters of an audit query as the API takes them.
@@ -161,11 +162,12 @@ impl Manager {
 
     /// Register the workspace's product sinks with the engine (all or none).
     pub(super) async fn attach_workspace(&self, workspace: &Workspace) -> ManageResult<()> {
-        let sinks = self
-            .inner
-            .products
-            .sinks(workspace)
-            .map_err(super::lifecycle::factory_error)?;
+        let sinks = self.inner.products.sinks(workspace).map_err(|e| match e {
+            FactoryError::Config { field, message } => {
+                ManageError::invalid(format!("settings.{field}"), message)
+            }
+            other => super::lifecycle::factory_error(other),
+        })?;
         let mut added: Vec<String> = Vec::new();
         let mut tables = std::collections::BTreeMap::new();
         for product in sinks {
@@ -434,16 +436,14 @@ impl Manager {
             return Err(ManageError::NotFound("not found".into()));
         }
         principal_id(who)?;
-        let (record, key) = self.inner.auth.keys().mint(who);
-        let mut entry = self.audit(
-            PLATFORM_AUDIT_TENANT,
+        issue_api_key(
+            self.inner.store.as_ref(),
+            self.inner.auth.keys(),
             principal,
-            "api_key.create",
-            format!("api_key/{}", record.id),
-        );
-        entry.after = Some(serde_json::json!({ "id": record.id, "principal": who }));
-        self.inner.store.put_api_key(&record, entry).await?;
-        Ok((record.id, key))
+            who,
+            self.now(),
+        )
+        .await
     }
 
     /// Revoke an API key (platform administrators only).
@@ -459,4 +459,33 @@ impl Manager {
         );
         Ok(self.inner.store.revoke_api_key(id, entry).await?)
     }
+}
+
+/// Mint an API key for `who` and store its hash with an audit entry by `actor`; the key is
+/// returned once. [`Manager::create_api_key`] checks that `actor` is an administrator first;
+/// a server's command line calls this directly to give the first administrator a key
+/// without starting the platform.
+pub async fn issue_api_key(
+    store: &dyn Store,
+    keys: &ApiKeys,
+    actor: &Principal,
+    who: &str,
+    now: DateTime<Utc>,
+) -> ManageResult<(String, SecretString)> {
+    principal_id(who)?;
+    let (record, key) = keys.mint(who);
+    let entry = AuditEntry {
+        id: 0,
+        time: now,
+        tenant: PLATFORM_AUDIT_TENANT.to_string(),
+        actor: actor.id.clone(),
+        action: "api_key.create".to_string(),
+        target: format!("api_key/{}", record.id),
+        connector: None,
+        reason: None,
+        before: None,
+        after: Some(serde_json::json!({ "id": record.id, "principal": who })),
+    };
+    store.put_api_key(&record, entry).await?;
+    Ok((record.id, key))
 }

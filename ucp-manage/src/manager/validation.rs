@@ -80,15 +80,31 @@ impl Manager {
         problems
     }
 
-    /// Delivering to products needs the tenant's workspace.
+    /// Delivering to products needs the tenant's workspace, with a destination for each.
     pub(super) async fn require_workspace(
         &self,
         tenant: &str,
         products: &[ProductSubscription],
     ) -> ManageResult<()> {
-        if !products.is_empty() && self.inner.store.workspace(tenant).await?.is_none() {
+        if products.is_empty() {
+            return Ok(());
+        }
+        let Some(workspace) = self.inner.store.workspace(tenant).await? else {
             return Err(ManageError::Conflict(format!(
                 "tenant '{tenant}' has no connected workspace for its products to deliver to: connect one first (PUT …/workspace)"
+            )));
+        };
+        let tables = self.tables(tenant);
+        let missing: Vec<&str> = products
+            .iter()
+            .map(|p| p.product.as_str())
+            .filter(|p| !tables.contains_key(*p))
+            .collect();
+        if !missing.is_empty() {
+            return Err(ManageError::Conflict(format!(
+                "workspace '{}' has no destination for {}: connect a workspace whose settings name one, or leave the product out",
+                workspace.name,
+                missing.join(", ")
             )));
         }
         Ok(())

@@ -74,10 +74,13 @@ impl Manager {
         };
         let workspace = self.inner.store.workspace(tenant).await?;
         let tables = self.tables(tenant);
+        let names: Vec<String> = records.iter().map(InstanceRecord::engine_name).collect();
+        let mut health = self.health_of(tenant, &names).await.into_iter();
         let mut items = Vec::with_capacity(records.len());
         for record in &records {
+            let rows = health.next().unwrap_or_default();
             items.push(
-                self.view(record, workspace.as_ref(), &tables, false)
+                self.view(record, workspace.as_ref(), &tables, rows, false)
                     .await?,
             );
         }
@@ -103,7 +106,29 @@ impl Manager {
     pub(super) async fn full_view(&self, record: &InstanceRecord) -> ManageResult<ConnectorView> {
         let workspace = self.inner.store.workspace(&record.tenant).await?;
         let tables = self.tables(&record.tenant);
-        self.view(record, workspace.as_ref(), &tables, true).await
+        let rows = self
+            .health_of(&record.tenant, &[record.engine_name()])
+            .await
+            .pop()
+            .unwrap_or_default();
+        self.view(record, workspace.as_ref(), &tables, rows, true)
+            .await
+    }
+
+    /// The last health messages of each connector (engine names), in order; none when the
+    /// table is not configured or fails (the failure is logged: a view without health is
+    /// still a view).
+    async fn health_of(&self, tenant: &str, connectors: &[String]) -> Vec<Vec<HealthRow>> {
+        match &self.inner.health {
+            Some(table) if self.inner.health_messages > 0 => table
+                .last_messages_of(tenant, connectors, self.inner.health_messages)
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, %tenant, "health messages unavailable");
+                    Vec::new()
+                }),
+            _ => Vec::new(),
+        }
     }
 
     /// Tables of the tenant's products in its connected workspace.
@@ -112,12 +137,14 @@ impl Manager {
         tables.get(tenant).cloned().unwrap_or_default()
     }
 
-    /// The view of `record`; `volumes` asks the engine for its counters.
-    pub(super) async fn view(
+    /// The view of `record` with its health `rows` (newest first); `volumes` asks the
+    /// engine for its counters.
+    async fn view(
         &self,
         record: &InstanceRecord,
         workspace: Option<&Workspace>,
         tables: &BTreeMap<String, String>,
+        rows: Vec<HealthRow>,
         volumes: bool,
     ) -> ManageResult<ConnectorView> {
         let registered = self
@@ -135,20 +162,6 @@ impl Manager {
                     .collect()
             })
             .unwrap_or_default();
-        let rows = match &self.inner.health {
-            Some(table) if self.inner.health_messages > 0 => table
-                .last_messages(
-                    &record.tenant,
-                    &record.engine_name(),
-                    self.inner.health_messages,
-                )
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, connector = %record.name, "health messages unavailable");
-                    Vec::new()
-                }),
-            _ => Vec::new(),
-        };
         let sink_prefix = engine_sink_name(&record.tenant, "");
         let health = rows
             .iter()

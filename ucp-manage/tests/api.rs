@@ -474,6 +474,31 @@ async fn offsets_of_a_stopped_connector_are_read_and_reset_with_an_audit_entry()
         .await
         .expect_status(200);
     assert_eq!(server.cursor("held").await, Some(Cursor::start()));
+    // A disconnected connector's source is gone from the platform; its cursor is kept,
+    // readable and resettable.
+    let gone = StreamKey::new("contoso.gone", "events");
+    assert_eq!(server.paused("gone").await, None);
+    server
+        .platform
+        .set_cursor(&gone, Cursor::new("7"))
+        .await
+        .unwrap();
+    let offsets = server
+        .call("reader", "GET", "/connectors/gone/offsets", None)
+        .await
+        .expect_status(200)
+        .json();
+    assert_eq!(offsets, json!([{"stream": "events", "cursor": "7"}]));
+    server
+        .call(
+            "owner",
+            "PUT",
+            "/connectors/gone/offsets",
+            Some(json!({"to": "time", "time": "2025-01-02T03:04:05Z"})),
+        )
+        .await
+        .expect_status(200);
+    assert_eq!(server.cursor("gone").await, Some(Cursor::new("1735787045")));
     let audit = server
         .call("reader", "GET", "/audit?connector=held", None)
         .await

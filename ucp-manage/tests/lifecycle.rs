@@ -80,6 +80,8 @@ async fn a_restart_brings_every_instance_back_in_its_state() {
         server.subscribers("okta-a").await,
         ["contoso.mdi", "contoso.sentinel"]
     );
+    // Restored paused before its subscriptions were added: they got no job.
+    assert!(server.subscribers("held").await.is_empty());
     assert_eq!(server.cursor("held").await, Some(Cursor::new("1735787045")));
     let audit = server
         .call("reader", "GET", "/audit?page_size=100", None)

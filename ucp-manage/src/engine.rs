@@ -33,7 +33,8 @@ pub enum EngineError {
     Failed(String),
 }
 
-/// What one source instance moved, from the engine's counters (since the process started).
+/// What one source instance moved, from the engine's counters of its current jobs and
+/// deliveries: they start at zero when the connector starts, resumes or is upgraded.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, ToSchema)]
 pub struct SourceVolumes {
     /// Provider calls made for collection.

@@ -35,7 +35,7 @@ use ucp::*;
 use ucp_testkit::demo_api::DemoApi;
 use ucp_testkit::EventLog;
 
-use acme::{AcmeSource, NdjsonProduct};
+use acme::NdjsonProduct;
 use ucp::credentials::CredentialStore;
 use ucp::credentials::{Credential, CredentialRef, MemoryCredentials};
 use ucp::health::MemoryHealth;
@@ -98,7 +98,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from("ucp-out/custom_connector");
     let _ = tokio::fs::remove_dir_all(&out).await;
     let health = Arc::new(MemoryHealth::new());
-    let source = AcmeSource::new(api.base_url(), "contoso", "acme");
+    // The source, built from the connector's catalog entry as a management API builds it.
+    let source = acme::definition()?.factory().build(
+        &serde_json::json!({"base_url": api.base_url(), "account": "contoso"}),
+        &catalog::CredentialRefs::new().with("api", CredentialRef::new("contoso", "acme")),
+    )?;
     let sink = |product: &str| {
         Arc::new(NdjsonProduct::new(out.join(format!("{product}.ndjson")))) as Arc<dyn Sink>
     };
@@ -118,7 +122,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .credentials(credentials)
         .health(health.clone())
         .checkpoints(Arc::new(MemoryCheckpoints::new()))
-        .tenant_source("contoso", "acme-contoso", Arc::new(source))
+        .tenant_source("contoso", "acme-contoso", source)
         .tenant_sink("contoso", "sentinel", sink("sentinel"))
         .tenant_sink("contoso", "mdi", sink("mdi"))
         .tenant_sink("contoso", "xspm", sink("xspm"))

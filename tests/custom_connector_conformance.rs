@@ -58,3 +58,42 @@ async fn ndjson_product_passes_the_sink_suite_with_declared_skips() {
         "{text}"
     );
 }
+
+#[test]
+fn acme_definition_builds_its_source_from_settings_and_the_api_slot() {
+    use ucp::catalog::CredentialRefs;
+    use ucp::credentials::CredentialRef;
+    let definition = acme::definition().unwrap();
+    assert_eq!(
+        definition.config_schema()["required"],
+        serde_json::json!(["base_url", "account"])
+    );
+    let refs = CredentialRefs::new().with("api", CredentialRef::new("contoso", "acme"));
+    let source = definition
+        .factory()
+        .build(
+            &serde_json::json!({"base_url": "http://127.0.0.1:1", "account": "contoso"}),
+            &refs,
+        )
+        .unwrap();
+    assert_eq!(source.describe().budget.key.account, "contoso");
+    let unknown = definition
+        .factory()
+        .build(
+            &serde_json::json!({"base_url": "x", "account": "c", "colour": 1}),
+            &refs,
+        )
+        .err()
+        .unwrap();
+    assert!(
+        unknown.to_string().contains("unknown field `colour`"),
+        "{unknown}"
+    );
+    assert!(definition
+        .factory()
+        .build(
+            &serde_json::json!({"base_url": "x", "account": "c"}),
+            &CredentialRefs::new()
+        )
+        .is_err());
+}

@@ -1,9 +1,10 @@
-//! The partner's connector: a `Source` for the "Acme" events API and a `Sink` for products
-//! that take NDJSON files. This is all a partner writes to plug Acme into the platform; the
-//! example (`examples/custom_connector.rs`) runs it, and `conformance.rs` next to it runs
-//! the testkit's suites on it.
+//! The partner's connector: a `Source` for the "Acme" events API, its catalog entry, and a
+//! `Sink` for products that take NDJSON files. This is all a partner writes to plug Acme into
+//! the platform; the example (`examples/custom_connector.rs`) runs it, and `conformance.rs`
+//! next to it runs the testkit's suites on it.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -12,6 +13,7 @@ use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use tokio::io::AsyncWriteExt;
+use ucp::catalog::{self, ConnectorDefinition, CredentialKind, Prerequisite};
 use ucp::credentials::Credential;
 use ucp::http::{self, HttpFailure};
 use ucp::prelude::*;
@@ -160,6 +162,46 @@ impl Source for AcmeSource {
             hint,
         })
     }
+}
+
+// ---------------------------------------------------------------- its catalog entry
+
+/// Acme's configuration as a management API takes it (its JSON Schema is generated from it).
+#[derive(Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcmeSettings {
+    /// Acme's API, e.g. `https://api.acme.example`.
+    pub base_url: String,
+    /// The Acme account.
+    pub account: String,
+    /// Events per page (default 1000).
+    #[schemars(range(min = 1, max = 1000))]
+    pub page_size: Option<usize>,
+}
+
+/// The catalog entry: what a management API shows, and how it builds an [`AcmeSource`] from
+/// an instance's settings and its `api` credential.
+pub fn definition() -> Result<ConnectorDefinition, catalog::DefinitionError> {
+    ConnectorDefinition::builder("acme-events", "Acme events")
+        .provider("acme")
+        .publisher("Acme Inc.")
+        .version("1.0.0")
+        .description("Acme's audit events, collected once for every product")
+        .stream("events", "Acme's audit events")
+        .feeds(["sentinel", "mdi", "xspm"])
+        .credential("api", "An Acme API token", [CredentialKind::ApiToken])
+        .config_schema(schemars::schema_for!(AcmeSettings).to_value())
+        .prerequisite(Prerequisite::source_check(
+            "events-read",
+            "The API token may read the account's events",
+        ))
+        .factory(catalog::factory(|s: AcmeSettings, credentials| {
+            let credential = &credentials.get("api")?.name;
+            let source = AcmeSource::new(s.base_url, s.account, credential)
+                .page_size(s.page_size.unwrap_or(1000));
+            Ok(Arc::new(source) as Arc<dyn Source>)
+        }))
+        .build()
 }
 
 // ---------------------------------------------------------------- the partner's Sink

@@ -8,8 +8,9 @@
 //!
 //! A connector author needs [`prelude`]. Beside the root items, namespaces hold what fewer
 //! users need: [`credentials`] (stores and the token provider), [`health`] (the health
-//! service, its tables, volumes and notifiers) and [`store`] (checkpoints, dead letters and
-//! the durable store).
+//! service, its tables, volumes and notifiers), [`store`] (checkpoints, dead letters and
+//! the durable store) and [`catalog`] (connector definitions and the factories that build
+//! their sources, for a management plane).
 //!
 //! Inside, data flows one way: a plan of jobs (`plan`) → the account's rate budget
 //! (`budget`) → one collection job per stream (`job`) → fan-out to each subscriber's queue
@@ -23,6 +24,7 @@
 mod acceptance;
 mod action;
 mod budget;
+pub mod catalog;
 mod checkpoint;
 mod client;
 mod clock;

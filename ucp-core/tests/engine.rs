@@ -781,3 +781,33 @@ async fn shutdown_is_bounded_by_its_timeout_and_keeps_the_unaccepted_page_for_ne
         "mdi never accepted the page, so the cursor stays where it was"
     );
 }
+
+#[tokio::test]
+async fn a_tenants_context_from_the_running_platform_reads_only_that_tenants_credentials() {
+    use secrecy::SecretString;
+    use ucp_core::credentials::{Credential, CredentialRef, CredentialStore};
+    let credentials = Arc::new(MemoryCredentials::new());
+    let token = |t: &str| Credential::ApiToken {
+        token: SecretString::from(t.to_string()),
+    };
+    credentials
+        .put(CredentialRef::new("contoso", "okta"), token("a"))
+        .await
+        .unwrap();
+    credentials
+        .put(CredentialRef::new("fabrikam", "theirs"), token("b"))
+        .await
+        .unwrap();
+    let running = Platform::builder()
+        .credentials(credentials)
+        .build()
+        .unwrap()
+        .start()
+        .await
+        .unwrap();
+    let cx = running.context("contoso").await;
+    assert_eq!(cx.tenant(), "contoso");
+    assert!(cx.credential("okta").await.is_ok());
+    assert!(cx.credential("theirs").await.is_err());
+    running.shutdown().await.unwrap();
+}

@@ -110,6 +110,13 @@ async fn queries_are_newest_first_filtered_and_limited(table: impl HealthTable) 
         .map(|(c, rows)| (c.connector.as_str(), messages(rows).join("")))
         .collect();
     assert_eq!(per, [("graph", "c".to_owned()), ("okta", "e".to_owned())]);
+    // Several connectors at once, in the order asked, each limited; unknown ones empty.
+    let names = ["okta", "nothing", "graph"].map(String::from);
+    let many = table.last_messages_of("contoso", &names, 2).await.unwrap();
+    let many: Vec<String> = many.iter().map(|rows| messages(rows).join("")).collect();
+    assert_eq!(many, ["eb", "", "c"]);
+    let other = table.last_messages_of("fabrikam", &names, 2).await.unwrap();
+    assert!(other.iter().all(Vec::is_empty));
 }
 
 async fn rows_round_trip_exactly(table: impl HealthTable) {

@@ -374,6 +374,21 @@ impl HealthTable for SqliteHealthTable {
         self.run(|conn, path| select_current(conn, path)).await
     }
 
+    async fn last_messages_of(
+        &self,
+        tenant: &str,
+        connectors: &[String],
+        n: usize,
+    ) -> Result<Vec<Vec<HealthRow>>, HealthTableError> {
+        let queries: Vec<HealthQuery> = connectors
+            .iter()
+            .map(|c| HealthQuery::new().tenant(tenant).connector(c).limit(n))
+            .collect();
+        // One trip to the blocking pool for the whole page.
+        self.run(move |conn, path| queries.iter().map(|q| select_rows(conn, path, q)).collect())
+            .await
+    }
+
     async fn prune(&self, now: DateTime<Utc>) -> Result<usize, HealthTableError> {
         let cut = cutoff(now, self.retention.max_age);
         self.run(move |conn, path| prune_older(conn, path, cut))

@@ -324,6 +324,22 @@ pub trait HealthTable: Send + Sync + 'static {
         .await
     }
 
+    /// The last `n` messages of each of `connectors` of `tenant`, newest first, in the order
+    /// given: what a page of a connector list shows. Tables with a round trip per call
+    /// answer all of them in one.
+    async fn last_messages_of(
+        &self,
+        tenant: &str,
+        connectors: &[String],
+        n: usize,
+    ) -> Result<Vec<Vec<HealthRow>>, HealthTableError> {
+        let mut out = Vec::with_capacity(connectors.len());
+        for connector in connectors {
+            out.push(self.last_messages(tenant, connector, n).await?);
+        }
+        Ok(out)
+    }
+
     /// The last `n` messages of every connector, in the order of [`Self::current_status`].
     async fn last_messages_per_connector(
         &self,

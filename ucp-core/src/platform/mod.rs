@@ -38,7 +38,7 @@ use tokio::sync::{watch, Mutex};
 use crate::budget::{BudgetKey, RateBudget};
 use crate::checkpoint::{CheckpointError, CheckpointStore};
 use crate::clock::Clock;
-use crate::context::DEFAULT_TENANT;
+use crate::context::{Context, DEFAULT_TENANT};
 use crate::credentials::token::TokenProvider;
 use crate::credentials::CredentialStore;
 use crate::dead_letter::DeadLetterStore;
@@ -254,6 +254,14 @@ impl RunningPlatform {
     /// The shared budget of an account, if a source uses it.
     pub async fn budget(&self, key: &BudgetKey) -> Option<Arc<RateBudget>> {
         self.state.lock().await.registry.budgets.get(key).cloned()
+    }
+
+    /// The context the platform gives `tenant`'s connectors (its credentials, the one token
+    /// provider, the HTTP client, the clock), to call a connector outside a job: e.g. a
+    /// management plane checking a source before it adds it.
+    pub async fn context(&self, tenant: &str) -> Context {
+        let mut state = self.state.lock().await;
+        state.registry.context(&self.shared, tenant)
     }
 
     /// Check every source and sink once (each source check draws from its budget).

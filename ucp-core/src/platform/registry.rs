@@ -54,7 +54,7 @@ impl SourceInfos for ActiveSources<'_> {
 
 impl Registry {
     /// The shared context of `tenant`.
-    fn context(&mut self, shared: &Shared, tenant: &str) -> Context {
+    pub(super) fn context(&mut self, shared: &Shared, tenant: &str) -> Context {
         self.contexts
             .entry(tenant.to_string())
             .or_insert_with(|| {

@@ -25,6 +25,7 @@ mod config;
 mod cursor;
 #[cfg(test)]
 mod cursor_proptests;
+pub mod definition;
 mod failure;
 #[cfg(test)]
 mod page_proptests;
@@ -54,6 +55,7 @@ use failure::Org;
 
 pub use config::{OktaAuth, OktaConfig, StartAt, LOGS_SCOPE, MAX_PAGE_LIMIT};
 pub use cursor::LOGS_PATH;
+pub use definition::definition;
 pub use scim::to_scim;
 
 /// The one stream an Okta source offers.

@@ -13,6 +13,7 @@ mod memory;
 mod memory_table;
 mod metrics;
 mod notify;
+mod rows;
 mod service;
 mod sqlite_table;
 mod svg;
@@ -31,6 +32,7 @@ pub use memory::MemoryHealth;
 pub use memory_table::MemoryHealthTable;
 pub use metrics::Metrics;
 pub use notify::{CallbackNotifier, Notifier, NotifyError, Suppressor};
+pub use rows::HEALTH_TABLE_PART;
 pub use service::{HealthService, HealthServiceBuilder};
 pub use sqlite_table::SqliteHealthTable;
 pub use svg::{render_volume_svg, RenderError};
@@ -144,17 +146,20 @@ pub enum HealthKind {
     Config,
     /// Start, stop, subscribe, unsubscribe.
     Lifecycle,
+    /// The disk where queues, cursors, health rows and product files are kept.
+    Storage,
 }
 
 impl HealthKind {
     /// Every kind.
-    pub const ALL: [HealthKind; 6] = [
+    pub const ALL: [HealthKind; 7] = [
         HealthKind::Collection,
         HealthKind::Delivery,
         HealthKind::Auth,
         HealthKind::Budget,
         HealthKind::Config,
         HealthKind::Lifecycle,
+        HealthKind::Storage,
     ];
 
     /// The kind's name, as shown and stored (`"Collection"`, `"Delivery"`, …).
@@ -166,6 +171,7 @@ impl HealthKind {
             HealthKind::Budget => "Budget",
             HealthKind::Config => "Config",
             HealthKind::Lifecycle => "Lifecycle",
+            HealthKind::Storage => "Storage",
         }
     }
 }
@@ -186,7 +192,7 @@ impl FromStr for HealthKind {
             .ok_or_else(|| ParseHealthError {
                 what: "kind",
                 name: name.to_owned(),
-                expected: "Collection, Delivery, Auth, Budget, Config, Lifecycle",
+                expected: "Collection, Delivery, Auth, Budget, Config, Lifecycle, Storage",
             })
     }
 }

@@ -31,6 +31,7 @@ use crate::health::{Component, HealthKind, Status, StatusTracker};
 use crate::queue::QueueWriter;
 use crate::record::{Cursor, StreamKey};
 use crate::reporting::HealthHub;
+use crate::retry::STORAGE_RETRY;
 use crate::source::{CollectError, CollectRequest, Page, Source, SourceContext, SourceError};
 use crate::stats::{add, JobCounters, SubscriptionCounters};
 use crate::subscription::WhenFull;
@@ -136,6 +137,18 @@ struct State {
     stale_reported: bool,
     /// The cursor last written to the checkpoint store.
     saved: Option<Cursor>,
+    /// A cursor the checkpoint store refused, tried again from `retry_at`.
+    unsaved: Option<Unsaved>,
+    /// Where this stream's state is kept (durable appends, checkpoints): Error while the
+    /// storage refuses writes, Ok at the first one it takes again.
+    storage: StatusTracker,
+}
+
+/// A cursor whose save failed, waiting for its next attempt.
+struct Unsaved {
+    cursor: Cursor,
+    attempts: u32,
+    retry_at: Instant,
 }
 
 impl Job {
@@ -170,6 +183,9 @@ impl Job {
                     biased;
                     _ = stop => break,
                     Some(()) = state.acks.recv() => self.commit(&mut state).await,
+                    _ = sleep_until_some(state.unsaved.as_ref().map(|u| u.retry_at)) => {
+                        self.retry_save(&mut state).await;
+                    }
                     changed = self.config.changed() => {
                         if changed.is_err() {
                             break;
@@ -198,24 +214,14 @@ impl Job {
         .await
     }
 
-    /// Load the saved cursor; report and give up if the store cannot be read (collecting from
-    /// the start instead would re-send the whole history to every product).
+    /// Load the saved cursor and set up the job's state; `None` if stopped first.
     async fn start(&mut self) -> Option<State> {
-        let mut collection = self
+        let collection = self
             .health
             .tracker(self.component.clone())
             .mirrored(self.counters.status.clone());
-        let cursor = match self.checkpoints.load(&self.key).await {
-            Ok(cursor) => cursor.unwrap_or_default(),
-            Err(error) => {
-                self.health
-                    .observe(&mut collection, Status::Error, HealthKind::Collection, || {
-                        format!("{}: cannot read its checkpoint, so collection did not start: {error}", self.key)
-                    })
-                    .await;
-                return None;
-            }
-        };
+        let mut storage = self.health.storage_tracker(self.component.clone());
+        let cursor = self.load_cursor(&mut storage).await?;
         tracing::info!(cursor = %cursor, "job starts");
         let (ack_tx, acks) = mpsc::unbounded_channel();
         let mut state = State {
@@ -229,9 +235,50 @@ impl Job {
             last_success: Instant::now(),
             stale_reported: false,
             saved: None,
+            unsaved: None,
+            storage,
         };
         self.report_stretch(&mut state).await;
         Some(state)
+    }
+
+    /// The saved cursor. A store that cannot be read is reported and read again with backoff
+    /// (collecting from the start instead would re-send the whole history to every product);
+    /// `None` if the job is stopped meanwhile.
+    async fn load_cursor(&self, storage: &mut StatusTracker) -> Option<Cursor> {
+        let mut attempt = 0u32;
+        loop {
+            attempt = attempt.saturating_add(1);
+            let error = match self.checkpoints.load(&self.key).await {
+                Ok(cursor) => {
+                    if storage.status() == Status::Error {
+                        self.health
+                            .observe(storage, Status::Ok, HealthKind::Storage, || {
+                                format!(
+                                    "{}: its checkpoint can be read again; collection starts",
+                                    self.key
+                                )
+                            })
+                            .await;
+                    }
+                    return Some(cursor.unwrap_or_default());
+                }
+                Err(error) => error,
+            };
+            add(&self.counters.store_failures, 1);
+            let wait = STORAGE_RETRY.backoff(attempt, 1.0);
+            self.health
+                .observe(storage, Status::Error, HealthKind::Storage, || {
+                    format!("{}: cannot read its checkpoint, so collection has not started: {error}; it is read again with backoff; repair or restore the checkpoint store — no restart is needed", self.key)
+                })
+                .await;
+            let stop = wait_stop(self.stop.clone());
+            tokio::select! {
+                biased;
+                _ = stop => return None,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
     }
 
     fn interval(&self) -> Duration {
@@ -501,21 +548,58 @@ impl Job {
         if state.saved.as_ref() == Some(&cursor) {
             return; // committed with the durable appends already
         }
-        if let Err(error) = self.checkpoints.save(&self.key, &cursor).await {
-            self.health
-                .observe(&mut state.collection, Status::Error, HealthKind::Collection, || {
-                    format!("{}: cannot save its checkpoint ({error}); a restart would collect again from the last saved position", self.key)
-                })
-                .await;
-        } else {
-            tracing::debug!(cursor = %cursor, "checkpoint saved");
-            state.saved = Some(cursor);
+        // A newer cursor replaces one still waiting for its retry.
+        let attempts = state.unsaved.take().map_or(0, |u| u.attempts);
+        self.save(state, cursor, attempts).await;
+    }
+
+    /// The retry of a cursor the checkpoint store refused is due.
+    async fn retry_save(&self, state: &mut State) {
+        if let Some(unsaved) = state.unsaved.take() {
+            self.save(state, unsaved.cursor, unsaved.attempts).await;
+        }
+    }
+
+    /// Save `cursor`; when the store refuses, report it (naming the store and what to do) and
+    /// keep the cursor for a retry with backoff.
+    async fn save(&self, state: &mut State, cursor: Cursor, failed_before: u32) {
+        match self.checkpoints.save(&self.key, &cursor).await {
+            Ok(()) => {
+                tracing::debug!(cursor = %cursor, "checkpoint saved");
+                state.saved = Some(cursor);
+                if state.storage.status() == Status::Error {
+                    self.health
+                        .observe(&mut state.storage, Status::Ok, HealthKind::Storage, || {
+                            format!("{}: its checkpoint is saved again", self.key)
+                        })
+                        .await;
+                }
+            }
+            Err(error) => {
+                add(&self.counters.store_failures, 1);
+                let attempts = failed_before.saturating_add(1);
+                let wait = STORAGE_RETRY.backoff(attempts, 1.0);
+                tracing::warn!(%error, attempts, ?wait, "checkpoint not saved; trying again");
+                self.health
+                    .observe(&mut state.storage, Status::Error, HealthKind::Storage, || {
+                        format!("{}: cannot save its checkpoint ({error}); collection and delivery go on and the save is tried again with backoff (a restart meanwhile collects again from the last saved position); free disk space or repair the checkpoint store — no restart is needed", self.key)
+                    })
+                    .await;
+                state.unsaved = Some(Unsaved {
+                    cursor,
+                    attempts,
+                    retry_at: Instant::now()
+                        .checked_add(wait)
+                        .unwrap_or_else(Instant::now),
+                });
+            }
         }
     }
 
     /// After stop: wait until every page fanned out is accepted (the platform bounds the
     /// wait), saving cursors as they complete.
     async fn drain(&self, state: &mut State) {
+        self.retry_save(state).await;
         loop {
             self.commit(state).await;
             let Some(front) = state.pending.front() else {
@@ -531,6 +615,14 @@ impl Job {
                 break;
             }
         }
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -20,6 +20,8 @@
 //!   resource for 401 → refresh → retry tests.
 //! - [`azure`]: Azure product endpoints (Logs Ingestion API, Event Hubs) that check auth,
 //!   limits and shapes the way Azure does, keep what they accept, and take scheduled faults.
+//! - [`disk`]: storage faults — small tmpfs and ext4 file systems a test mounts, fills
+//!   (`ENOSPC`), breaks (`EIO`, read-only) and repairs at chosen moments.
 //! - [`leak`]: a leak scanner and a TRACE-level log capture for zero-leak test suites.
 
 #![forbid(unsafe_code)]
@@ -28,6 +30,7 @@
 pub mod azure;
 pub mod conformance;
 pub mod demo_api;
+pub mod disk;
 pub mod event_log;
 pub mod faults;
 pub mod leak;

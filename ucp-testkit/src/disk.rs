@@ -240,12 +240,10 @@ impl LabDisk {
             .and_then(|d| d.rsplit('/').next())
             .unwrap_or_default();
         let trigger = PathBuf::from(format!("/sys/fs/ext4/{device}/trigger_fs_error"));
-        fs::write(&trigger, "ucp lab: the disk goes read-only").map_err(|source| {
-            LabDiskError::Io {
-                what: "raising an ext4 error through",
-                path: trigger,
-                source,
-            }
+        fs::write(&trigger, "ucp lab: the disk goes read-only").map_err(|source| LabDiskError::Io {
+            what: "raising an ext4 error through",
+            path: trigger,
+            source,
         })
     }
 
@@ -286,7 +284,10 @@ impl LabDisk {
 
 impl Drop for LabDisk {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(self.mount.path()).output();
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.mount.path())
+            .output();
         if let Kind::Ext4 { devices, .. } = &self.kind {
             for device in devices {
                 // Detached once the last file on it is closed.

@@ -43,7 +43,11 @@ fn an_ext4_disk_fails_with_eio_or_erofs_and_works_again_after_repair() {
 
     disk.fail_io().unwrap();
     assert_eq!(errno(append(&file, b"x")), Some(5), "EIO by path");
-    assert_eq!(errno((&open).write_all(b"x")), Some(5), "EIO on an open file");
+    assert_eq!(
+        errno((&open).write_all(b"x")),
+        Some(5),
+        "EIO on an open file"
+    );
     disk.repair().unwrap();
     append(&file, b"two\n").unwrap();
     assert_eq!(fs::read_to_string(&file).unwrap(), "one\ntwo\n");

@@ -6,7 +6,7 @@
 //!
 //! | fault | how | what writers get | how it clears |
 //! |---|---|---|---|
-//! | full | [`LabDisk::fill`] writes a ballast file until the kernel refuses | `ENOSPC` | [`LabDisk::free`] removes the ballast |
+//! | full | [`LabDisk::fill`] writes a ballast file until the kernel refuses ([`LabDisk::fill_leaving`] gives a little back, so a large write stops halfway) | `ENOSPC` | [`LabDisk::free`] removes the ballast |
 //! | I/O error | [`LabDisk::fail_io`] shuts the ext4 file system down (the `EXT4_IOC_SHUTDOWN` ioctl, through `xfs_io`), as a dying disk does | `EIO` on every call, open files included | [`LabDisk::repair`] |
 //! | read-only | [`LabDisk::go_read_only`] raises an ext4 error with `errors=remount-ro` (through `/sys/fs/ext4/<dev>/trigger_fs_error`), as the kernel does on a corrupt disk | `EROFS` on every write, open files included | [`LabDisk::repair`] |
 //!
@@ -200,6 +200,22 @@ impl LabDisk {
         // Blocks are reserved at write time; the fsync makes the fill visible to every writer.
         let _ = ballast.sync_all();
         Ok(())
+    }
+
+    /// Fill the file system, then give back about `bytes` (whole blocks), so that the next
+    /// large write starts and stops halfway with `ENOSPC`.
+    pub fn fill_leaving(&self, bytes: u64) -> Result<(), LabDiskError> {
+        self.fill()?;
+        let path = self.path().join(BALLAST);
+        let io = |source| LabDiskError::Io {
+            what: "shortening the ballast",
+            path: path.clone(),
+            source,
+        };
+        let ballast = OpenOptions::new().write(true).open(&path).map_err(io)?;
+        let len = ballast.metadata().map_err(io)?.len();
+        ballast.set_len(len.saturating_sub(bytes)).map_err(io)?;
+        ballast.sync_all().map_err(io)
     }
 
     /// Remove the ballast: the space is back.

@@ -28,6 +28,7 @@ use crate::clock::FAR_FUTURE;
 use crate::dedup::DedupWindow;
 use crate::filter::Filter;
 use crate::health::{Component, HealthKind, Status, StatusTracker};
+use crate::http::{self, ClockSkew, CLOCK_SKEW_WARNING};
 use crate::queue::QueueWriter;
 use crate::record::{Cursor, StreamKey};
 use crate::reporting::HealthHub;
@@ -142,6 +143,8 @@ struct State {
     /// Where this stream's state is kept (durable appends, checkpoints): Error while the
     /// storage refuses writes, Ok at the first one it takes again.
     storage: StatusTracker,
+    /// The provider's clock against this host's: Warning past [`CLOCK_SKEW_WARNING`].
+    skew: StatusTracker,
 }
 
 /// A cursor whose save failed, waiting for its next attempt.
@@ -237,6 +240,7 @@ impl Job {
             saved: None,
             unsaved: None,
             storage,
+            skew: self.health.tracker(self.component.clone()),
         };
         self.report_stretch(&mut state).await;
         Some(state)
@@ -374,7 +378,7 @@ impl Job {
             let collect = self.collect_page(&cursor, &config);
             tokio::pin!(collect);
             // The call may wait long for the budget: staleness is still reported meanwhile.
-            let page = loop {
+            let (page, skew) = loop {
                 let stop = wait_stop(self.stop.clone());
                 let stale_at = self.stale_at(state);
                 tokio::select! {
@@ -386,6 +390,7 @@ impl Job {
                     }
                 }
             };
+            self.report_skew(state, skew).await;
             match page {
                 Ok(page) => {
                     attempts = 0;
@@ -429,8 +434,13 @@ impl Job {
         }
     }
 
-    /// One call to the source, after a budget permit.
-    async fn collect_page(&self, cursor: &Cursor, config: &JobConfig) -> Result<Page, SourceError> {
+    /// One call to the source, after a budget permit, with the provider's clock skew the
+    /// HTTP kit noted during it.
+    async fn collect_page(
+        &self,
+        cursor: &Cursor,
+        config: &JobConfig,
+    ) -> (Result<Page, SourceError>, Option<ClockSkew>) {
         self.budget.acquire().await;
         add(&self.counters.source_calls, 1);
         // What the subscribers would have called on their own, less this one call.
@@ -445,17 +455,45 @@ impl Job {
             filter: config.server_filter.clone(),
         };
         let span = tracing::debug_span!("ucp.collect", cursor = %cursor);
-        let page = self
-            .source
-            .collect(&self.cx, request)
-            .instrument(span)
-            .await?;
-        if let Some(hint) = &page.hint {
-            self.observe_hint(hint);
+        let (page, skew) =
+            http::noting(self.source.collect(&self.cx, request).instrument(span)).await;
+        if let Ok(page) = &page {
+            if let Some(hint) = &page.hint {
+                self.observe_hint(hint);
+            }
+            add(&self.counters.pages, 1);
+            add(&self.counters.records_collected, page.records.len() as u64);
         }
-        add(&self.counters.pages, 1);
-        add(&self.counters.records_collected, page.records.len() as u64);
-        Ok(page)
+        (page, skew)
+    }
+
+    /// A provider clock further than [`CLOCK_SKEW_WARNING`] from this host's is a Warning
+    /// (pauses stay right: the kit measures them on the provider's clock), and Ok again once
+    /// the clocks agree.
+    async fn report_skew(&self, state: &mut State, skew: Option<ClockSkew>) {
+        let Some(skew) = skew else {
+            return;
+        };
+        if skew.magnitude() > CLOCK_SKEW_WARNING {
+            self.health
+                .observe(&mut state.skew, Status::Warning, HealthKind::Budget, || {
+                    format!(
+                        "{}: the provider's clock is {skew} (its Date header); rate-limit pauses follow the provider's clock and stay right, but times compared across the two clocks (event times, token lifetimes) are off by as much; check this host's time synchronisation (NTP)",
+                        self.key
+                    )
+                })
+                .await;
+        } else if state.skew.status() == Status::Warning {
+            self.health
+                .observe(&mut state.skew, Status::Ok, HealthKind::Budget, || {
+                    format!(
+                        "{}: the provider's clock and this host's agree again (within {} s)",
+                        self.key,
+                        CLOCK_SKEW_WARNING.as_secs()
+                    )
+                })
+                .await;
+        }
     }
 
     fn observe_hint(&self, hint: &RateLimitHint) {

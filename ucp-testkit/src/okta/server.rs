@@ -171,7 +171,11 @@ fn prepare(shared: &Shared, headers: &HeaderMap, raw: String) -> Prepared {
     state.rate.roll_at(now);
     let mut out = Prepared {
         status: StatusCode::OK,
-        headers: Vec::new(),
+        // The org's own clock, as Okta sends it (hyper would send the host's).
+        headers: vec![(
+            axum::http::header::DATE,
+            now.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+        )],
         body: String::new(),
         latency: Duration::ZERO,
     };

@@ -203,6 +203,47 @@ async fn the_file_sink_cuts_a_failed_write_back_and_writes_the_retry_once() {
     }
 }
 
+#[tokio::test]
+async fn a_file_the_disk_cut_short_is_completed_with_its_whole_lines_and_writing_goes_on() {
+    if !require_lab_disks("a_file_the_disk_cut_short_is_completed") {
+        return;
+    }
+    for gzip in [false, true] {
+        let mut disk = LabDisk::ext4(8 << 20).unwrap();
+        let dir = disk.path().join("out");
+        let sink = FileSink::open(FileSinkConfig::new("sentinel", &dir).gzip(gzip)).unwrap();
+        // Written to the operating system, not synced (fsync_each_batch is off)…
+        sink.deliver(&cx(), &batch(0, 100)).await.unwrap();
+        // …when the disk dies: after the repair the part is shorter than what was written.
+        disk.fail_io_losing_unsynced().unwrap();
+        assert!(sink.deliver(&cx(), &batch(100, 200)).await.is_err());
+        disk.repair().unwrap();
+        // The damaged part is completed with what it has; the retry starts a new file.
+        let _ = sink.deliver(&cx(), &batch(100, 200)).await;
+        sink.deliver(&cx(), &batch(100, 200)).await.unwrap();
+        sink.deliver(&cx(), &batch(200, 300)).await.unwrap();
+        sink.close().await.unwrap();
+        let files = sink.completed_files().unwrap();
+        assert_eq!(
+            names(&dir).len(),
+            files.len(),
+            "gzip={gzip}: nothing but completed files: {:?}",
+            names(&dir)
+        );
+        let ids = line_ids(&files);
+        let tail: Vec<String> = ids
+            .iter()
+            .filter(|id| id[1..].parse::<usize>().unwrap() >= 100)
+            .cloned()
+            .collect();
+        assert_eq!(
+            tail,
+            expected(100..300),
+            "gzip={gzip}: every batch after, once"
+        );
+    }
+}
+
 /// Ids of every Parquet file under `prefix` (staged parts excluded unless asked).
 async fn lake_ids(store: &dyn ObjectStore, prefix: &str) -> Vec<String> {
     let files: Vec<_> = store

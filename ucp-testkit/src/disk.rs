@@ -244,6 +244,17 @@ impl LabDisk {
             .arg(self.path()))
     }
 
+    /// Like [`LabDisk::fail_io`], without syncing first: what was written but not yet synced
+    /// is lost, as when a disk dies (the files are shorter after the repair).
+    pub fn fail_io_losing_unsynced(&self) -> Result<(), LabDiskError> {
+        let Kind::Ext4 { .. } = self.kind else {
+            return Err(LabDiskError::NeedsExt4("fail_io_losing_unsynced"));
+        };
+        run(Command::new("xfs_io")
+            .args(["-x", "-c", "shutdown"])
+            .arg(self.path()))
+    }
+
     /// Make the kernel turn the file system read-only as after a disk error: every later
     /// write fails with `EROFS`, open files included (ext4 only).
     pub fn go_read_only(&self) -> Result<(), LabDiskError> {

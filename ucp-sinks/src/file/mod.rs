@@ -29,6 +29,9 @@
 //! written halfway is neither torn nor duplicated, and no file is rolled, completed or left
 //! empty because of a failed attempt. A file that cannot be completed (its fsync or rename
 //! fails) stays the current `.part` until it can. Nothing else is created in the directory.
+//! When the disk itself lost writes that were not yet synced (it died and was repaired), the
+//! `.part` is completed with the whole lines it still has and writing goes on in a new file;
+//! [`FileSinkConfig::fsync_each_batch`] is what prevents that loss.
 //!
 //! **Durability and idempotency.** A delivery returns once the batch is written to the
 //! operating system (and fsynced too with [`FileSinkConfig::fsync_each_batch`]); files are
@@ -317,6 +320,8 @@ impl FileSink {
         if state.current.is_none() {
             let seq = state.next_seq;
             let path = part_path(config, seq);
+            // The directory too may be gone (a disk repaired after losing unsynced writes).
+            fs::create_dir_all(&config.dir).map_err(|e| (config.dir.clone(), e))?;
             let part = Part::create(path.clone(), seq, config.gzip, now).map_err(|e| (path, e))?;
             state.next_seq += 1;
             state.current = Some(part);
@@ -327,7 +332,20 @@ impl FileSink {
         };
         if let Err(error) = current.append(bytes, config.fsync_each_batch) {
             stats.failed_writes += 1;
-            return Err((current.path.clone(), error));
+            let path = current.path.clone();
+            if current.damaged {
+                // Keep what the disk still has, whole lines only; the retry starts a new file.
+                let done = config.dir.join(config.file_name(current.seq));
+                tracing::error!(product = %config.product, file = %path.display(), %error, "the disk lost part of a file; completing it with what it has");
+                match part::recover(&path, &done, config.gzip) {
+                    Ok(true) => stats.files_completed += 1,
+                    Ok(false) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err((path, e)),
+                }
+                state.current = None;
+            }
+            return Err((path, error));
         }
         stats.records += records;
         stats.bytes += bytes.len() as u64;

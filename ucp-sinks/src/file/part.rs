@@ -42,6 +42,10 @@ pub(super) struct Part {
     gzip: Option<Crc>,
     /// The trailer is written and the file fsynced: it only waits for its rename.
     finished: bool,
+    /// Opened again after a failure, the file was shorter than what was written to it (the
+    /// disk lost unsynced writes) or gone: it cannot take more batches and is completed with
+    /// the whole lines it still has.
+    pub damaged: bool,
     pub opened: Instant,
 }
 
@@ -61,6 +65,7 @@ impl Part {
             text_bytes: 0,
             gzip: gzip.then(Crc::new),
             finished: false,
+            damaged: false,
             opened: now,
         })
     }
@@ -150,11 +155,30 @@ impl Part {
     /// The file handle, opened again (and cut back to its whole batches) after a failure.
     fn handle(&mut self) -> io::Result<&mut File> {
         if self.file.is_none() {
-            let file = OpenOptions::new().read(true).write(true).open(&self.path)?;
-            let actual = file.metadata()?.len();
+            let file = OpenOptions::new().read(true).write(true).open(&self.path);
+            let actual = match &file {
+                Ok(file) => file.metadata()?.len(),
+                Err(_) => 0,
+            };
+            let file = match file {
+                Ok(file) => file,
+                Err(e) if e.kind() == io::ErrorKind::NotFound && self.len == 0 => {
+                    OpenOptions::new()
+                        .create(true)
+                        .truncate(false)
+                        .read(true)
+                        .write(true)
+                        .open(&self.path)?
+                }
+                Err(e) => {
+                    self.damaged = self.damaged || e.kind() == io::ErrorKind::NotFound;
+                    return Err(e);
+                }
+            };
             if actual < self.len {
+                self.damaged = true;
                 return Err(io::Error::other(format!(
-                    "the file holds {actual} bytes but {} were written and acknowledged: the disk lost them",
+                    "the file holds {actual} bytes but {} were written to it: the disk lost unsynced writes; the file is completed with the whole lines it has and the batch goes into a new one",
                     self.len
                 )));
             }

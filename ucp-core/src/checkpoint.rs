@@ -151,11 +151,17 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Checkpoi
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.sync_all().map_err(io)?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(io)?;
+    let written = std::fs::File::create(&tmp).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    });
+    if let Err(error) = written {
+        // No stray temporary file on a full or failing disk.
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io(error));
+    }
     // The rename is durable only once the directory entry is.
     if let Ok(dir) = std::fs::File::open(&dir) {
         let _ = dir.sync_all();

@@ -17,10 +17,10 @@ use crate::clock::Clock;
 use crate::dead_letter::{DeadLetter, DeadLetterStore};
 use crate::error::ErrorClass;
 use crate::health::{Component, HealthKind, Status, StatusTracker};
-use crate::queue::QueueReader;
+use crate::queue::{QueueReader, Receipt};
 use crate::record::{Batch, Record, StreamKey};
 use crate::reporting::HealthHub;
-use crate::retry::RetryPolicy;
+use crate::retry::{RetryPolicy, STORAGE_RETRY};
 use crate::sink::{Delivery, DeliveryError, Sink, SinkContext, SinkError};
 use crate::stats::{add, SubscriptionCounters};
 use crate::store::DurableError;
@@ -90,9 +90,8 @@ impl DeliveryTask {
                             _ = stopped(stop.clone()), if durable => break,
                             _ = delivery => {}
                         }
-                        if let Err(error) = queue.done(receipt).await {
-                            // Delivered but not acknowledged: it is delivered again later.
-                            self.store_failed(&mut tracker, &error).await;
+                        if !self.accept(&queue, receipt, &mut tracker, &stop).await {
+                            break;
                         }
                     }
                     Ok(None) => break,
@@ -112,10 +111,40 @@ impl DeliveryTask {
         .await
     }
 
+    /// Accept a delivered batch. A durable queue that cannot record it is asked again with
+    /// backoff (not the product: the batch is not delivered again); `false` if stopped first,
+    /// in which case the batch stays queued and reaches the product once more after the
+    /// restart.
+    async fn accept(
+        &self,
+        queue: &QueueReader,
+        mut receipt: Receipt,
+        tracker: &mut StatusTracker,
+        stop: &watch::Receiver<bool>,
+    ) -> bool {
+        let mut attempt = 0u32;
+        loop {
+            let error = match queue.done(receipt).await {
+                Ok(()) => return true,
+                Err((error, back)) => {
+                    receipt = back;
+                    error
+                }
+            };
+            attempt = attempt.saturating_add(1);
+            self.store_failed(tracker, &error).await;
+            tokio::select! {
+                biased;
+                _ = stopped(stop.clone()) => return false,
+                _ = tokio::time::sleep(STORAGE_RETRY.backoff(attempt, 1.0)) => {}
+            }
+        }
+    }
+
     async fn store_failed(&self, tracker: &mut StatusTracker, error: &DurableError) {
         self.health
-            .observe(tracker, Status::Error, HealthKind::Delivery, || {
-                format!("{}: the durable queue failed: {error}", self.id)
+            .observe(tracker, Status::Error, HealthKind::Storage, || {
+                format!("{}: the durable queue failed ({error}); delivery waits and tries again with backoff; free disk space or repair the disk of the durable store — no restart is needed", self.id)
             })
             .await;
     }

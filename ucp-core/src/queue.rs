@@ -239,16 +239,19 @@ impl QueueReader {
         }
     }
 
-    /// The product took the batch (delivered or dead-lettered): accept it.
-    pub(crate) async fn done(&self, receipt: Receipt) -> Result<(), DurableError> {
+    /// The product took the batch (delivered or dead-lettered): accept it. When the store
+    /// cannot record that, the receipt comes back with the error, to be tried again (the
+    /// batch is not delivered twice for a disk that is full for a while).
+    pub(crate) async fn done(&self, receipt: Receipt) -> Result<(), (DurableError, Receipt)> {
         match (self, receipt) {
             (_, Receipt::Ack(ack)) => {
                 ack.accept();
                 Ok(())
             }
-            (QueueReader::Durable { store, id, .. }, Receipt::Stored(seq)) => {
-                store.ack(id, seq).await
-            }
+            (QueueReader::Durable { store, id, .. }, Receipt::Stored(seq)) => store
+                .ack(id, seq)
+                .await
+                .map_err(|error| (error, Receipt::Stored(seq))),
             (QueueReader::Memory(_), Receipt::Stored(_)) => Ok(()),
         }
     }

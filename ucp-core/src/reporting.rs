@@ -57,6 +57,11 @@ impl HealthHub {
         StatusTracker::new(component, RECOVER_AFTER)
     }
 
+    /// A tracker for a store: one write it accepts proves it works again.
+    pub(crate) fn storage_tracker(&self, component: Component) -> StatusTracker {
+        StatusTracker::new(component, 1)
+    }
+
     /// Record an outcome; report it if the status changed.
     pub(crate) async fn observe(
         &self,

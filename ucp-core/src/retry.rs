@@ -28,6 +28,16 @@ impl Default for RetryPolicy {
     }
 }
 
+/// How a write the platform's own storage refused is tried again (a page's durable append, a
+/// checkpoint save, a delivered batch's removal, a health row): 1 s doubling to 30 s, without
+/// limit — a disk that filled up or failed comes back, and nothing needs a restart for it.
+pub(crate) const STORAGE_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: u32::MAX,
+    initial_backoff: Duration::from_secs(1),
+    max_backoff: Duration::from_secs(30),
+    attempt_timeout: Duration::from_secs(60),
+};
+
 impl RetryPolicy {
     /// The wait after failed attempt number `attempt` (1-based): `initial × 2^(attempt-1)`,
     /// capped, scaled by `jitter` in [0.5, 1] so that many retrying clients spread out.

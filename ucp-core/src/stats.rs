@@ -20,6 +20,8 @@ pub(crate) struct JobCounters {
     pub duplicates_dropped: AtomicU64,
     pub errors: AtomicU64,
     pub throttled: AtomicU64,
+    /// Writes of this stream's state the storage refused (each tried again).
+    pub store_failures: AtomicU64,
     /// The collection's current status (its tracker mirrors it here).
     pub status: Arc<AtomicU8>,
 }
@@ -70,6 +72,9 @@ pub struct JobStats {
     pub errors: u64,
     /// Calls the provider throttled.
     pub throttled: u64,
+    /// Writes of this stream's pages and cursor that the storage refused (a full or failing
+    /// disk); each was tried again until the storage took it.
+    pub store_failures: u64,
     /// The collection's current status.
     pub status: Status,
 }
@@ -146,6 +151,7 @@ impl JobCounters {
             duplicates_dropped: get(&self.duplicates_dropped),
             errors: get(&self.errors),
             throttled: get(&self.throttled),
+            store_failures: get(&self.store_failures),
             status: status(&self.status),
         }
     }

@@ -25,6 +25,8 @@
 //!   limits and shapes the way Azure does, keep what they accept, and take scheduled faults.
 //! - [`rest`]: a configurable REST API (auth, paging, JSON or gzip CSV, rate-limit dialects)
 //!   for declarative connectors, with the Acme alerts and Globex audit export presets.
+//! - [`disk`]: storage faults — small tmpfs and ext4 file systems a test mounts, fills
+//!   (`ENOSPC`), breaks (`EIO`, read-only) and repairs at chosen moments.
 //! - [`leak`]: a leak scanner and a TRACE-level log capture for zero-leak test suites.
 
 #![forbid(unsafe_code)]
@@ -33,6 +35,7 @@
 pub mod azure;
 pub mod conformance;
 pub mod demo_api;
+pub mod disk;
 pub mod event_log;
 pub mod faults;
 pub mod graph;

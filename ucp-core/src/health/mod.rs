@@ -13,6 +13,7 @@ mod memory;
 mod memory_table;
 mod metrics;
 mod notify;
+mod rows;
 mod service;
 mod sqlite_table;
 mod svg;
@@ -31,6 +32,7 @@ pub use memory::MemoryHealth;
 pub use memory_table::MemoryHealthTable;
 pub use metrics::Metrics;
 pub use notify::{CallbackNotifier, Notifier, NotifyError, Suppressor};
+pub use rows::HEALTH_TABLE_PART;
 pub use service::{HealthService, HealthServiceBuilder};
 pub use sqlite_table::SqliteHealthTable;
 pub use svg::{render_volume_svg, RenderError};
@@ -146,11 +148,13 @@ pub enum HealthKind {
     Lifecycle,
     /// Response actions performed through a connector.
     Action,
+    /// The disk where queues, cursors, health rows and product files are kept.
+    Storage,
 }
 
 impl HealthKind {
     /// Every kind.
-    pub const ALL: [HealthKind; 7] = [
+    pub const ALL: [HealthKind; 8] = [
         HealthKind::Collection,
         HealthKind::Delivery,
         HealthKind::Auth,
@@ -158,6 +162,7 @@ impl HealthKind {
         HealthKind::Config,
         HealthKind::Lifecycle,
         HealthKind::Action,
+        HealthKind::Storage,
     ];
 
     /// The kind's name, as shown and stored (`"Collection"`, `"Delivery"`, …).
@@ -170,6 +175,7 @@ impl HealthKind {
             HealthKind::Config => "Config",
             HealthKind::Lifecycle => "Lifecycle",
             HealthKind::Action => "Action",
+            HealthKind::Storage => "Storage",
         }
     }
 }
@@ -190,7 +196,7 @@ impl FromStr for HealthKind {
             .ok_or_else(|| ParseHealthError {
                 what: "kind",
                 name: name.to_owned(),
-                expected: "Collection, Delivery, Auth, Budget, Config, Lifecycle, Action",
+                expected: "Collection, Delivery, Auth, Budget, Config, Lifecycle, Action, Storage",
             })
     }
 }

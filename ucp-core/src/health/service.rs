@@ -15,11 +15,12 @@ use tokio::sync::{mpsc, oneshot};
 use super::memory_table::MemoryHealthTable;
 use super::metrics::Metrics;
 use super::notify::Notifier;
+use super::rows::RowWriter;
 use super::table::{HealthRow, HealthTable, Retention};
 use super::volume::{VolumeRetention, Volumes};
 use super::{HealthEvent, HealthReporter, VolumeSample};
 
-type Callback = Box<dyn Fn(&HealthEvent) + Send + Sync>;
+pub(super) type Callback = Box<dyn Fn(&HealthEvent) + Send + Sync>;
 
 /// Events waiting for the notifiers; beyond this, new ones are dropped with a warning.
 const NOTIFY_QUEUE: usize = 1024;
@@ -32,19 +33,26 @@ enum Dispatch {
 /// Table, volumes, metrics and notifications behind one [`HealthReporter`].
 pub struct HealthService {
     table: Arc<dyn HealthTable>,
+    rows: Arc<RowWriter>,
     volumes: Volumes,
+    outlets: Arc<Outlets>,
+    workspaces: HashMap<String, String>,
+}
+
+/// Where an event goes besides the table: the status gauge, the callbacks and the notifiers.
+/// Shared with the row writer, which reports the table's own failures through it.
+pub(super) struct Outlets {
     metrics: Arc<Metrics>,
     callbacks: Vec<Callback>,
     notifiers: Arc<[Arc<dyn Notifier>]>,
-    workspaces: HashMap<String, String>,
     dispatch: OnceLock<mpsc::Sender<Dispatch>>,
 }
 
 impl fmt::Debug for HealthService {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HealthService")
-            .field("callbacks", &self.callbacks.len())
-            .field("notifiers", &self.notifiers.len())
+            .field("callbacks", &self.outlets.callbacks.len())
+            .field("notifiers", &self.outlets.notifiers.len())
             .field("workspaces", &self.workspaces)
             .finish_non_exhaustive()
     }
@@ -100,21 +108,30 @@ impl HealthServiceBuilder {
 
     /// The service. Needs no runtime; the notifier task starts with the first event.
     pub fn build(self) -> HealthService {
-        HealthService {
-            table: self
-                .table
-                .unwrap_or_else(|| Arc::new(MemoryHealthTable::new(Retention::default()))),
-            volumes: Volumes::new(self.volume_retention),
+        let table = self
+            .table
+            .unwrap_or_else(|| Arc::new(MemoryHealthTable::new(Retention::default())));
+        let outlets = Arc::new(Outlets {
             metrics: self.metrics.unwrap_or_default(),
             callbacks: self.callbacks,
             notifiers: self.notifiers.into(),
-            workspaces: self.workspaces,
             dispatch: OnceLock::new(),
+        });
+        HealthService {
+            rows: RowWriter::new(table.clone(), outlets.clone()),
+            table,
+            volumes: Volumes::new(self.volume_retention),
+            outlets,
+            workspaces: self.workspaces,
         }
     }
 }
 
 impl HealthService {
+    /// Rows kept in memory while the table refuses them; beyond this the oldest are dropped
+    /// and counted ([`HealthService::rows_lost`]).
+    pub const MAX_ROWS_WAITING: usize = super::rows::MAX_ROWS_WAITING;
+
     /// Configure a service.
     pub fn builder() -> HealthServiceBuilder {
         HealthServiceBuilder::default()
@@ -132,11 +149,51 @@ impl HealthService {
 
     /// The metrics, to encode for a scrape or to update from the engine.
     pub fn metrics(&self) -> &Arc<Metrics> {
-        &self.metrics
+        &self.outlets.metrics
+    }
+
+    /// Rows the table refused so far and that wait, in order, to be written again (the
+    /// table is retried with backoff; at most [`HealthService::MAX_ROWS_WAITING`] rows wait).
+    pub async fn rows_waiting(&self) -> usize {
+        self.rows.waiting().await
+    }
+
+    /// Rows lost because the table refused them for so long that more than
+    /// [`HealthService::MAX_ROWS_WAITING`] waited (the oldest went first; counted, and said in the
+    /// table's own health event).
+    pub fn rows_lost(&self) -> u64 {
+        self.rows.lost()
     }
 
     /// Waits until every event reported so far has been handed to every notifier.
     pub async fn flush_notifications(&self) {
+        self.outlets.flush().await;
+    }
+}
+
+impl Outlets {
+    /// Tell the gauge, the callbacks and the notifiers about `event` (not the table).
+    pub(super) fn announce(&self, event: &HealthEvent) {
+        self.metrics.status(&event.component, event.status);
+        for callback in &self.callbacks {
+            callback(event);
+        }
+        if self.notifiers.is_empty() {
+            return;
+        }
+        match self.dispatcher() {
+            Some(queue) => {
+                if let Err(e) = queue.try_send(Dispatch::Event(event.clone())) {
+                    tracing::warn!(error = %e, "health notification queue full; notification dropped");
+                }
+            }
+            None => {
+                tracing::warn!(component = %event.component, "no tokio runtime; health notification dropped")
+            }
+        }
+    }
+
+    async fn flush(&self) {
         let Some(tx) = self.dispatch.get() else {
             return;
         };
@@ -182,45 +239,30 @@ impl HealthService {
 impl HealthReporter for HealthService {
     async fn report(&self, event: HealthEvent) {
         tracing::debug!(component = %event.component, status = %event.status, previous = %event.previous, kind = %event.kind, message = %event.message, "health");
-        self.metrics.status(&event.component, event.status);
-        for callback in &self.callbacks {
-            callback(&event);
-        }
+        self.outlets.announce(&event);
         let workspace = event
             .component
             .product
             .as_ref()
             .and_then(|p| self.workspaces.get(p))
             .cloned();
-        let row = HealthRow::from_event(&event, workspace);
-        if let Err(e) = self.table.insert(vec![row]).await {
-            tracing::warn!(component = %event.component, error = %e, "health row not stored");
-        }
-        if self.notifiers.is_empty() {
-            return;
-        }
-        match self.dispatcher() {
-            Some(queue) => {
-                if let Err(e) = queue.try_send(Dispatch::Event(event)) {
-                    tracing::warn!(error = %e, "health notification queue full; notification dropped");
-                }
-            }
-            None => {
-                tracing::warn!(component = %event.component, "no tokio runtime; health notification dropped")
-            }
-        }
+        self.rows
+            .write(HealthRow::from_event(&event, workspace))
+            .await;
     }
 
     fn metrics(&self) -> Option<Arc<Metrics>> {
-        Some(self.metrics.clone())
+        Some(self.outlets.metrics.clone())
     }
 
     fn record_volume(&self, sample: VolumeSample) {
         if sample.component.product.is_some() {
-            self.metrics
+            self.outlets
+                .metrics
                 .sent(&sample.component, sample.records, sample.bytes);
         } else {
-            self.metrics
+            self.outlets
+                .metrics
                 .received(&sample.component, sample.records, sample.bytes);
         }
         self.volumes.record(sample);

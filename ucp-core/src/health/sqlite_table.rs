@@ -4,6 +4,7 @@
 //! Times are stored as nanoseconds since the epoch, so rows read back equal rows written.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -58,6 +59,11 @@ pub struct SqliteHealthTable {
     conn: Arc<Mutex<Connection>>,
     path: Arc<str>,
     retention: Retention,
+    /// The file to open again after a failure that may have left the connection's file
+    /// handle unusable (a disk that failed, went read-only or was mounted again); `None` in
+    /// memory.
+    file: Option<Arc<Path>>,
+    reopen: Arc<AtomicBool>,
 }
 
 impl SqliteHealthTable {
@@ -65,7 +71,9 @@ impl SqliteHealthTable {
     pub fn open(path: impl AsRef<Path>, retention: Retention) -> Result<Self, HealthTableError> {
         let name: Arc<str> = path.as_ref().display().to_string().into();
         let conn = Connection::open(path.as_ref()).map_err(sql(&name, "opening the file"))?;
-        Self::init(conn, name, retention)
+        let mut table = Self::init(conn, name, retention)?;
+        table.file = Some(Arc::from(path.as_ref()));
+        Ok(table)
     }
 
     /// A table in memory that lives as long as this value (tests).
@@ -88,6 +96,8 @@ impl SqliteHealthTable {
             conn: Arc::new(Mutex::new(conn)),
             path,
             retention,
+            file: None,
+            reopen: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -99,12 +109,34 @@ impl SqliteHealthTable {
     {
         let conn = Arc::clone(&self.conn);
         let path = Arc::clone(&self.path);
-        tokio::task::spawn_blocking(move || f(&mut lock(&conn), &path))
-            .await
-            .map_err(|e| HealthTableError::Task {
-                path: self.path.to_string(),
-                detail: e.to_string(),
-            })?
+        let file = self.file.clone();
+        let reopen = Arc::clone(&self.reopen);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = lock(&conn);
+            if let Some(file) = file.filter(|_| reopen.load(Ordering::Acquire)) {
+                let fresh =
+                    Connection::open(&file).map_err(sql(&path, "opening the file again"))?;
+                fresh
+                    .busy_timeout(std::time::Duration::from_secs(5))
+                    .map_err(sql(&path, "setting the busy timeout"))?;
+                fresh
+                    .execute_batch("PRAGMA synchronous = NORMAL;")
+                    .map_err(sql(&path, "setting synchronous"))?;
+                *conn = fresh;
+                reopen.store(false, Ordering::Release);
+                tracing::info!(path = %path, "health table opened again after a failure");
+            }
+            let result = f(&mut conn, &path);
+            if let Err(error) = &result {
+                reopen.store(super::rows::handle_may_be_stale(error), Ordering::Release);
+            }
+            result
+        })
+        .await
+        .map_err(|e| HealthTableError::Task {
+            path: self.path.to_string(),
+            detail: e.to_string(),
+        })?
     }
 }
 

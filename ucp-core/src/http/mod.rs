@@ -10,6 +10,8 @@
 //!   [`SourceError`](crate::SourceError) or [`SinkError`](crate::SinkError) with a message
 //!   that names the service and says what to check; [`transport_source_error`] and
 //!   [`transport_sink_error`] do the same for requests that got no response.
+//! - [`clock_skew`]: how far the provider's clock is from ours (its `Date` header); the kit
+//!   notes it for the job, which warns past [`CLOCK_SKEW_WARNING`].
 //! - [`next_link`]: the next page from a `Link` header, and [`resolve_link`] to follow it
 //!   without leaving the provider's origin.
 //!
@@ -67,6 +69,7 @@ mod link;
 mod proptests;
 mod rate_limit;
 mod redact;
+mod skew;
 mod summary;
 mod time;
 mod transport;
@@ -79,6 +82,8 @@ pub use failure::{request_id, FailureKind, HttpFailure, REQUEST_ID_HEADERS};
 pub use link::{link, links, next_link, resolve_link, Link, LinkError};
 pub use rate_limit::{rate_limit_hint, retry_after};
 pub use redact::{redact, REDACTED};
+pub(crate) use skew::noting;
+pub use skew::{clock_skew, ClockSkew, CLOCK_SKEW_WARNING};
 pub use summary::{error_summary, MAX_ERROR_BODY, MAX_SUMMARY_CHARS};
 pub use time::{http_date, MAX_WAIT};
 pub use transport::{transport_sink_error, transport_source_error};

@@ -96,9 +96,11 @@ pub(crate) struct ProviderClock {
 impl ProviderClock {
     /// The clocks of a response received at `received`.
     pub fn of(headers: &HeaderMap, received: DateTime<Utc>) -> Self {
-        let provider_now = header(headers, DATE.as_str())
-            .and_then(http_date)
-            .unwrap_or(received);
+        let provider_now = header(headers, DATE.as_str()).and_then(http_date);
+        if let Some(provider_now) = provider_now {
+            super::skew::note(super::skew::ClockSkew::between(provider_now, received));
+        }
+        let provider_now = provider_now.unwrap_or(received);
         ProviderClock {
             provider_now,
             received,

@@ -13,6 +13,7 @@ use crate::filter::Filter;
 use crate::health::{Component, HealthKind, Status, StatusTracker};
 use crate::queue::{Envelope, QueueWriter};
 use crate::record::{Batch, Cursor, Record, StreamKey};
+use crate::retry::STORAGE_RETRY;
 use crate::source::Page;
 use crate::stats::add;
 use crate::subscription::WhenFull;
@@ -96,7 +97,7 @@ impl Job {
             let alone = !sent_to_memory && state.pending.len() == 1;
             let checkpoint = (alone && self.checkpoints_are_durable)
                 .then(|| (self.key.clone(), shared.cursor_after.clone()));
-            self.append_durable(state, durable, checkpoint).await;
+            result = self.append_durable(state, durable, checkpoint).await;
         }
         // Release the job's own guard: the page may be complete already.
         pending.release_guard(&state.ack_tx);
@@ -212,12 +213,18 @@ impl Job {
 
     /// Append one page's batches to the durable queues of its subscribers in one transaction
     /// (with the stream's cursor when nothing else is pending).
+    ///
+    /// When the store refuses (a full or failing disk), the page is kept and appended again
+    /// with backoff ([`STORAGE_RETRY`]) until the store takes it; the stream's collection waits
+    /// meanwhile, so memory holds one page per job whatever the outage lasts, and no
+    /// restart is needed. Only a stop gives up: the acks drop unaccepted and the page is
+    /// collected again at the next start.
     async fn append_durable(
         &self,
         state: &mut State,
         entries: Vec<(&Subscriber, Arc<Batch>, Ack)>,
         checkpoint: Option<(StreamKey, Cursor)>,
-    ) {
+    ) -> RoundEnd {
         let mut appends = Vec::with_capacity(entries.len());
         let mut acks = Vec::with_capacity(entries.len());
         let mut store = None;
@@ -232,31 +239,55 @@ impl Job {
             }
         }
         let Some(store) = store else {
-            return;
+            return RoundEnd::Done;
         };
-        match store.append(appends, checkpoint.clone()).await {
-            Ok(()) => {
-                if let Some((_, cursor)) = checkpoint {
-                    state.saved = Some(cursor);
-                }
-                for (subscriber, ack) in acks {
-                    ack.accept();
-                    self.queue_level(state, subscriber).await;
-                }
-            }
-            Err(error) => {
-                // The acks drop unaccepted: the cursor stays before this page, and the next
-                // start collects it again for the durable queues.
-                self.health
-                    .observe(&mut state.collection, Status::Error, HealthKind::Delivery, || {
-                        format!(
-                            "{}: cannot write to the durable queues ({error}); collection goes on, and what they missed is collected again at the next start; free disk space or fix the store",
-                            self.key
-                        )
-                    })
-                    .await;
+        let mut attempt = 0u32;
+        loop {
+            attempt = attempt.saturating_add(1);
+            let error = match store.append(appends.clone(), checkpoint.clone()).await {
+                Ok(()) => break,
+                Err(error) => error,
+            };
+            add(&self.counters.store_failures, 1);
+            let wait = STORAGE_RETRY.backoff(attempt, 1.0);
+            tracing::warn!(%error, attempt, ?wait, "durable append failed; the page is kept and appended again");
+            self.health
+                .observe(&mut state.storage, Status::Error, HealthKind::Storage, || {
+                    format!(
+                        "{}: the durable store {} refused a page ({error}); collection of this stream waits and the page (held in memory) is appended again with backoff; free disk space or repair the disk where {} lives — no restart is needed",
+                        self.key,
+                        store.path().display(),
+                        store.path().display()
+                    )
+                })
+                .await;
+            let stop = wait_stop(self.stop.clone());
+            tokio::select! {
+                biased;
+                // The acks drop unaccepted: the cursor stays before this page.
+                _ = stop => return RoundEnd::Stopped,
+                _ = tokio::time::sleep(wait) => {}
             }
         }
+        if let Some((_, cursor)) = checkpoint {
+            state.saved = Some(cursor);
+        }
+        for (subscriber, ack) in acks {
+            ack.accept();
+            self.queue_level(state, subscriber).await;
+        }
+        if state.storage.status() == Status::Error {
+            self.health
+                .observe(&mut state.storage, Status::Ok, HealthKind::Storage, || {
+                    format!(
+                        "{}: the durable store {} takes pages again; the held page is queued",
+                        self.key,
+                        store.path().display()
+                    )
+                })
+                .await;
+        }
+        RoundEnd::Done
     }
 
     /// Report a queue at or above 80% of its bound as a Warning, and its recovery.

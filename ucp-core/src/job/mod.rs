@@ -28,9 +28,11 @@ use crate::clock::FAR_FUTURE;
 use crate::dedup::DedupWindow;
 use crate::filter::Filter;
 use crate::health::{Component, HealthKind, Status, StatusTracker};
+use crate::http::{self, ClockSkew, CLOCK_SKEW_WARNING};
 use crate::queue::QueueWriter;
 use crate::record::{Cursor, StreamKey};
 use crate::reporting::HealthHub;
+use crate::retry::STORAGE_RETRY;
 use crate::source::{CollectError, CollectRequest, Page, Source, SourceContext, SourceError};
 use crate::stats::{add, JobCounters, SubscriptionCounters};
 use crate::subscription::WhenFull;
@@ -136,6 +138,20 @@ struct State {
     stale_reported: bool,
     /// The cursor last written to the checkpoint store.
     saved: Option<Cursor>,
+    /// A cursor the checkpoint store refused, tried again from `retry_at`.
+    unsaved: Option<Unsaved>,
+    /// Where this stream's state is kept (durable appends, checkpoints): Error while the
+    /// storage refuses writes, Ok at the first one it takes again.
+    storage: StatusTracker,
+    /// The provider's clock against this host's: Warning past [`CLOCK_SKEW_WARNING`].
+    skew: StatusTracker,
+}
+
+/// A cursor whose save failed, waiting for its next attempt.
+struct Unsaved {
+    cursor: Cursor,
+    attempts: u32,
+    retry_at: Instant,
 }
 
 impl Job {
@@ -170,6 +186,9 @@ impl Job {
                     biased;
                     _ = stop => break,
                     Some(()) = state.acks.recv() => self.commit(&mut state).await,
+                    _ = sleep_until_some(state.unsaved.as_ref().map(|u| u.retry_at)) => {
+                        self.retry_save(&mut state).await;
+                    }
                     changed = self.config.changed() => {
                         if changed.is_err() {
                             break;
@@ -198,24 +217,14 @@ impl Job {
         .await
     }
 
-    /// Load the saved cursor; report and give up if the store cannot be read (collecting from
-    /// the start instead would re-send the whole history to every product).
+    /// Load the saved cursor and set up the job's state; `None` if stopped first.
     async fn start(&mut self) -> Option<State> {
-        let mut collection = self
+        let collection = self
             .health
             .tracker(self.component.clone())
             .mirrored(self.counters.status.clone());
-        let cursor = match self.checkpoints.load(&self.key).await {
-            Ok(cursor) => cursor.unwrap_or_default(),
-            Err(error) => {
-                self.health
-                    .observe(&mut collection, Status::Error, HealthKind::Collection, || {
-                        format!("{}: cannot read its checkpoint, so collection did not start: {error}", self.key)
-                    })
-                    .await;
-                return None;
-            }
-        };
+        let mut storage = self.health.storage_tracker(self.component.clone());
+        let cursor = self.load_cursor(&mut storage).await?;
         tracing::info!(cursor = %cursor, "job starts");
         let (ack_tx, acks) = mpsc::unbounded_channel();
         let mut state = State {
@@ -229,9 +238,51 @@ impl Job {
             last_success: Instant::now(),
             stale_reported: false,
             saved: None,
+            unsaved: None,
+            storage,
+            skew: self.health.tracker(self.component.clone()),
         };
         self.report_stretch(&mut state).await;
         Some(state)
+    }
+
+    /// The saved cursor. A store that cannot be read is reported and read again with backoff
+    /// (collecting from the start instead would re-send the whole history to every product);
+    /// `None` if the job is stopped meanwhile.
+    async fn load_cursor(&self, storage: &mut StatusTracker) -> Option<Cursor> {
+        let mut attempt = 0u32;
+        loop {
+            attempt = attempt.saturating_add(1);
+            let error = match self.checkpoints.load(&self.key).await {
+                Ok(cursor) => {
+                    if storage.status() == Status::Error {
+                        self.health
+                            .observe(storage, Status::Ok, HealthKind::Storage, || {
+                                format!(
+                                    "{}: its checkpoint can be read again; collection starts",
+                                    self.key
+                                )
+                            })
+                            .await;
+                    }
+                    return Some(cursor.unwrap_or_default());
+                }
+                Err(error) => error,
+            };
+            add(&self.counters.store_failures, 1);
+            let wait = STORAGE_RETRY.backoff(attempt, 1.0);
+            self.health
+                .observe(storage, Status::Error, HealthKind::Storage, || {
+                    format!("{}: cannot read its checkpoint, so collection has not started: {error}; it is read again with backoff; repair or restore the checkpoint store — no restart is needed", self.key)
+                })
+                .await;
+            let stop = wait_stop(self.stop.clone());
+            tokio::select! {
+                biased;
+                _ = stop => return None,
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
     }
 
     fn interval(&self) -> Duration {
@@ -327,7 +378,7 @@ impl Job {
             let collect = self.collect_page(&cursor, &config);
             tokio::pin!(collect);
             // The call may wait long for the budget: staleness is still reported meanwhile.
-            let page = loop {
+            let (page, skew) = loop {
                 let stop = wait_stop(self.stop.clone());
                 let stale_at = self.stale_at(state);
                 tokio::select! {
@@ -339,6 +390,7 @@ impl Job {
                     }
                 }
             };
+            self.report_skew(state, skew).await;
             match page {
                 Ok(page) => {
                     attempts = 0;
@@ -382,8 +434,13 @@ impl Job {
         }
     }
 
-    /// One call to the source, after a budget permit.
-    async fn collect_page(&self, cursor: &Cursor, config: &JobConfig) -> Result<Page, SourceError> {
+    /// One call to the source, after a budget permit, with the provider's clock skew the
+    /// HTTP kit noted during it.
+    async fn collect_page(
+        &self,
+        cursor: &Cursor,
+        config: &JobConfig,
+    ) -> (Result<Page, SourceError>, Option<ClockSkew>) {
         self.budget.acquire().await;
         add(&self.counters.source_calls, 1);
         // What the subscribers would have called on their own, less this one call.
@@ -398,17 +455,45 @@ impl Job {
             filter: config.server_filter.clone(),
         };
         let span = tracing::debug_span!("ucp.collect", cursor = %cursor);
-        let page = self
-            .source
-            .collect(&self.cx, request)
-            .instrument(span)
-            .await?;
-        if let Some(hint) = &page.hint {
-            self.observe_hint(hint);
+        let (page, skew) =
+            http::noting(self.source.collect(&self.cx, request).instrument(span)).await;
+        if let Ok(page) = &page {
+            if let Some(hint) = &page.hint {
+                self.observe_hint(hint);
+            }
+            add(&self.counters.pages, 1);
+            add(&self.counters.records_collected, page.records.len() as u64);
         }
-        add(&self.counters.pages, 1);
-        add(&self.counters.records_collected, page.records.len() as u64);
-        Ok(page)
+        (page, skew)
+    }
+
+    /// A provider clock further than [`CLOCK_SKEW_WARNING`] from this host's is a Warning
+    /// (pauses stay right: the kit measures them on the provider's clock), and Ok again once
+    /// the clocks agree.
+    async fn report_skew(&self, state: &mut State, skew: Option<ClockSkew>) {
+        let Some(skew) = skew else {
+            return;
+        };
+        if skew.magnitude() > CLOCK_SKEW_WARNING {
+            self.health
+                .observe(&mut state.skew, Status::Warning, HealthKind::Budget, || {
+                    format!(
+                        "{}: the provider's clock is {skew} (its Date header); rate-limit pauses follow the provider's clock and stay right, but times compared across the two clocks (event times, token lifetimes) are off by as much; check this host's time synchronisation (NTP)",
+                        self.key
+                    )
+                })
+                .await;
+        } else if state.skew.status() == Status::Warning {
+            self.health
+                .observe(&mut state.skew, Status::Ok, HealthKind::Budget, || {
+                    format!(
+                        "{}: the provider's clock and this host's agree again (within {} s)",
+                        self.key,
+                        CLOCK_SKEW_WARNING.as_secs()
+                    )
+                })
+                .await;
+        }
     }
 
     fn observe_hint(&self, hint: &RateLimitHint) {
@@ -501,21 +586,58 @@ impl Job {
         if state.saved.as_ref() == Some(&cursor) {
             return; // committed with the durable appends already
         }
-        if let Err(error) = self.checkpoints.save(&self.key, &cursor).await {
-            self.health
-                .observe(&mut state.collection, Status::Error, HealthKind::Collection, || {
-                    format!("{}: cannot save its checkpoint ({error}); a restart would collect again from the last saved position", self.key)
-                })
-                .await;
-        } else {
-            tracing::debug!(cursor = %cursor, "checkpoint saved");
-            state.saved = Some(cursor);
+        // A newer cursor replaces one still waiting for its retry.
+        let attempts = state.unsaved.take().map_or(0, |u| u.attempts);
+        self.save(state, cursor, attempts).await;
+    }
+
+    /// The retry of a cursor the checkpoint store refused is due.
+    async fn retry_save(&self, state: &mut State) {
+        if let Some(unsaved) = state.unsaved.take() {
+            self.save(state, unsaved.cursor, unsaved.attempts).await;
+        }
+    }
+
+    /// Save `cursor`; when the store refuses, report it (naming the store and what to do) and
+    /// keep the cursor for a retry with backoff.
+    async fn save(&self, state: &mut State, cursor: Cursor, failed_before: u32) {
+        match self.checkpoints.save(&self.key, &cursor).await {
+            Ok(()) => {
+                tracing::debug!(cursor = %cursor, "checkpoint saved");
+                state.saved = Some(cursor);
+                if state.storage.status() == Status::Error {
+                    self.health
+                        .observe(&mut state.storage, Status::Ok, HealthKind::Storage, || {
+                            format!("{}: its checkpoint is saved again", self.key)
+                        })
+                        .await;
+                }
+            }
+            Err(error) => {
+                add(&self.counters.store_failures, 1);
+                let attempts = failed_before.saturating_add(1);
+                let wait = STORAGE_RETRY.backoff(attempts, 1.0);
+                tracing::warn!(%error, attempts, ?wait, "checkpoint not saved; trying again");
+                self.health
+                    .observe(&mut state.storage, Status::Error, HealthKind::Storage, || {
+                        format!("{}: cannot save its checkpoint ({error}); collection and delivery go on and the save is tried again with backoff (a restart meanwhile collects again from the last saved position); free disk space or repair the checkpoint store — no restart is needed", self.key)
+                    })
+                    .await;
+                state.unsaved = Some(Unsaved {
+                    cursor,
+                    attempts,
+                    retry_at: Instant::now()
+                        .checked_add(wait)
+                        .unwrap_or_else(Instant::now),
+                });
+            }
         }
     }
 
     /// After stop: wait until every page fanned out is accepted (the platform bounds the
     /// wait), saving cursors as they complete.
     async fn drain(&self, state: &mut State) {
+        self.retry_save(state).await;
         loop {
             self.commit(state).await;
             let Some(front) = state.pending.front() else {
@@ -531,6 +653,14 @@ impl Job {
                 break;
             }
         }
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for.
+async fn sleep_until_some(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

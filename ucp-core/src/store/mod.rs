@@ -31,6 +31,7 @@ mod recovery;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::Connection;
@@ -114,6 +115,11 @@ pub struct DurableStore {
     arrivals: Mutex<HashMap<SubscriptionId, Arc<Notify>>>,
     room: Mutex<HashMap<SubscriptionId, Arc<Notify>>>,
     recovery: Option<String>,
+    /// The last call failed in a way that may have left the file handle unusable (an I/O
+    /// error, a file system gone read-only, a file that cannot be opened): the next call
+    /// opens the file again first, so a disk that was repaired and mounted again is used
+    /// without a restart.
+    reopen: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for DurableStore {
@@ -183,6 +189,7 @@ impl DurableStore {
             arrivals: Mutex::new(HashMap::new()),
             room: Mutex::new(HashMap::new()),
             recovery,
+            reopen: Arc::new(AtomicBool::new(false)),
         }))
     }
 
@@ -204,9 +211,20 @@ impl DurableStore {
     ) -> Result<T, DurableError> {
         let conn = self.conn.clone();
         let path = self.path.clone();
+        let reopen = self.reopen.clone();
+        let file = self.path.clone();
         let result = tokio::task::spawn_blocking(move || {
             let mut conn = lock(&conn);
-            f(&mut conn)
+            if reopen.load(Ordering::Acquire) {
+                *conn = open_again(&file)?;
+                reopen.store(false, Ordering::Release);
+                tracing::info!(path = %file.display(), "durable store opened again after a failure");
+            }
+            let result = f(&mut conn);
+            if let Err(error) = &result {
+                reopen.store(handle_may_be_stale(error), Ordering::Release);
+            }
+            result
         })
         .await
         .map_err(|e| DurableError::Task {
@@ -215,6 +233,24 @@ impl DurableStore {
         })?;
         result.map_err(|source| DurableError::Sql { path, what, source })
     }
+}
+
+/// Open the store's file again on a new connection (the schema is there already).
+fn open_again(path: &Path) -> Result<Connection, rusqlite::Error> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch("PRAGMA synchronous = FULL;")?;
+    Ok(conn)
+}
+
+/// Whether `error` may come from a file handle that no longer works (the disk failed, went
+/// read-only or was mounted again): then the file is opened again before the next call. A
+/// full disk is not such an error: the same handle works once space returns.
+pub(crate) fn handle_may_be_stale(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::{CannotOpen, ReadOnly, SystemIoFailure};
+    matches!(
+        error,
+        rusqlite::Error::SqliteFailure(e, _) if matches!(e.code, SystemIoFailure | ReadOnly | CannotOpen)
+    )
 }
 
 #[cfg(test)]

@@ -20,7 +20,11 @@
 //! renamed; an Azure blob is committed in one Put Blob): readers never see a partial file,
 //! whatever happens mid-write. A crash between writing a final file and deleting its parts
 //! writes those rows again at the next roll (at-least-once; rows carry their record id).
-//! When a part cannot be written the delivery fails as retryable and nothing is kept.
+//! When a part cannot be written the delivery fails as retryable and nothing is kept: the
+//! parts of the batch already staged are deleted, so the retry does not stage them twice. A
+//! part whose deletion fails (after a combine, or after a failed delivery) is remembered and
+//! deleted again at every delivery and flush until it is gone, so a running sink leaves no
+//! stray part behind a disk that failed for a while.
 
 mod parquet_file;
 
@@ -195,6 +199,9 @@ struct OpenFile {
 struct State {
     recovered: bool,
     open: HashMap<FileKey, OpenFile>,
+    /// Parts that must go (combined already, or staged by a failed delivery) but whose
+    /// deletion failed: deleted again before each delivery and flush.
+    doomed: Vec<Path>,
 }
 
 /// The folder of staged parts, below the prefix.
@@ -265,7 +272,31 @@ impl DataLakeSink {
     pub async fn flush(&self, now: DateTime<Utc>) -> Result<usize, SinkError> {
         let mut state = self.state.lock().await;
         self.recover(&mut state, Instant::now()).await?;
-        self.roll(&mut state.open, None, now).await
+        let State { open, doomed, .. } = &mut *state;
+        let written = self.roll(open, doomed, None, now).await;
+        self.delete_doomed(doomed).await;
+        written
+    }
+
+    /// Parts that should be gone but are not (their deletion failed); they are deleted
+    /// again at the next delivery or flush.
+    pub async fn parts_to_delete(&self) -> usize {
+        self.state.lock().await.doomed.len()
+    }
+
+    /// Delete the parts that must go; keep the ones the store still refuses.
+    async fn delete_doomed(&self, doomed: &mut Vec<Path>) {
+        let mut left = Vec::new();
+        for part in doomed.drain(..) {
+            match self.store.delete(&part).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => {
+                    tracing::warn!(%part, error = %e, "could not delete a data lake part; trying again at the next delivery");
+                    left.push(part);
+                }
+            }
+        }
+        *doomed = left;
     }
 
     fn prefix_parts(&self) -> impl Iterator<Item = PathPart<'static>> + '_ {
@@ -357,6 +388,7 @@ impl DataLakeSink {
     async fn roll(
         &self,
         open: &mut HashMap<FileKey, OpenFile>,
+        doomed: &mut Vec<Path>,
         due_at: Option<Instant>,
         now: DateTime<Utc>,
     ) -> Result<usize, SinkError> {
@@ -375,7 +407,9 @@ impl DataLakeSink {
         for key in due {
             let Some(file) = open.get(&key) else { continue };
             written += self.combine(&key, &file.parts, now).await?;
-            open.remove(&key);
+            if let Some(file) = open.remove(&key) {
+                doomed.extend(file.parts);
+            }
         }
         Ok(written)
     }
@@ -415,12 +449,7 @@ impl DataLakeSink {
         self.counters
             .rows
             .fetch_add(combined.rows as u64, Ordering::Relaxed);
-        for part in parts {
-            if let Err(e) = self.store.delete(part).await {
-                // Left behind, the part is combined again after a restart: duplicates, not loss.
-                tracing::warn!(%part, error = %e, "could not delete a combined data lake part");
-            }
-        }
+        // The caller deletes the parts (and keeps deleting those the store refuses).
         Ok(files.len())
     }
 
@@ -478,6 +507,8 @@ impl Sink for DataLakeSink {
         let (now, wall) = (clock.now(), clock.now_utc());
         let mut state = self.state.lock().await;
         self.recover(&mut state, now).await?;
+        let State { open, doomed, .. } = &mut *state;
+        self.delete_doomed(doomed).await;
         // Rows of this batch, per partition (event hour), in order.
         let mut partitions: Vec<(FileKey, Vec<Row>)> = Vec::new();
         for record in batch.records.iter() {
@@ -503,17 +534,16 @@ impl Sink for DataLakeSink {
             let path = self.path(key, wall, true);
             if let Err(e) = self.store.put(&path, PutPayload::from(bytes)).await {
                 // Parts of this batch already stored would be staged twice on the retry.
-                for (_, done, _) in &staged {
-                    let _ = self.store.delete(done).await;
-                }
+                doomed.extend(staged.into_iter().map(|(_, done, _)| done));
+                self.delete_doomed(doomed).await;
                 return Err(self.store_error("write", &path, e));
             }
             staged.push((key.clone(), path, size));
         }
         // Partitions that came of age are combined before this batch joins them.
-        let rolled = self.roll(&mut state.open, Some(now), wall).await;
+        let rolled = self.roll(open, doomed, Some(now), wall).await;
         for (key, path, size) in staged {
-            let file = state.open.entry(key).or_insert_with(|| OpenFile {
+            let file = open.entry(key).or_insert_with(|| OpenFile {
                 opened_at: now,
                 bytes: 0,
                 parts: Vec::new(),
@@ -522,9 +552,10 @@ impl Sink for DataLakeSink {
             file.parts.push(path);
         }
         let rolled = match rolled {
-            Ok(_) => self.roll(&mut state.open, Some(now), wall).await,
+            Ok(_) => self.roll(open, doomed, Some(now), wall).await,
             error => error,
         };
+        self.delete_doomed(doomed).await;
         if let Err(e) = rolled {
             // The batch is staged (delivered); combining is retried at the next delivery.
             tracing::warn!(product = %self.config.product, error = %e, "data lake roll failed; retried at the next delivery");

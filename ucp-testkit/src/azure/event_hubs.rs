@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
-use super::faults::{fault_response, FaultSchedule, ProductFault, Refusal};
+use super::faults::{fault_response, stamp_date, FaultSchedule, ProductFault, Refusal};
 use super::ids::CallIds;
 use crate::token_endpoint::TokenVerifier;
 
@@ -110,7 +110,22 @@ impl std::fmt::Debug for EventHubs {
     }
 }
 
+/// The service's own `Date` on every response.
+async fn date_header(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    stamp_date(&mut response, shared.faults.now());
+    response
+}
+
 impl EventHubs {
+    /// Run the service's clock `offset` off the host's (positive: ahead): its `Date` header
+    /// and the HTTP dates of [`ProductFault::ThrottledUntil`] follow it.
+    pub fn set_clock_offset(&self, offset: chrono::Duration) {
+        self.shared.faults.set_clock_offset(offset);
+    }
+
     /// Start on a random loopback port. Bearer tokens are accepted only when `tokens` is given.
     pub async fn start(tokens: Option<TokenVerifier>) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -125,6 +140,10 @@ impl EventHubs {
         let app = Router::new()
             .route("/{hub}/messages", post(send))
             .layer(DefaultBodyLimit::max(16 * MAX_BATCH_BYTES))
+            .layer(axum::middleware::map_response_with_state(
+                shared.clone(),
+                date_header,
+            ))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -224,7 +243,7 @@ async fn send(
     shared.requests.fetch_add(1, Ordering::SeqCst);
     let ids = CallIds::of(&headers);
     let (mut response, messages) = match shared.faults.take().await {
-        Some(fault) => (fault_response(&fault), 0),
+        Some(fault) => (fault_response(&fault, shared.faults.now()), 0),
         None => match check_and_store(&shared, &hub, &query, &headers, &body) {
             Ok(count) => (StatusCode::CREATED.into_response(), count),
             Err(refusal) => (refusal.into_response(), 0),

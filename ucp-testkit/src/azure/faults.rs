@@ -2,12 +2,14 @@
 //! latency and auth failures, injected on the next calls or on every call.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chrono::{DateTime, Utc};
 use serde_json::json;
 
 /// One injected misbehaviour of a product endpoint.
@@ -26,6 +28,12 @@ pub enum ProductFault {
     Forbidden,
     /// Wait this long, then handle the call normally.
     Latency(Duration),
+    /// Answer 429 with `Retry-After` as an HTTP date this many seconds after the service's
+    /// clock (which [`set_clock_offset`](super::LogsIngestion::set_clock_offset) may skew).
+    ThrottledUntil {
+        /// Seconds after the service's "now".
+        seconds: u64,
+    },
 }
 
 impl ProductFault {
@@ -46,10 +54,14 @@ impl ProductFault {
     }
 }
 
-/// Faults for the next calls (in order) and, optionally, one for every call after them.
+/// Faults for the next calls (in order) and, optionally, one for every call after them; and
+/// the service's clock, which may run off the host's.
 #[derive(Debug, Default)]
 pub(crate) struct FaultSchedule {
     inner: Mutex<Schedule>,
+    clock: ucp_core::Clock,
+    /// Milliseconds the service's clock is ahead of the host's (negative: behind).
+    offset_ms: AtomicI64,
 }
 
 #[derive(Debug, Default)]
@@ -69,6 +81,19 @@ impl FaultSchedule {
 
     pub(crate) fn always(&self, fault: Option<ProductFault>) {
         self.lock().always = fault;
+    }
+
+    /// Run the service's clock `offset` off the host's.
+    pub(crate) fn set_clock_offset(&self, offset: chrono::Duration) {
+        self.offset_ms
+            .store(offset.num_milliseconds(), Ordering::Relaxed);
+    }
+
+    /// The service's clock.
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        let offset = chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed));
+        let now = self.clock.now_utc();
+        now.checked_add_signed(offset).unwrap_or(now)
     }
 
     pub(crate) fn clear(&self) {
@@ -129,9 +154,35 @@ pub(crate) fn azure_error(status: StatusCode, code: &str, message: &str) -> Resp
         .into_response()
 }
 
-/// The response for an injected fault.
-pub(crate) fn fault_response(fault: &ProductFault) -> Response {
+/// Every response carries the service's own `Date` (hyper would send the host's).
+pub(crate) fn stamp_date(response: &mut Response, now: DateTime<Utc>) {
+    if let Ok(value) = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string().parse() {
+        response.headers_mut().insert(header::DATE, value);
+    }
+}
+
+/// The response for an injected fault, at `now` on the service's clock.
+pub(crate) fn fault_response(fault: &ProductFault, now: DateTime<Utc>) -> Response {
     match fault {
+        ProductFault::ThrottledUntil { seconds } => {
+            let mut response = azure_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequests",
+                "injected fault",
+            );
+            let until = i64::try_from(*seconds)
+                .ok()
+                .and_then(|s| now.checked_add_signed(chrono::Duration::seconds(s)))
+                .unwrap_or(now);
+            if let Ok(value) = until
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string()
+                .parse()
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
         ProductFault::Status {
             status,
             retry_after,

@@ -32,7 +32,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use serde_json::Value;
 
-use super::faults::{fault_response, FaultSchedule, ProductFault, Refusal};
+use super::faults::{fault_response, stamp_date, FaultSchedule, ProductFault, Refusal};
 use super::ids::CallIds;
 use crate::token_endpoint::TokenVerifier;
 
@@ -109,7 +109,22 @@ impl std::fmt::Debug for LogsIngestion {
     }
 }
 
+/// The service's own `Date` on every response.
+async fn date_header(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    stamp_date(&mut response, shared.faults.now());
+    response
+}
+
 impl LogsIngestion {
+    /// Run the service's clock `offset` off the host's (positive: ahead): its `Date` header
+    /// and the HTTP dates of [`ProductFault::ThrottledUntil`] follow it.
+    pub fn set_clock_offset(&self, offset: chrono::Duration) {
+        self.shared.faults.set_clock_offset(offset);
+    }
+
     /// Start on a random loopback port, accepting tokens that `tokens` verifies.
     pub async fn start(tokens: TokenVerifier) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -130,6 +145,10 @@ impl LogsIngestion {
             // The handler reads bodies itself, keeping at most the limit in memory, so any
             // oversized body gets the service's 413 rather than axum's.
             .layer(DefaultBodyLimit::disable())
+            .layer(axum::middleware::map_response_with_state(
+                shared.clone(),
+                date_header,
+            ))
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app).await {
@@ -245,7 +264,7 @@ async fn ingest(
         }
     };
     let (response, rows) = match shared.faults.take().await {
-        Some(fault) => (fault_response(&fault), 0),
+        Some(fault) => (fault_response(&fault, shared.faults.now()), 0),
         None => match check_and_store(&shared, &dcr, &stream, &query, &headers, &body, gzip) {
             Ok(rows) => (StatusCode::NO_CONTENT.into_response(), rows),
             Err(refusal) => (refusal.into_response(), 0),

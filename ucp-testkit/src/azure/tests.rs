@@ -361,3 +361,36 @@ async fn every_answer_has_a_fresh_service_request_id_and_echoes_the_client_s() {
     let distinct: std::collections::HashSet<&String> = answered.iter().collect();
     assert_eq!(distinct.len(), 4, "{answered:?}");
 }
+
+#[tokio::test]
+async fn a_skewed_service_clock_shows_in_date_and_retry_after_and_the_kit_waits_right() {
+    let sim = TokenEndpoint::start().await.unwrap();
+    let logs = LogsIngestion::start(sim.verifier()).await.unwrap();
+    let hubs = EventHubs::start(None).await.unwrap();
+    for minutes in [5, -5] {
+        let offset = chrono::Duration::minutes(minutes);
+        logs.set_clock_offset(offset);
+        hubs.set_clock_offset(offset);
+        logs.inject([ProductFault::ThrottledUntil { seconds: 30 }]);
+        hubs.inject([ProductFault::ThrottledUntil { seconds: 30 }]);
+        let urls = [
+            format!("{}/dataCollectionRules/dcr-1/streams/Custom-T", logs.url()),
+            format!("{}/hub/messages", hubs.url()),
+        ];
+        for url in urls {
+            let response = reqwest::Client::new().post(&url).send().await.unwrap();
+            let received = chrono::Utc::now();
+            assert_eq!(response.status(), 429, "{url}");
+            let skew = ucp_core::http::clock_skew(response.headers(), received).unwrap();
+            let expected = offset.num_seconds().unsigned_abs();
+            assert!(
+                skew.magnitude().as_secs().abs_diff(expected) <= 2
+                    && skew.is_ahead() == (minutes > 0),
+                "{url}: {skew}"
+            );
+            // The HTTP-date is read on the service's clock: 30 s, not 30 s ± 5 minutes.
+            let wait = ucp_core::http::retry_after(response.headers(), received).unwrap();
+            assert!(wait.as_secs().abs_diff(30) <= 2, "{url}: {wait:?}");
+        }
+    }
+}

@@ -95,6 +95,11 @@ pub struct OktaSimConfig {
     /// limit and remaining calls per window, and the window's real end (epoch seconds,
     /// rounded up). Event times are not compressed.
     pub speed: f64,
+    /// How far the org's clock is from the host's (positive: ahead). Everything the org
+    /// says in time follows its own clock — the `Date` header, `X-Rate-Limit-Reset`, event
+    /// times, `since` defaults — as a real provider with a skewed clock, or a host with one,
+    /// would (default none).
+    pub clock_offset: chrono::Duration,
 }
 
 impl Default for OktaSimConfig {
@@ -111,6 +116,7 @@ impl Default for OktaSimConfig {
             late_by: Duration::from_secs(120),
             rate_limit_per_minute: 600,
             speed: 1.0,
+            clock_offset: chrono::Duration::zero(),
         }
     }
 }
@@ -119,6 +125,12 @@ impl OktaSimConfig {
     /// Use this clock.
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// Run the org's clock `offset` ahead of the host's (negative: behind).
+    pub fn clock_offset(mut self, offset: chrono::Duration) -> Self {
+        self.clock_offset = offset;
         self
     }
 
@@ -218,7 +230,7 @@ impl OktaSimulator {
     ) -> std::io::Result<OktaSimulator> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let base_url = format!("http://{}", listener.local_addr()?);
-        let now = config.clock.now_utc();
+        let now = config.clock.now_utc() + config.clock_offset;
         let live = (config.live_per_second > 0.0).then_some(Live {
             start: now,
             per_second: config.live_per_second,
@@ -234,7 +246,7 @@ impl OktaSimulator {
         let oauth = Arc::new(TokenEndpoint::mounted(base_url.clone()));
         let shared: Shared = Arc::new(Mutex::new(SimState {
             clock: config.clock,
-            offset: chrono::Duration::zero(),
+            offset: config.clock_offset,
             log,
             ssws: config.tokens.iter().cloned().collect(),
             bearer: HashSet::new(),
@@ -291,7 +303,7 @@ impl OktaSimulator {
         self.base_url.trim_start_matches("http://")
     }
 
-    /// The org's current time (clock plus advances).
+    /// The org's current time (clock plus its offset and advances).
     pub fn now(&self) -> DateTime<Utc> {
         lock(&self.shared).now()
     }

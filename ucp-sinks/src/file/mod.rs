@@ -19,29 +19,42 @@
 //! and batches are never split), when a batch arrives after it is
 //! [`FileSinkConfig::max_age`] old (on the platform clock), or on [`FileSink::close`].
 //!
-//! **Gzip.** Written directly: each file is one gzip stream, compressed as it is written and
-//! sync-flushed after every batch, so what a delivery acknowledged is already in the file.
+//! **Gzip.** Written directly: each file is one gzip stream, each batch deflated and
+//! sync-flushed as it is written, so what a delivery acknowledged is already decodable in
+//! the file.
+//!
+//! **Whole lines or nothing.** A batch is appended in one write; when it fails (a full disk,
+//! an I/O error, a read-only file system) the `.part` is cut back to the end of the batch
+//! before, and the delivery fails as retryable: the retry goes into the same file, so a batch
+//! written halfway is neither torn nor duplicated, and no file is rolled, completed or left
+//! empty because of a failed attempt. A file that cannot be completed (its fsync or rename
+//! fails) stays the current `.part` until it can. Nothing else is created in the directory.
+//! When the disk itself lost writes that were not yet synced (it died and was repaired), the
+//! `.part` is completed with the whole lines it still has and writing goes on in a new file;
+//! [`FileSinkConfig::fsync_each_batch`] is what prevents that loss.
 //!
 //! **Durability and idempotency.** A delivery returns once the batch is written to the
 //! operating system (and fsynced too with [`FileSinkConfig::fsync_each_batch`]); files are
 //! fsynced when completed. A `.part` left by a crash is completed when a sink opens the
-//! directory again: its complete lines are kept, a trailing half line is dropped. Delivery is
-//! **at-least-once**: a batch retried after a failure, or re-collected after a crash, is
-//! written again, so consumers drop duplicates by `id`.
+//! directory again: its complete lines are kept, a trailing half line is dropped (a `.part`
+//! without a whole line is removed). Delivery is **at-least-once**: a batch re-collected after
+//! a crash is written again, so consumers drop duplicates by `id`.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+mod lines;
+mod part;
+
+use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use flate2::read::MultiGzDecoder;
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use serde_json::value::RawValue;
 use tokio::time::Instant;
-use ucp_core::{Batch, Delivery, Record, Sink, SinkContext, SinkError, SinkInfo};
+use ucp_core::{Batch, Delivery, Sink, SinkContext, SinkError, SinkInfo};
+
+pub use lines::encode_lines;
+use part::Part;
 
 /// Suffix of the file being written.
 pub const PART_SUFFIX: &str = ".part";
@@ -122,6 +135,14 @@ impl FileSinkConfig {
         format!("{}-{seq:06}.{}", self.prefix, self.extension())
     }
 
+    /// Whether `name` is a gzip part's recovery copy of this sink (left only by a crash
+    /// during recovery).
+    fn is_recovering(&self, name: &str) -> bool {
+        name.strip_suffix(".recovering")
+            .and_then(|stem| self.seq_of(&format!("{stem}{PART_SUFFIX}")))
+            .is_some()
+    }
+
     /// The sequence number of a file of this sink, completed or not.
     fn seq_of(&self, name: &str) -> Option<u64> {
         let name = name.strip_suffix(PART_SUFFIX).unwrap_or(name);
@@ -151,64 +172,19 @@ pub struct FileSinkError {
 /// Counters of a file sink.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FileSinkStats {
-    /// Records written (retried batches count again).
+    /// Records written (a batch counts once it is whole in the file).
     pub records: u64,
     /// NDJSON bytes written, before compression.
     pub bytes: u64,
     /// Files completed (renamed to their final name).
     pub files_completed: u64,
-}
-
-/// The open `.part` file.
-struct Current {
-    seq: u64,
-    part: PathBuf,
-    writer: Writer,
-    bytes: u64,
-    opened: Instant,
-}
-
-enum Writer {
-    Plain(BufWriter<File>),
-    Gzip(GzEncoder<BufWriter<File>>),
-}
-
-impl Writer {
-    fn write_batch(&mut self, bytes: &[u8], fsync: bool) -> io::Result<()> {
-        match self {
-            Writer::Plain(w) => {
-                w.write_all(bytes)?;
-                w.flush()?;
-                if fsync {
-                    w.get_ref().sync_data()?;
-                }
-            }
-            Writer::Gzip(w) => {
-                w.write_all(bytes)?;
-                // A sync flush: everything so far is decodable from the file.
-                w.flush()?;
-                if fsync {
-                    w.get_ref().get_ref().sync_data()?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Write the gzip trailer, flush and fsync.
-    fn finish(self) -> io::Result<()> {
-        let buffered = match self {
-            Writer::Plain(w) => w,
-            Writer::Gzip(w) => w.finish()?,
-        };
-        let file = buffered.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()
-    }
+    /// Writes that failed and were cut back (the delivery is retried).
+    pub failed_writes: u64,
 }
 
 struct State {
     next_seq: u64,
-    current: Option<Current>,
+    current: Option<Part>,
     stats: FileSinkStats,
 }
 
@@ -244,6 +220,7 @@ impl FileSink {
         fs::create_dir_all(&config.dir).map_err(|e| fail("create directory", &config.dir, e))?;
         let mut highest = 0;
         let mut parts = Vec::new();
+        let mut stray = Vec::new();
         let entries = fs::read_dir(&config.dir).map_err(|e| fail("list", &config.dir, e))?;
         for entry in entries {
             let entry = entry.map_err(|e| fail("list", &config.dir, e))?;
@@ -253,15 +230,23 @@ impl FileSink {
                 if name.ends_with(PART_SUFFIX) {
                     parts.push(seq);
                 }
+            } else if config.is_recovering(&name) {
+                stray.push(entry.path());
             }
+        }
+        // A recovery that a crash interrupted: its part is still there and recovered again.
+        for path in stray {
+            fs::remove_file(&path).map_err(|e| fail("remove", &path, e))?;
         }
         parts.sort_unstable();
         let mut stats = FileSinkStats::default();
         for seq in parts {
             let part = part_path(&config, seq);
-            recover_part(&config, &part, seq).map_err(|e| fail("recover", &part, e))?;
-            stats.files_completed += 1;
-            tracing::warn!(product = %config.product, file = %part.display(), "completed a partial file left by an earlier run");
+            let done = config.dir.join(config.file_name(seq));
+            if part::recover(&part, &done, config.gzip).map_err(|e| fail("recover", &part, e))? {
+                stats.files_completed += 1;
+                tracing::warn!(product = %config.product, file = %part.display(), "completed a partial file left by an earlier run");
+            }
         }
         Ok(FileSink {
             inner: Arc::new(Inner {
@@ -300,7 +285,8 @@ impl FileSink {
         Ok(files.into_iter().map(|(_, path)| path).collect())
     }
 
-    /// Complete the file being written, if any; returns its final path.
+    /// Complete the file being written, if any; returns its final path (`None` also when
+    /// the file held nothing: it is removed, not completed).
     pub async fn close(&self) -> Result<Option<PathBuf>, FileSinkError> {
         let inner = self.inner.clone();
         run_blocking(move || {
@@ -316,68 +302,54 @@ impl FileSink {
         })
     }
 
-    /// Write `bytes` (whole lines), rolling first if the batch would overflow the file or
-    /// the file is too old.
+    /// Write `bytes` (whole lines), completing the current file first if the batch would
+    /// overflow it or it is too old. Nothing rolls on a failed attempt: a file that cannot be
+    /// completed stays current, and a failed write is cut back in the same file.
     fn write(&self, bytes: &[u8], records: u64, now: Instant) -> Result<(), (PathBuf, io::Error)> {
         let config = &self.inner.config;
         let mut state = lock(&self.inner.state);
         if let Some(current) = &state.current {
-            let full = current.bytes > 0 && current.bytes + bytes.len() as u64 > config.max_bytes;
-            let old = now.saturating_duration_since(current.opened) >= config.max_age;
+            let full = current.text_bytes > 0
+                && current.text_bytes + bytes.len() as u64 > config.max_bytes;
+            let old = current.text_bytes > 0
+                && now.saturating_duration_since(current.opened) >= config.max_age;
             if full || old {
                 complete(config, &mut state)?;
             }
         }
         if state.current.is_none() {
             let seq = state.next_seq;
+            let path = part_path(config, seq);
+            // The directory too may be gone (a disk repaired after losing unsynced writes).
+            fs::create_dir_all(&config.dir).map_err(|e| (config.dir.clone(), e))?;
+            let part = Part::create(path.clone(), seq, config.gzip, now).map_err(|e| (path, e))?;
             state.next_seq += 1;
-            let part = part_path(config, seq);
-            let file = OpenOptions::new()
-                .create_new(true)
-                .write(true)
-                .open(&part)
-                .map_err(|e| (part.clone(), e))?;
-            let buffered = BufWriter::new(file);
-            let writer = if config.gzip {
-                Writer::Gzip(GzEncoder::new(buffered, Compression::default()))
-            } else {
-                Writer::Plain(buffered)
-            };
-            state.current = Some(Current {
-                seq,
-                part,
-                writer,
-                bytes: 0,
-                opened: now,
-            });
+            state.current = Some(part);
         }
-        let Some(current) = state.current.as_mut() else {
+        let State { current, stats, .. } = &mut *state;
+        let Some(current) = current.as_mut() else {
             return Ok(());
         };
-        let written = current.writer.write_batch(bytes, config.fsync_each_batch);
-        if written.is_ok() {
-            current.bytes += bytes.len() as u64;
-        }
-        let part = current.part.clone();
-        match written {
-            Ok(()) => {
-                state.stats.records += records;
-                state.stats.bytes += bytes.len() as u64;
-                Ok(())
-            }
-            Err(error) => {
-                // Keep what earlier batches wrote: complete the file with its whole lines.
-                // This batch is retried into a new file (its lines written here, if any, are
-                // duplicates a consumer drops by id).
-                if let Some(current) = state.current.take() {
-                    drop(current.writer);
-                    if let Err(e) = recover_part(config, &current.part, current.seq) {
-                        tracing::warn!(product = %config.product, file = %current.part.display(), error = %e, "could not complete a file after a write error");
-                    }
+        if let Err(error) = current.append(bytes, config.fsync_each_batch) {
+            stats.failed_writes += 1;
+            let path = current.path.clone();
+            if current.damaged {
+                // Keep what the disk still has, whole lines only; the retry starts a new file.
+                let done = config.dir.join(config.file_name(current.seq));
+                tracing::error!(product = %config.product, file = %path.display(), %error, "the disk lost part of a file; completing it with what it has");
+                match part::recover(&path, &done, config.gzip) {
+                    Ok(true) => stats.files_completed += 1,
+                    Ok(false) => {}
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err((path, e)),
                 }
-                Err((part, error))
+                state.current = None;
             }
+            return Err((path, error));
         }
+        stats.records += records;
+        stats.bytes += bytes.len() as u64;
+        Ok(())
     }
 }
 
@@ -391,63 +363,31 @@ impl Drop for Inner {
 }
 
 /// Finish the current file, fsync it and rename it to its final name (then fsync the
-/// directory so the rename survives a power loss).
+/// directory so the rename survives a power loss). A file that holds nothing is removed
+/// instead. On failure the file stays current, to be completed at the next attempt.
 fn complete(
     config: &FileSinkConfig,
     state: &mut State,
 ) -> Result<Option<PathBuf>, (PathBuf, io::Error)> {
-    let Some(current) = state.current.take() else {
+    let Some(current) = state.current.as_mut() else {
         return Ok(None);
     };
+    if current.is_empty() {
+        match fs::remove_file(&current.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err((current.path.clone(), e)),
+        }
+        state.current = None;
+        return Ok(None);
+    }
     let done = config.dir.join(config.file_name(current.seq));
-    current
-        .writer
-        .finish()
-        .map_err(|e| (current.part.clone(), e))?;
-    fs::rename(&current.part, &done).map_err(|e| (current.part.clone(), e))?;
+    current.finish().map_err(|e| (current.path.clone(), e))?;
+    fs::rename(&current.path, &done).map_err(|e| (current.path.clone(), e))?;
+    state.current = None;
     sync_dir(&config.dir);
     state.stats.files_completed += 1;
     Ok(Some(done))
-}
-
-/// Complete a `.part` whose writer is gone: keep its whole lines, drop a trailing half line
-/// (and, for gzip, a stream cut short), write the final file and remove the part.
-fn recover_part(config: &FileSinkConfig, part: &Path, seq: u64) -> io::Result<()> {
-    let mut raw = Vec::new();
-    File::open(part)?.read_to_end(&mut raw)?;
-    let mut text = if config.gzip {
-        let mut decoded = Vec::new();
-        let mut decoder = MultiGzDecoder::new(&raw[..]);
-        let mut chunk = [0u8; 8192];
-        // A stream without its trailer decodes up to the last flush, then errors: keep that.
-        while let Ok(n) = decoder.read(&mut chunk) {
-            if n == 0 {
-                break;
-            }
-            decoded.extend_from_slice(&chunk[..n]);
-        }
-        decoded
-    } else {
-        raw
-    };
-    let whole = text.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-    text.truncate(whole);
-    let done = config.dir.join(config.file_name(seq));
-    let tmp = part.with_extension("recovering");
-    {
-        let file = File::create(&tmp)?;
-        let mut writer = if config.gzip {
-            Writer::Gzip(GzEncoder::new(BufWriter::new(file), Compression::default()))
-        } else {
-            Writer::Plain(BufWriter::new(file))
-        };
-        writer.write_batch(&text, false)?;
-        writer.finish()?;
-    }
-    fs::rename(&tmp, &done)?;
-    fs::remove_file(part)?;
-    sync_dir(&config.dir);
-    Ok(())
 }
 
 fn part_path(config: &FileSinkConfig, seq: u64) -> PathBuf {
@@ -474,66 +414,6 @@ async fn run_blocking<T: Send + 'static>(
     match tokio::task::spawn_blocking(work).await {
         Ok(result) => result,
         Err(join) => Err((PathBuf::new(), io::Error::other(join.to_string()))),
-    }
-}
-
-/// The NDJSON lines of `records` from `stream`.
-pub fn encode_lines(stream: &str, records: &[Record]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(records.iter().map(|r| r.payload.len() + 128).sum());
-    let stream = json_string(stream);
-    for record in records {
-        out.extend_from_slice(b"{\"id\":");
-        out.extend_from_slice(json_string(record.id.as_str()).as_bytes());
-        out.extend_from_slice(b",\"time\":\"");
-        out.extend_from_slice(
-            record
-                .time
-                .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-                .as_bytes(),
-        );
-        out.extend_from_slice(b"\",\"stream\":");
-        out.extend_from_slice(stream.as_bytes());
-        out.extend_from_slice(b",\"event\":");
-        push_event(&mut out, &record.payload);
-        out.extend_from_slice(b"}\n");
-    }
-    out
-}
-
-fn json_string(s: &str) -> String {
-    serde_json::Value::String(s.to_owned()).to_string()
-}
-
-/// The payload as JSON, on one line.
-fn push_event(out: &mut Vec<u8>, payload: &[u8]) {
-    let is_json = serde_json::from_slice::<&RawValue>(payload).is_ok();
-    if !is_json {
-        out.extend_from_slice(json_string(&String::from_utf8_lossy(payload)).as_bytes());
-        return;
-    }
-    if !payload.iter().any(|b| matches!(b, b'\n' | b'\r')) {
-        out.extend_from_slice(payload.trim_ascii());
-        return;
-    }
-    // Valid JSON has no raw line breaks inside strings, so dropping whitespace outside
-    // strings is enough to put it on one line, keeping member order and values.
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in payload {
-        if in_string {
-            out.push(b);
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-        } else if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-            if b == b'"' {
-                in_string = true;
-            }
-            out.push(b);
-        }
     }
 }
 
@@ -586,23 +466,6 @@ impl Sink for FileSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn multi_line_json_is_compacted_without_touching_strings() {
-        let mut out = Vec::new();
-        push_event(
-            &mut out,
-            b"{\n  \"a\": \"x y\\\" z\",\n  \"b\": [1, 2]\n}\n",
-        );
-        assert_eq!(out, b"{\"a\":\"x y\\\" z\",\"b\":[1,2]}");
-    }
-
-    #[test]
-    fn non_json_payload_becomes_a_string() {
-        let mut out = Vec::new();
-        push_event(&mut out, b"plain \"text\"\nline");
-        assert_eq!(out, b"\"plain \\\"text\\\"\\nline\"");
-    }
 
     #[test]
     fn file_names_round_trip_to_their_sequence() {

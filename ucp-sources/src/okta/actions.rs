@@ -1,6 +1,6 @@
 //! Okta response actions: suspend or unsuspend a user, clear their sessions (revoking their
 //! OAuth tokens too, if asked), reset their factors. Each is one call to the org's users API
-//! through the source's credential ([`Purpose::Act`]: the action scope, default
+//! through the source's credential (for a service app, a token of the action scope, default
 //! [`USERS_MANAGE_SCOPE`]); the platform draws its permit from the org's budget ahead of
 //! collection and retries temporary failures.
 //!
@@ -29,15 +29,11 @@
 
 use reqwest::{Method, StatusCode, Url};
 use serde_json::{json, Map, Value};
-use ucp_core::{
-    ActionInfo, ActionOutcome, ActionPlan, ActionRequest, ErrorClass, PlannedRequest,
-    SourceContext, SourceError,
-};
+use ucp_core::{ActionInfo, ActionOutcome, ActionPlan, ActionRequest, PlannedRequest, SourceError};
 
 use super::config::OktaAuth;
 use super::failure::said;
-use super::request::{CallError, Purpose, Refusal};
-use super::OktaSource;
+use super::request::Refusal;
 
 /// `suspend_user`: `ACTIVE` → `SUSPENDED`.
 pub const SUSPEND_USER: &str = "suspend_user";
@@ -307,7 +303,7 @@ impl UserAction {
                     "Okta org {org} refused the {} to {} ({said}): {}",
                     auth.describe(),
                     self.describe(),
-                    permission_to_check(auth, scope)
+                    what_to_check(auth, scope, status)
                 ),
             });
         }
@@ -358,86 +354,6 @@ impl UserAction {
                 said(&refusal.failure)
             ),
         }
-    }
-}
-
-impl OktaSource {
-    /// The action `request` asks for, or a configuration error naming the org and what to
-    /// fix.
-    pub(crate) fn user_action(&self, request: &ActionRequest) -> Result<UserAction, SourceError> {
-        UserAction::parse(request).map_err(|why| SourceError::Config {
-            message: format!(
-                "Okta org {}, action '{}': {why}",
-                self.org_name,
-                printable(&request.action)
-            ),
-        })
-    }
-
-    /// Perform `action`: one call (the platform drew its permit), and a read-back when Okta
-    /// refuses a suspend or unsuspend with 400 `E0000001`.
-    pub(crate) async fn perform(
-        &self,
-        cx: &SourceContext,
-        action: &UserAction,
-    ) -> Result<ActionOutcome, SourceError> {
-        let url = action.url(&self.org);
-        let refusal = match self.call(cx, action.method(), &url, Purpose::Act).await {
-            Ok(exchange) => return Ok(action.done(exchange.request_id.as_deref())),
-            Err(CallError::Failed(error)) => return Err(error),
-            Err(CallError::Refused(refusal)) => refusal,
-        };
-        let scope = &self.config.action_scope;
-        match action.judge(&refusal, &self.org_name, &self.config.auth, scope) {
-            Verdict::Outcome(outcome) => Ok(outcome),
-            Verdict::Error(error) => Err(error),
-            Verdict::ReadBack => self.read_back(cx, action, &refusal).await,
-        }
-    }
-
-    /// Read the user Okta refused to suspend (or unsuspend), on a permit of its own ahead of
-    /// collection: already in the asked status, or refused naming the status. A temporary
-    /// failure of the read is the action's (the platform retries the whole action, which
-    /// changes nothing at Okta while it is refused).
-    async fn read_back(
-        &self,
-        cx: &SourceContext,
-        action: &UserAction,
-        refusal: &Refusal,
-    ) -> Result<ActionOutcome, SourceError> {
-        cx.budget().acquire_urgent().await;
-        let url = user_url(&self.org, &action.user);
-        let read = match self.call(cx, Method::GET, &url, Purpose::Act).await {
-            Ok(read) => read,
-            Err(CallError::Refused(missing)) if missing.is(StatusCode::NOT_FOUND, "E0000007") => {
-                return Ok(ActionOutcome::Refused {
-                    reason: format!(
-                        "Okta org {} has no user {} ({})",
-                        self.org_name,
-                        action.user,
-                        said(&missing.failure)
-                    ),
-                })
-            }
-            Err(CallError::Refused(other)) => {
-                let what = format!("Okta org {}, reading user {}", self.org_name, action.user);
-                let error = other.failure.source_error(&what);
-                return match error.class() {
-                    ErrorClass::Permanent => Ok(action.unread(refusal, &error.to_string())),
-                    _ => Err(error),
-                };
-            }
-            Err(CallError::Failed(error)) => {
-                return match error.class() {
-                    ErrorClass::Permanent => Ok(action.unread(refusal, &error.to_string())),
-                    _ => Err(error),
-                }
-            }
-        };
-        Ok(match user_status(&read.body) {
-            Ok(status) => action.after_read_back(&status, refusal, read.request_id.as_deref()),
-            Err(why) => action.unread(refusal, &format!("{why}{}", read.request_id_text())),
-        })
     }
 }
 
@@ -495,21 +411,28 @@ pub(crate) fn user_status(body: &[u8]) -> Result<String, String> {
     }
 }
 
-/// What to check after Okta refused the credential an action.
-fn permission_to_check(auth: &OktaAuth, scope: &str) -> String {
+/// What to check after Okta refused the credential (401) or the action (403).
+fn what_to_check(auth: &OktaAuth, scope: &str, status: StatusCode) -> String {
     let credential = auth.credential();
-    match auth {
-        OktaAuth::OAuth { .. } => format!(
+    match (auth, status == StatusCode::UNAUTHORIZED) {
+        (OktaAuth::OAuth { .. }, true) => format!(
+            "check that the service app behind credential '{credential}' is active in this org"
+        ),
+        (_, true) => format!(
+            "check that credential '{credential}' holds a current, unrevoked {} of this org",
+            auth.describe()
+        ),
+        (OktaAuth::OAuth { .. }, false) => format!(
             "check that the service app behind credential '{credential}' is granted the {USERS_MANAGE_SCOPE} scope (the source asks for: {scope}, OktaConfig::action_scope) and an admin role that may manage users, e.g. Organization Administrator"
         ),
-        _ => format!(
+        (_, false) => format!(
             "check that the admin behind credential '{credential}' holds a role that may manage users ({USERS_MANAGE_SCOPE}: Organization Administrator, Super Administrator or a custom role with user lifecycle permissions); a read-only administrator's token cannot act"
         ),
     }
 }
 
 /// At most 80 characters of `text` that came from a request, on one line, for a message.
-fn printable(text: &str) -> String {
+pub(crate) fn printable(text: &str) -> String {
     text.chars()
         .take(80)
         .map(|c| if c.is_control() { ' ' } else { c })

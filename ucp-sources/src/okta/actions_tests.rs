@@ -284,6 +284,15 @@ fn okta_s_answers_become_clear_outcomes() {
         "{message}"
     );
 
+    let revoked = refusal(401, &[], &okta_error("E0000011", "Invalid token provided"));
+    let Verdict::Error(SourceError::Auth { message }) = judge(&action, &revoked) else {
+        panic!("401 is a refused credential");
+    };
+    assert!(
+        message.contains("credential 'okta-admin' holds a current, unrevoked API token"),
+        "{message}"
+    );
+
     let throttled = refusal(
         429,
         &[

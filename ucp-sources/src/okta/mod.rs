@@ -21,11 +21,12 @@
 //! and scope; the token request is a call to the org and draws from the org's budget; a 401
 //! drops the token and the call is made once more with a fresh one.
 //!
-//! Response actions (`actions.rs`): [`SUSPEND_USER`], [`UNSUSPEND_USER`],
+//! Response actions (`actions.rs`, performed in `act.rs`): [`SUSPEND_USER`], [`UNSUSPEND_USER`],
 //! [`CLEAR_USER_SESSIONS`] and [`RESET_FACTORS`], through the same credential and the org's
 //! budget; a service app asks for a token of the action scope
 //! ([`OktaConfig::action_scope`], default [`USERS_MANAGE_SCOPE`]).
 
+mod act;
 mod actions;
 mod config;
 mod cursor;

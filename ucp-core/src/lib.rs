@@ -8,8 +8,9 @@
 //!
 //! A connector author needs [`prelude`]. Beside the root items, namespaces hold what fewer
 //! users need: [`credentials`] (stores and the token provider), [`health`] (the health
-//! service, its tables, volumes and notifiers) and [`store`] (checkpoints, dead letters and
-//! the durable store).
+//! service, its tables, volumes and notifiers), [`health_source`] (the platform's health as
+//! a source products subscribe to) and [`store`] (checkpoints, dead letters and the durable
+//! store).
 //!
 //! Inside, data flows one way: a plan of jobs (`plan`) → the account's rate budget
 //! (`budget`) → one collection job per stream (`job`) → fan-out to each subscriber's queue
@@ -34,6 +35,7 @@ mod delivery;
 mod error;
 mod filter;
 pub mod health;
+pub mod health_source;
 pub mod http;
 mod job;
 mod plan;
@@ -61,7 +63,8 @@ pub use error::{ConfigError, ErrorClass};
 pub use filter::Filter;
 pub use plan::{JobPlan, Plan};
 pub use platform::{
-    CheckOutcome, Platform, PlatformBuilder, PlatformError, Restarted, RunningPlatform,
+    CheckOutcome, Platform, PlatformBuilder, PlatformError, PlatformInventory, Restarted,
+    RunningPlatform,
 };
 pub use record::{Batch, Cursor, Record, RecordId, StreamKey};
 pub use retry::RetryPolicy;

@@ -1,8 +1,10 @@
 //! Counters per collection job and per subscription, readable through
 //! [`crate::RunningPlatform::stats`].
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 
 use crate::budget::BudgetStatus;
 use crate::health::Status;
@@ -20,8 +22,33 @@ pub(crate) struct JobCounters {
     pub duplicates_dropped: AtomicU64,
     pub errors: AtomicU64,
     pub throttled: AtomicU64,
+    /// When a page last arrived.
+    pub last_success: LastSuccess,
     /// The collection's current status (its tracker mirrors it here).
     pub status: Arc<AtomicU8>,
+}
+
+/// A time written by one task and read by others: milliseconds since the epoch, or never.
+#[derive(Debug)]
+pub(crate) struct LastSuccess(AtomicI64);
+
+impl Default for LastSuccess {
+    fn default() -> Self {
+        LastSuccess(AtomicI64::new(i64::MIN))
+    }
+}
+
+impl LastSuccess {
+    pub(crate) fn mark(&self, time: DateTime<Utc>) {
+        self.0.store(time.timestamp_millis(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> Option<DateTime<Utc>> {
+        match self.0.load(Ordering::Relaxed) {
+            i64::MIN => None,
+            millis => DateTime::from_timestamp_millis(millis),
+        }
+    }
 }
 
 /// Live counters of one subscription.
@@ -45,7 +72,8 @@ fn get(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 
-fn status(cell: &AtomicU8) -> Status {
+/// The status a tracker mirrors into `cell`.
+pub(crate) fn status_of(cell: &AtomicU8) -> Status {
     Status::from_severity(cell.load(Ordering::Relaxed)).unwrap_or(Status::Starting)
 }
 
@@ -70,6 +98,8 @@ pub struct JobStats {
     pub errors: u64,
     /// Calls the provider throttled.
     pub throttled: u64,
+    /// When a page (possibly empty) last arrived from the provider.
+    pub last_success: Option<DateTime<Utc>>,
     /// The collection's current status.
     pub status: Status,
 }
@@ -146,7 +176,8 @@ impl JobCounters {
             duplicates_dropped: get(&self.duplicates_dropped),
             errors: get(&self.errors),
             throttled: get(&self.throttled),
-            status: status(&self.status),
+            last_success: self.last_success.get(),
+            status: status_of(&self.status),
         }
     }
 }
@@ -169,7 +200,7 @@ impl SubscriptionCounters {
             queue_depth,
             queue_capacity,
             queue_bytes: 0,
-            status: status(&self.status),
+            status: status_of(&self.status),
         }
     }
 }

@@ -572,3 +572,99 @@ async fn rows_removed_before_they_were_read_are_reported_and_reading_continues()
         "{bad}"
     );
 }
+
+/// After a restart the volume counts of the minutes before this process counted are gone:
+/// they are skipped and said, never sent as zeros.
+#[tokio::test(start_paused = true)]
+async fn volume_minutes_a_restart_lost_are_skipped_and_reported_not_zeroed() {
+    let start = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
+    let clock = Clock::at(start);
+    let table = Arc::new(MemoryHealthTable::new(Retention::default()));
+    let service = service(table.clone());
+    let health = HealthSource::new(TENANT, service.clone()).with_settings(HealthSourceSettings {
+        volume_grace: secs(5),
+        ..HealthSourceSettings::default()
+    });
+    let cx = SourceContext::new(
+        "ucp-health",
+        Arc::new(RateBudget::new(health.describe().budget, clock)),
+        Context::standalone(
+            TENANT,
+            Arc::new(ucp_core::credentials::MemoryCredentials::new()),
+            clock,
+        )
+        .unwrap(),
+    );
+    let collect = |cursor: Cursor| {
+        health.collect(
+            &cx,
+            CollectRequest {
+                stream: VOLUMES.into(),
+                cursor,
+                filter: None,
+            },
+        )
+    };
+    use ucp_core::health::{Component, HealthReporter, VolumeSample};
+    let sample = |at: chrono::DateTime<Utc>, records: u64| VolumeSample {
+        time: at,
+        component: Component {
+            tenant: TENANT.into(),
+            connector: "okta".into(),
+            product: None,
+            stream: Some("events".into()),
+        },
+        records,
+        bytes: records * 10,
+    };
+    // Nothing counted yet: nothing to say, the cursor stays.
+    let previous_run = Cursor::new((start.timestamp() - 60).to_string());
+    let page = collect(previous_run.clone()).await.unwrap();
+    assert!(page.records.is_empty());
+    assert_eq!(page.next, previous_run);
+
+    // This process counts from 00:01:30; the previous one emitted up to 23:59.
+    tokio::time::sleep(secs(90)).await;
+    service.record_volume(sample(clock.now_utc(), 4));
+    tokio::time::sleep(secs(60)).await;
+    service.record_volume(sample(clock.now_utc(), 6));
+    tokio::time::sleep(secs(60)).await; // 00:03:30
+    let page = collect(previous_run).await.unwrap();
+    let got: Vec<(i64, u64)> = page
+        .records
+        .iter()
+        .map(|r| {
+            let doc: Value = serde_json::from_slice(&r.payload).unwrap();
+            (
+                r.time.timestamp() - start.timestamp(),
+                doc["records"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    // 00:00 and 00:01 are skipped (00:01 was only partly counted here); 00:02 has the 6.
+    assert_eq!(got, [(120, 6)]);
+    assert_eq!(
+        page.next,
+        Cursor::new((start.timestamp() + 120).to_string())
+    );
+    let report = rows_of(&table, TENANT).await;
+    assert_eq!(report.len(), 1, "{report:?}");
+    assert_eq!(report[0].status, Status::Warning);
+    assert_eq!(report[0].stream.as_deref(), Some(VOLUMES));
+    assert!(
+        report[0].message.contains("not sent as zeros")
+            && report[0].message.contains("2026-11-01 00:00:00")
+            && report[0].message.contains("2026-11-01 00:02:00"),
+        "{}",
+        report[0].message
+    );
+    // A fresh stream would have started with the first minute counted, 00:01.
+    let fresh = collect(Cursor::start()).await.unwrap();
+    assert_eq!(
+        fresh
+            .records
+            .first()
+            .map(|r| r.time.timestamp() - start.timestamp()),
+        Some(60)
+    );
+}

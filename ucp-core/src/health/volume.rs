@@ -287,6 +287,8 @@ impl BinRange {
 pub struct Volumes {
     retention: VolumeRetention,
     series: Mutex<HashMap<VolumeKey, Resolutions>>,
+    /// The time of the first sample: counts are whole from there on.
+    since: std::sync::OnceLock<DateTime<Utc>>,
 }
 
 /// The most bins one query returns (a week of minutes).
@@ -298,11 +300,13 @@ impl Volumes {
         Volumes {
             retention,
             series: Mutex::default(),
+            since: std::sync::OnceLock::new(),
         }
     }
 
     /// Adds one sample to its minute, hour and day bins.
     pub fn record(&self, sample: VolumeSample) {
+        let _ = self.since.get_or_init(|| sample.time);
         let r = self.retention;
         let apply = |res: &mut Resolutions, sample: &VolumeSample| {
             add(&mut res.minute, BinSize::Minute, r.minutes, sample);
@@ -317,6 +321,12 @@ impl Volumes {
         }
         let res = series.entry(sample.component.clone()).or_default();
         apply(res, &sample);
+    }
+
+    /// The time of the first sample recorded (`None` before any): everything reported to
+    /// these volumes since is counted, nothing before.
+    pub fn counting_since(&self) -> Option<DateTime<Utc>> {
+        self.since.get().copied()
     }
 
     /// How long each resolution is kept.

@@ -11,12 +11,13 @@
 //!
 //! Delivering this stream changes the health of that delivery, which writes rows, which this
 //! stream reads and delivers again. A product that fails on some calls would keep that loop
-//! turning forever. So rows about the deliveries of the health source's own streams
-//! ("echoes") never start a page on their own more than once: a page goes out when it holds
-//! a row about anything else; echoes alone wait, and go out alone once, `echo_delay` after
-//! the last page with another row. What delivering that echo-only page causes waits for the
-//! next other row. Every row still goes out exactly once and in order; the rows a failing
-//! health delivery causes are bounded by the other rows it carries.
+//! turning forever. So rows about the deliveries of this very stream ("echoes") never start
+//! a page on their own more than once: a page goes out when it holds a row about anything
+//! else; echoes alone wait, and go out alone once, `echo_delay` after the last page with
+//! another row. What delivering that echo-only page causes waits for the next other row.
+//! Every row still goes out exactly once and in order; the rows a failing health delivery
+//! causes are bounded by the other rows it carries. (Rows about deliveries of `volumes` or
+//! `inventory` are not echoes: those streams go out by the clock, not by these rows.)
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -145,9 +146,11 @@ impl EventsReader {
     }
 }
 
-/// A row about the delivery of one of this health source's own streams.
+/// A row about a delivery of this health source's `health_events`.
 fn is_echo(row: &HealthRow, instance: &str) -> bool {
-    row.connector == instance && row.product.is_some()
+    row.connector == instance
+        && row.product.is_some()
+        && row.stream.as_deref() == Some(HEALTH_EVENTS)
 }
 
 /// What to do, when the message says it (`…; what to do: …`, as the engine writes it).

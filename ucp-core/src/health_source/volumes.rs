@@ -3,12 +3,12 @@
 //!
 //! A minute goes out once it is over by the grace (samples are stamped when the engine
 //! reports them, a moment after the fact). The cursor is the start of the last minute
-//! emitted; each record's id names the series and the minute. The counts live in memory
-//! ([`Volumes`]): minutes before the health source first collected in this process, or
-//! older than the minute retention, are not known, so they are skipped — said once as a
-//! Warning of this stream, never sent as zeros.
+//! emitted; each record's id names the series and the minute. A new stream starts with the
+//! minute of the first sample the health service counted. The counts live in memory
+//! ([`Volumes`]): after a restart, the minutes between the saved cursor and the first whole
+//! minute counted by this process (and minutes older than the minute retention) are not
+//! known, so they are skipped — said once as a Warning of this stream, never sent as zeros.
 
-use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -19,7 +19,6 @@ use super::VOLUMES;
 use crate::health::{BinSize, VolumeKey, VolumePoint, Volumes};
 use crate::record::{Cursor, Record};
 use crate::source::{Page, SourceContext, SourceError};
-use crate::sync::lock;
 
 const MINUTE: i64 = 60;
 
@@ -27,8 +26,6 @@ const MINUTE: i64 = 60;
 pub(super) struct VolumesReader {
     grace: Duration,
     page_records: usize,
-    /// When this source first collected volumes in this process: counts start here.
-    observed_from: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl VolumesReader {
@@ -36,7 +33,6 @@ impl VolumesReader {
         VolumesReader {
             grace,
             page_records: page_records.max(1),
-            observed_from: Mutex::default(),
         }
     }
 
@@ -48,14 +44,24 @@ impl VolumesReader {
         cursor: &Cursor,
     ) -> Result<Page, SourceError> {
         let last = SecondCursor::parse(cursor, VOLUMES)?;
+        let unchanged = Page {
+            next: cursor.clone(),
+            ..Page::default()
+        };
+        let Some(since) = volumes.counting_since().map(|t| t.timestamp()) else {
+            return Ok(unchanged); // nothing counted yet
+        };
         let now = cx.clock().now_utc().timestamp();
-        let observed_from = *lock(&self.observed_from).get_or_insert(cx.clock().now_utc());
         let retained = volumes.retention().minutes.num_seconds().max(0);
-        // The first minute whose counts are whole here: after the first sighting, and
-        // within the minute retention.
-        let known_from =
-            ceil_minute(observed_from.timestamp()).max(ceil_minute(now.saturating_sub(retained)));
+        let horizon = ceil_minute(now.saturating_sub(retained));
         let wanted = last.map(|m| floor_minute(m).saturating_add(MINUTE));
+        // A new stream starts with the first minute counted; a resumed one with the first
+        // minute this process counted whole (an earlier process counted the one before).
+        let known_from = match wanted {
+            None => floor_minute(since),
+            Some(_) => ceil_minute(since),
+        }
+        .max(horizon);
         let from = wanted.unwrap_or(known_from).max(known_from);
         match wanted {
             Some(wanted) if wanted < from => {
@@ -77,10 +83,7 @@ impl VolumesReader {
         // Minutes starting before `end` are over by the grace.
         let end = floor_minute(now.saturating_sub(grace));
         if from >= end {
-            return Ok(Page {
-                next: cursor.clone(),
-                ..Page::default()
-            });
+            return Ok(unchanged);
         }
         let series = bins(volumes, cx.tenant(), from, from.saturating_add(MINUTE))?.len();
         let minutes = i64::try_from(self.page_records / series.max(1))

@@ -83,6 +83,17 @@ fn seqs(rows: &[HealthRow]) -> Vec<u64> {
     rows.iter().map(|r| r.seq).collect()
 }
 
+/// Sequences counted from `base` (the one before the table's first row).
+fn rel(rows: &[HealthRow], base: u64) -> Vec<u64> {
+    rows.iter().map(|r| r.seq - base).collect()
+}
+
+/// The sequence just before the table's first row.
+async fn base_of(table: &impl HealthTable) -> u64 {
+    let first = table.read_after("contoso", 0, 1).await.unwrap();
+    first.rows.first().map_or(first.last_seq, |r| r.seq - 1)
+}
+
 async fn reads_after_a_sequence_in_order_per_tenant(table: impl HealthTable) {
     use HealthKind::*;
     use Status::*;
@@ -99,17 +110,19 @@ async fn reads_after_a_sequence_in_order_per_tenant(table: impl HealthTable) {
         .insert(vec![row(20, "graph", None, Ok, Collection, "a3")])
         .await
         .unwrap();
+    let base = base_of(&table).await;
     let all = table.read_after("contoso", 0, 100).await.unwrap();
     assert_eq!(messages(&all.rows), ["a1", "a2", "a3"]);
-    assert_eq!(seqs(&all.rows), [1, 3, 4]);
+    assert_eq!(rel(&all.rows, base), [1, 3, 4]);
+    assert_eq!(all.last_seq, base + 4);
     assert_eq!(all.rows[0].previous, Some(Starting));
     assert_eq!(all.pruned_through, 0);
     let page = table.read_after("contoso", 0, 2).await.unwrap();
-    assert_eq!(seqs(&page.rows), [1, 3], "limited, lowest first");
-    let rest = table.read_after("contoso", 3, 2).await.unwrap();
-    assert_eq!(seqs(&rest.rows), [4]);
+    assert_eq!(rel(&page.rows, base), [1, 3], "limited, lowest first");
+    let rest = table.read_after("contoso", base + 3, 2).await.unwrap();
+    assert_eq!(rel(&rest.rows, base), [4]);
     assert!(table
-        .read_after("contoso", 4, 10)
+        .read_after("contoso", base + 4, 10)
         .await
         .unwrap()
         .rows
@@ -123,7 +136,7 @@ async fn reads_after_a_sequence_in_order_per_tenant(table: impl HealthTable) {
     // Tenants are walls: another tenant's reader sees only its own rows.
     let other = table.read_after("fabrikam", 0, 100).await.unwrap();
     assert_eq!(messages(&other.rows), ["b1"]);
-    assert_eq!(seqs(&other.rows), [2]);
+    assert_eq!(rel(&other.rows, base), [2]);
     assert!(table
         .read_after("nobody", 0, 100)
         .await
@@ -150,7 +163,8 @@ async fn retention_by_count_is_told_to_readers(table: impl HealthTable) {
     // Only three rows are kept: c1 (seq 1) went.
     let read = table.read_after("contoso", 0, 10).await.unwrap();
     assert_eq!(messages(&read.rows), ["c2", "c3"]);
-    assert_eq!(read.pruned_through, 1);
+    let base = read.rows[0].seq - 3;
+    assert_eq!(read.pruned_through, base + 1);
     assert_eq!(
         table
             .read_after("fabrikam", 0, 10)
@@ -167,14 +181,14 @@ async fn retention_by_count_is_told_to_readers(table: impl HealthTable) {
     // f1 (seq 2) and c2 (seq 3) went.
     let read = table.read_after("contoso", 0, 10).await.unwrap();
     assert_eq!(messages(&read.rows), ["c3", "c4", "c5"]);
-    assert_eq!(read.pruned_through, 3);
+    assert_eq!(read.pruned_through, base + 3);
     assert_eq!(
         table
             .read_after("fabrikam", 0, 10)
             .await
             .unwrap()
             .pruned_through,
-        2
+        base + 2
     );
 }
 
@@ -196,15 +210,16 @@ async fn retention_by_age_is_told_to_readers(table: impl HealthTable) {
     table.insert(vec![at(70, "new")]).await.unwrap();
     let read = table.read_after("contoso", 0, 10).await.unwrap();
     assert_eq!(messages(&read.rows), ["mid", "new"]);
-    assert_eq!(read.pruned_through, 1);
+    let base = read.rows[0].seq - 2;
+    assert_eq!(read.pruned_through, base + 1);
     assert_eq!(table.prune(t(120 * 60)).await.unwrap(), 1);
     let read = table.read_after("contoso", 0, 10).await.unwrap();
     assert_eq!(messages(&read.rows), ["new"]);
-    assert_eq!(read.pruned_through, 2);
+    assert_eq!(read.pruned_through, base + 2);
     // New rows keep counting up: a sequence is never given twice.
     table.insert(vec![at(121, "newer")]).await.unwrap();
-    let read = table.read_after("contoso", 3, 10).await.unwrap();
-    assert_eq!(seqs(&read.rows), [4]);
+    let read = table.read_after("contoso", base + 3, 10).await.unwrap();
+    assert_eq!(rel(&read.rows, base), [4]);
 }
 
 async fn queries_are_newest_first_filtered_and_limited(table: impl HealthTable) {
@@ -284,10 +299,12 @@ async fn rows_round_trip_exactly(table: impl HealthTable) {
         .await
         .unwrap();
     let rows = table.query(&HealthQuery::new()).await.unwrap();
-    // The table numbers rows in the order it stored them.
+    // The table numbers rows in the order it stored them, from where it started.
+    let first = rows[1].seq;
+    assert!(first > 0);
     let (mut detailed, mut bare) = (detailed, bare);
-    detailed.seq = 1;
-    bare.seq = 2;
+    detailed.seq = first;
+    bare.seq = first + 1;
     assert_eq!(rows, vec![bare, detailed]);
 }
 
@@ -441,9 +458,10 @@ async fn sqlite_table_survives_reopen() {
     }
     let table = SqliteHealthTable::open(&path, Retention::default()).unwrap();
     let rows = table.query(&HealthQuery::new()).await.unwrap();
+    let first = rows.last().unwrap().seq;
     let mut stored: Vec<HealthRow> = written
         .into_iter()
-        .zip(1..)
+        .zip(first..)
         .map(|(row, seq)| HealthRow { seq, ..row })
         .collect();
     stored.reverse();
@@ -512,6 +530,51 @@ async fn sqlite_file_of_the_first_schema_is_migrated_in_place() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, 2);
+}
+
+/// A table created again — in memory after a restart, or a new file — numbers above every
+/// sequence an earlier one gave, so a saved reader position stays valid and ids built from
+/// sequences never name two rows.
+#[tokio::test]
+async fn a_table_created_again_numbers_above_the_earlier_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = |msg: &str| {
+        vec![row(
+            0,
+            "okta",
+            None,
+            Status::Ok,
+            HealthKind::Collection,
+            msg,
+        )]
+    };
+    let first_memory = MemoryHealthTable::new(NO_LIMITS);
+    first_memory.insert(one("a")).await.unwrap();
+    let first_file = SqliteHealthTable::open(dir.path().join("one.db"), NO_LIMITS).unwrap();
+    first_file.insert(one("a")).await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let second_memory = MemoryHealthTable::new(NO_LIMITS);
+    second_memory.insert(one("b")).await.unwrap();
+    let second_file = SqliteHealthTable::open(dir.path().join("two.db"), NO_LIMITS).unwrap();
+    second_file.insert(one("b")).await.unwrap();
+    let seq = |read: ucp_core::health::RowsAfter| read.rows[0].seq;
+    let a = seq(first_memory.read_after("contoso", 0, 1).await.unwrap());
+    let b = seq(second_memory.read_after("contoso", 0, 1).await.unwrap());
+    assert!(b > a, "memory: {b} after {a}");
+    let a = seq(first_file.read_after("contoso", 0, 1).await.unwrap());
+    let b = seq(second_file.read_after("contoso", 0, 1).await.unwrap());
+    assert!(b > a, "file: {b} after {a}");
+    // A reader positioned at the first table's last row reads the second one whole.
+    assert_eq!(
+        messages(
+            &second_memory
+                .read_after("contoso", a, 10)
+                .await
+                .unwrap()
+                .rows
+        ),
+        ["b"]
+    );
 }
 
 #[tokio::test]

@@ -7,14 +7,14 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::table::{
-    cutoff, roll_up, ConnectorStatus, HealthQuery, HealthRow, HealthTable, HealthTableError,
-    PartStatus, Retention, RowsAfter,
+    cutoff, first_seq_origin, roll_up, ConnectorStatus, HealthQuery, HealthRow, HealthTable,
+    HealthTableError, PartStatus, Retention, RowsAfter,
 };
 use super::Component;
 use crate::sync::lock;
 
 /// A [`HealthTable`] in memory, bounded by its [`Retention`].
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct MemoryHealthTable {
     retention: Retention,
     inner: Mutex<Inner>,
@@ -29,7 +29,7 @@ struct Inner {
     by_time: BTreeSet<(DateTime<Utc>, u64)>,
     /// Sequences of each tenant's rows, for incremental reads.
     by_tenant: HashMap<String, BTreeSet<u64>>,
-    /// The last sequence given out.
+    /// The last sequence given out (at first, where numbering starts).
     last_seq: u64,
     /// Per tenant, the highest sequence retention removed.
     pruned: HashMap<String, u64>,
@@ -37,12 +37,21 @@ struct Inner {
     current: HashMap<Component, PartStatus>,
 }
 
+impl Default for MemoryHealthTable {
+    fn default() -> Self {
+        Self::new(Retention::default())
+    }
+}
+
 impl MemoryHealthTable {
     /// An empty table with the given retention.
     pub fn new(retention: Retention) -> Self {
         MemoryHealthTable {
             retention,
-            inner: Mutex::default(),
+            inner: Mutex::new(Inner {
+                last_seq: first_seq_origin(),
+                ..Inner::default()
+            }),
         }
     }
 
@@ -178,6 +187,7 @@ impl HealthTable for MemoryHealthTable {
         Ok(RowsAfter {
             rows,
             pruned_through: inner.pruned.get(tenant).copied().unwrap_or(0),
+            last_seq: inner.last_seq,
         })
     }
 }

@@ -12,8 +12,8 @@ use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use super::table::{
-    cutoff, roll_up, ConnectorStatus, HealthQuery, HealthRow, HealthTable, HealthTableError,
-    PartStatus, Retention, RowsAfter,
+    cutoff, first_seq_origin, roll_up, ConnectorStatus, HealthQuery, HealthRow, HealthTable,
+    HealthTableError, PartStatus, Retention, RowsAfter,
 };
 use crate::sync::lock;
 
@@ -161,8 +161,18 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<(), HealthTableError> {
             ),
         });
     }
+    let new = !has_table(&tx, path, "health_rows")?;
     tx.execute_batch(SCHEMA)
         .map_err(sql(path, "creating the schema"))?;
+    if new {
+        // Numbering starts at the creation time, above any earlier table's (see HealthRow::seq).
+        let origin = i64::try_from(first_seq_origin()).unwrap_or(0);
+        tx.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('health_rows', ?1)",
+            params![origin],
+        )
+        .map_err(sql(path, "starting the row numbering"))?;
+    }
     if !has_column(&tx, path, "health_rows", "previous")? {
         tx.execute_batch("ALTER TABLE health_rows ADD COLUMN previous TEXT")
             .map_err(sql(path, "adding the previous-status column"))?;
@@ -172,6 +182,16 @@ fn migrate(conn: &mut Connection, path: &str) -> Result<(), HealthTableError> {
     tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
         .map_err(sql(path, "writing the schema version"))?;
     tx.commit().map_err(sql(path, "committing the schema"))
+}
+
+fn has_table(conn: &Connection, path: &str, table: &str) -> Result<bool, HealthTableError> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        params![table],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .map_err(sql(path, "looking for the table"))
 }
 
 fn has_column(
@@ -517,13 +537,23 @@ fn select_after(
         )
         .optional()
         .map_err(sql(path, "reading how far retention reached"))?;
+    let last: Option<i64> = tx
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'health_rows'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql(path, "reading the last sequence"))?;
     let rows = stored
         .into_iter()
         .map(|s| s.into_row(path))
         .collect::<Result<Vec<_>, _>>()?;
+    let number = |n: Option<i64>| n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
     Ok(RowsAfter {
         rows,
-        pruned_through: pruned.and_then(|p| u64::try_from(p).ok()).unwrap_or(0),
+        pruned_through: number(pruned),
+        last_seq: number(last),
     })
 }
 

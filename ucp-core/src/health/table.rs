@@ -14,9 +14,11 @@ use super::{Component, HealthEvent, HealthKind, Status};
 /// One row of the health table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HealthRow {
-    /// The row's place in the table: 1, 2, 3, … in the order rows were stored, never reused
+    /// The row's place in the table: increasing in the order rows were stored, never reused
     /// (not even after retention removes rows), so a reader continues after the last one it
-    /// read ([`HealthTable::read_after`]). 0 until the table stores the row.
+    /// read ([`HealthTable::read_after`]). A new table starts above the microseconds since
+    /// the epoch at its creation, so a table created again continues above the last one.
+    /// 0 until the table stores the row.
     #[serde(default)]
     pub seq: u64,
     /// When the status changed.
@@ -273,6 +275,17 @@ pub struct RowsAfter {
     /// The highest sequence among the tenant's rows that retention has removed (0: none).
     /// When it is above the reader's position, rows the reader never read are gone.
     pub pruned_through: u64,
+    /// The highest sequence the table has given out (any tenant). A reader whose position
+    /// is above it was reading another table: this one was replaced.
+    pub last_seq: u64,
+}
+
+/// Where a new table starts numbering: the microseconds since the epoch at its creation.
+/// A table created again (in memory after a restart, or a new file) thus numbers above an
+/// earlier one, so a saved reader position stays valid and a record id built from a
+/// sequence never names two different rows.
+pub(crate) fn first_seq_origin() -> u64 {
+    u64::try_from(Utc::now().timestamp_micros()).unwrap_or(0)
 }
 
 /// Why a health table operation failed.

@@ -5,7 +5,9 @@
 //! a page collected again after a crash carries the same ids and a product drops the
 //! duplicates. Rows that retention removed before they were read are reported (a Warning of
 //! this stream's collection, naming the sequences) and reading continues with the oldest row
-//! kept.
+//! kept. A table numbers from its creation time, so one created again (in memory after a
+//! restart) continues above the saved position; a position past everything the table
+//! numbered means an older table came back: that is reported and it is read from the start.
 //!
 //! # Echoes
 //!
@@ -27,7 +29,7 @@ use tokio::time::Instant;
 use super::position::{path_segment, SeqCursor};
 use super::self_report::SelfReport;
 use super::HEALTH_EVENTS;
-use crate::health::{HealthRow, HealthTable};
+use crate::health::{HealthRow, HealthTable, RowsAfter};
 use crate::record::{Cursor, Record};
 use crate::source::{Page, SourceContext, SourceError};
 use crate::sync::lock;
@@ -64,15 +66,22 @@ impl EventsReader {
         reports: &SelfReport,
         cursor: &Cursor,
     ) -> Result<Page, SourceError> {
-        let after = SeqCursor::parse(cursor, HEALTH_EVENTS)?;
-        let read = table
-            .read_after(cx.tenant(), after, self.page_rows)
-            .await
-            .map_err(|e| SourceError::Retryable {
-                message: e.to_string(),
-                retry_after: None,
-            })?;
-        if !cursor.is_start() {
+        let mut after = SeqCursor::parse(cursor, HEALTH_EVENTS)?;
+        let mut read = self.read(cx, table, after).await?;
+        if after > read.last_seq {
+            // The saved position is past everything this table numbered: it was replaced by
+            // an older one. Read it from its oldest row; rows already delivered come again
+            // under their own ids.
+            let message = format!(
+                "{}/{HEALTH_EVENTS}: the saved position {after} is past the health table's last row {}: the table was replaced by an older one; reading it again from its oldest row. What to do: nothing; keep one health table per platform",
+                cx.instance(),
+                read.last_seq
+            );
+            reports.lost(cx, HEALTH_EVENTS, message).await;
+            after = 0;
+            read = self.read(cx, table, after).await?;
+        }
+        if after > 0 {
             self.check_gap(cx, reports, after, read.pruned_through)
                 .await;
         }
@@ -95,6 +104,21 @@ impl EventsReader {
             more: full,
             hint: None,
         })
+    }
+
+    async fn read(
+        &self,
+        cx: &SourceContext,
+        table: &dyn HealthTable,
+        after: u64,
+    ) -> Result<RowsAfter, SourceError> {
+        table
+            .read_after(cx.tenant(), after, self.page_rows)
+            .await
+            .map_err(|e| SourceError::Retryable {
+                message: e.to_string(),
+                retry_after: None,
+            })
     }
 
     /// Whether a page goes out now (see the module docs), noting what it allows next.

@@ -94,6 +94,8 @@ async fn every_transition_of_the_tenant_reaches_the_product_once_in_order() {
     let other_okta = EventLogSource::new("fabrikam", log.clone(), clock);
     let sentinel = RecordingSink::new("sentinel");
     let health_sink = RecordingSink::new("sentinel-health");
+    // A second product wants only the problems: its filter applies as to any stream.
+    let pager = RecordingSink::new("pager");
     let table = Arc::new(MemoryHealthTable::new(Retention::default()));
     let service = service(table.clone());
     let health = HealthSource::new(TENANT, service.clone()).with_settings(HealthSourceSettings {
@@ -119,6 +121,12 @@ async fn every_transition_of_the_tenant_reaches_the_product_once_in_order() {
         .subscribe(Subscription::new("fabrikam-siem", "okta-fabrikam", "events").every(secs(60)))
         .subscribe(
             Subscription::new("sentinel-health", "ucp-health", HEALTH_EVENTS).every(secs(15)),
+        )
+        .tenant_sink(TENANT, "pager", Arc::new(pager.clone()))
+        .subscribe(
+            Subscription::new("pager", "ucp-health", HEALTH_EVENTS)
+                .every(secs(60))
+                .filter(Filter::is_in("/status", ["Warning", "Error"])),
         )
         .build()
         .unwrap()
@@ -171,6 +179,15 @@ async fn every_transition_of_the_tenant_reaches_the_product_once_in_order() {
     assert!(got
         .iter()
         .any(|(_, _, c, p, _, _)| c == "ucp-health" && p.is_some()));
+    // The pager got the problems, all of them, and nothing else.
+    let problems: Vec<u64> = rows
+        .iter()
+        .filter(|r| matches!(r.status, Status::Warning | Status::Error))
+        .map(|r| r.seq)
+        .collect();
+    let paged: Vec<u64> = event_rows(&docs(&pager)).into_iter().map(|r| r.1).collect();
+    assert!(!problems.is_empty());
+    assert_eq!(paged, problems);
     // Tenants are walls.
     assert!(
         !rows_of(&table, OTHER).await.is_empty(),

@@ -98,7 +98,7 @@ impl VolumesReader {
         }
         Ok(Page {
             records,
-            next: SecondCursor::at(to - MINUTE),
+            next: SecondCursor::at(to.saturating_sub(MINUTE)),
             more: to < end,
             hint: None,
         })

@@ -116,6 +116,8 @@ fn health_rows(tenant: &str, name: &str) -> Vec<HealthRow> {
         .into_iter()
         .enumerate()
         .map(|(i, status)| HealthRow {
+            seq: 0,
+            previous: None,
             time: Utc::now() - chrono::Duration::seconds(60 - i as i64),
             tenant: tenant.into(),
             connector: connector.clone(),

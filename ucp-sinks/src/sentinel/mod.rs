@@ -34,6 +34,7 @@
 //! [`ColumnMapping::with_id`], the record id to deduplicate on).
 
 mod encode;
+pub mod health;
 mod mapping;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -560,7 +560,10 @@ mod tests {
         let spacing = Duration::from_secs(60) / 58;
         // tokio's timer counts whole milliseconds.
         let waited = Instant::now() - start;
-        assert!(waited.abs_diff(spacing * 2) <= Duration::from_millis(2), "{waited:?}");
+        assert!(
+            waited.abs_diff(spacing * 2) <= Duration::from_millis(2),
+            "{waited:?}"
+        );
         // Collection saturates the budget; three actions arrive at once: two take the
         // reserve at once, the third the next permit, ahead of collection.
         let collector = {

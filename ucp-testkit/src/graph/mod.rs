@@ -42,7 +42,7 @@ mod edits;
 mod errors;
 pub mod hunting;
 mod incident_routes;
-mod limits;
+pub(crate) mod limits;
 pub mod odata;
 mod server;
 mod tenant;
@@ -59,6 +59,7 @@ use ucp_core::Clock;
 use crate::token_endpoint::TokenEndpoint;
 
 pub use edits::IncidentEdit;
+pub(crate) use errors::request_id;
 pub use limits::Limits;
 pub use server::{ALERT_ROLES, HUNTING_ROLES, INCIDENT_ROLES, INCIDENT_WRITE_ROLES};
 

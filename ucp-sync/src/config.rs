@@ -67,7 +67,10 @@ impl SyncConfig {
             return Some("the sync's name is empty".into());
         }
         if self.interval.is_zero() {
-            return Some(format!("{}: the polling interval must be longer than zero", self.name));
+            return Some(format!(
+                "{}: the polling interval must be longer than zero",
+                self.name
+            ));
         }
         if self.merge_attempts == 0 || self.call_attempts == 0 {
             return Some(format!("{}: attempts must be at least one", self.name));

@@ -144,9 +144,10 @@ impl Field {
     /// The two values mean the same.
     pub fn equivalent(self, x: &Value, s: &Value) -> bool {
         match self {
-            Field::Severity => x
-                .as_str()
-                .is_some_and(|x| s.as_str().is_some_and(|s| severity_to_sentinel(x).eq_ignore_ascii_case(s))),
+            Field::Severity => x.as_str().is_some_and(|x| {
+                s.as_str()
+                    .is_some_and(|s| severity_to_sentinel(x).eq_ignore_ascii_case(s))
+            }),
             Field::Status => {
                 let xs = x["status"].as_str().unwrap_or_default();
                 let ss = s["status"].as_str().unwrap_or_default();
@@ -187,7 +188,11 @@ impl Field {
                     props.status = Some(status.into());
                 }
                 if x.is_redirected() {
-                    if !props.labels.iter().any(|l| l.label_name == REDIRECTED_LABEL) {
+                    if !props
+                        .labels
+                        .iter()
+                        .any(|l| l.label_name == REDIRECTED_LABEL)
+                    {
                         props.labels.push(Label::user(REDIRECTED_LABEL));
                     }
                     let survivor = x.redirect.clone().unwrap_or_default();
@@ -402,14 +407,23 @@ mod tests {
         let mut props = IncidentProperties::default();
         Field::Status.write_sentinel(&x, &mut props);
         assert_eq!(props.status.as_deref(), Some("Closed"));
-        assert!(props.labels.iter().any(|l| l.label_name == REDIRECTED_LABEL));
+        assert!(props
+            .labels
+            .iter()
+            .any(|l| l.label_name == REDIRECTED_LABEL));
         assert!(props
             .classification_comment
             .as_deref()
             .unwrap()
             .contains("https://security.microsoft.com/incidents/2970009?tid=t"));
-        assert!(Field::Status.equivalent(&Field::Status.of_xdr(&x), &Field::Status.of_sentinel(&props)));
-        assert!(!Field::Status.two_way(&x), "a merged incident is XDR's alone");
+        assert!(Field::Status.equivalent(
+            &Field::Status.of_xdr(&x),
+            &Field::Status.of_sentinel(&props)
+        ));
+        assert!(
+            !Field::Status.two_way(&x),
+            "a merged incident is XDR's alone"
+        );
         // The redirected label is not a tag.
         assert!(sentinel_tags(&props).is_empty());
     }
@@ -417,11 +431,16 @@ mod tests {
     #[test]
     fn sentinel_values_become_a_graph_patch_of_what_v1_takes() {
         let mut patch = Map::new();
-        assert!(Field::Status.write_xdr(&json!({"status": "Closed", "redirected": false}), &mut patch));
+        assert!(Field::Status.write_xdr(
+            &json!({"status": "Closed", "redirected": false}),
+            &mut patch
+        ));
         assert!(Field::Owner.write_xdr(&json!(null), &mut patch));
         assert!(Field::Tags.write_xdr(&json!(["x"]), &mut patch));
-        assert!(Field::Classification
-            .write_xdr(&json!({"classification": "FalsePositive", "reason": "InaccurateData"}), &mut patch));
+        assert!(Field::Classification.write_xdr(
+            &json!({"classification": "FalsePositive", "reason": "InaccurateData"}),
+            &mut patch
+        ));
         assert!(!Field::Title.write_xdr(&json!("t"), &mut patch));
         assert_eq!(
             Value::Object(patch),

@@ -296,9 +296,8 @@ impl Ledger {
     /// The agreed values of every field of incident `xdr_id`.
     pub fn fields(&self, xdr_id: &str) -> Result<Vec<(Field, Value, Value)>, LedgerError> {
         self.run("reading fields", |c| {
-            let mut stmt = c.prepare(
-                "SELECT field, xdr_value, sentinel_value FROM fields WHERE xdr_id = ?1",
-            )?;
+            let mut stmt =
+                c.prepare("SELECT field, xdr_value, sentinel_value FROM fields WHERE xdr_id = ?1")?;
             let rows = stmt.query_map(params![xdr_id], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -503,14 +502,19 @@ mod tests {
             ledger
                 .mark_dirty(&["x2".into()], Some(("xdr", "c1")), now)
                 .unwrap();
-            ledger.audit(now, "x1", "title", "conflict", "XDR won").unwrap();
+            ledger
+                .audit(now, "x1", "title", "conflict", "XDR won")
+                .unwrap();
         }
         let ledger = Ledger::open(&path).unwrap();
         let twin = ledger.twin("x1").unwrap().unwrap();
         assert_eq!(twin.warned, ["one-way"]);
         assert_eq!(ledger.xdr_of("s1").unwrap().as_deref(), Some("x1"));
         assert_eq!(ledger.fields("x1").unwrap()[0].0, Field::Title);
-        assert_eq!(ledger.comments("x1").unwrap()[0].state, CommentState::Pending);
+        assert_eq!(
+            ledger.comments("x1").unwrap()[0].state,
+            CommentState::Pending
+        );
         assert_eq!(ledger.dirty().unwrap(), ["x2"]);
         assert_eq!(ledger.cursor("xdr").unwrap().as_deref(), Some("c1"));
         ledger.clean("x2").unwrap();

@@ -44,7 +44,10 @@
 
 /// Graph's spelling of `value` among `known`, case-insensitively.
 fn find(value: &str, known: &[&'static str]) -> Option<&'static str> {
-    known.iter().copied().find(|k| k.eq_ignore_ascii_case(value))
+    known
+        .iter()
+        .copied()
+        .find(|k| k.eq_ignore_ascii_case(value))
 }
 
 /// The Sentinel status an XDR status means; `None` for a value not known here.
@@ -111,7 +114,11 @@ const INACCURATE: &[&str] = &["notEnoughDataToValidate", "insufficientData"];
 fn xdr_class(verdict: &XdrVerdict) -> &'static str {
     match find(
         &verdict.classification,
-        &["truePositive", "informationalExpectedActivity", "falsePositive"],
+        &[
+            "truePositive",
+            "informationalExpectedActivity",
+            "falsePositive",
+        ],
     ) {
         Some("truePositive") => "TruePositive",
         Some("informationalExpectedActivity") => "BenignPositive",
@@ -138,7 +145,12 @@ fn sentinel_class(verdict: &SentinelVerdict) -> &'static str {
         .and_then(|c| {
             find(
                 c,
-                &["Undetermined", "TruePositive", "BenignPositive", "FalsePositive"],
+                &[
+                    "Undetermined",
+                    "TruePositive",
+                    "BenignPositive",
+                    "FalsePositive",
+                ],
             )
         })
         .unwrap_or("Undetermined")

@@ -135,8 +135,9 @@ impl SyncMetrics {
     /// Every metric registered.
     pub fn new() -> Self {
         let mut registry = Registry::default();
-        let latency =
-            Family::<DirectionLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let latency = Family::<DirectionLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let changes = Family::<DirectionLabels, Counter>::default();
         let comments = Family::<DirectionLabels, Counter>::default();
         let conflicts = Family::<DirectionLabels, Counter>::default();
@@ -243,11 +244,19 @@ impl Health {
         message: String,
         now: DateTime<Utc>,
     ) {
-        if status != Status::Ok || self.messages.last().is_none_or(|(_, s, _)| *s != Status::Ok)
+        if status != Status::Ok
+            || self
+                .messages
+                .last()
+                .is_none_or(|(_, s, _)| *s != Status::Ok)
         {
             match status {
-                Status::Error => tracing::error!(component = %self.tracker.component(), "{message}"),
-                Status::Warning => tracing::warn!(component = %self.tracker.component(), "{message}"),
+                Status::Error => {
+                    tracing::error!(component = %self.tracker.component(), "{message}")
+                }
+                Status::Warning => {
+                    tracing::warn!(component = %self.tracker.component(), "{message}")
+                }
                 _ => tracing::info!(component = %self.tracker.component(), "{message}"),
             }
             self.messages.push((now, status, message.clone()));
@@ -299,6 +308,11 @@ mod tests {
         m.changes("contoso", Direction::ToSentinel, 3);
         let text = m.encode();
         assert!(text.contains("ucp_sync_latency_seconds_bucket{le=\"30.0\",tenant=\"contoso\",direction=\"sentinel-to-xdr\"} 1"), "{text}");
-        assert!(text.contains("ucp_sync_changes_total{tenant=\"contoso\",direction=\"xdr-to-sentinel\"} 3"), "{text}");
+        assert!(
+            text.contains(
+                "ucp_sync_changes_total{tenant=\"contoso\",direction=\"xdr-to-sentinel\"} 3"
+            ),
+            "{text}"
+        );
     }
 }

@@ -193,7 +193,9 @@ mod tests {
         assert_eq!(incident.comments.len(), 1);
         assert_eq!(incident.alerts, 2);
         assert!(XdrIncident::parse(&json!({"id": "1"})).is_err());
-        assert!(XdrIncident::parse(&json!({"lastUpdateDateTime": "2026-03-02T09:00:00Z"})).is_err());
+        assert!(
+            XdrIncident::parse(&json!({"lastUpdateDateTime": "2026-03-02T09:00:00Z"})).is_err()
+        );
     }
 
     proptest! {

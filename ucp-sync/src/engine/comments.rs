@@ -53,7 +53,10 @@ impl IncidentSync {
         // Texts the sync posted (or is posting) to XDR: their comments are ours.
         let posted: HashSet<&str> = records
             .iter()
-            .filter(|r| r.origin == SENTINEL && matches!(r.state, CommentState::Pending | CommentState::Copied))
+            .filter(|r| {
+                r.origin == SENTINEL
+                    && matches!(r.state, CommentState::Pending | CommentState::Copied)
+            })
             .map(|r| r.copy.as_str())
             .collect();
         let xdr_texts: HashSet<&str> = x.comments.iter().map(|c| c.comment.as_str()).collect();
@@ -62,8 +65,10 @@ impl IncidentSync {
         let mut to_post: Vec<(String, String, Option<DateTime<chrono::Utc>>)> = Vec::new();
         for pending in records.iter().filter(|r| r.state == CommentState::Pending) {
             if xdr_texts.contains(pending.copy.as_str()) {
-                self.ledger
-                    .comment(id, &record(SENTINEL, &pending.key, CommentState::Copied, &pending.copy))?;
+                self.ledger.comment(
+                    id,
+                    &record(SENTINEL, &pending.key, CommentState::Copied, &pending.copy),
+                )?;
             } else {
                 to_post.push((pending.key.clone(), pending.copy.clone(), None));
             }
@@ -119,12 +124,24 @@ impl IncidentSync {
                         .comment(id, &record(XDR, &key, CommentState::Copied, &copy_id))?;
                     in_sentinel += 1;
                     writes += 1;
-                    self.copied(Direction::ToSentinel, DateTime::parse_from_rfc3339(&comment.at).ok().map(|t| t.to_utc())).await;
+                    self.copied(
+                        Direction::ToSentinel,
+                        DateTime::parse_from_rfc3339(&comment.at)
+                            .ok()
+                            .map(|t| t.to_utc()),
+                    )
+                    .await;
                 }
                 Err(why) => {
                     self.ledger
                         .comment(id, &record(XDR, &key, CommentState::Skipped, ""))?;
-                    self.ledger.audit(now, id, "comments", "comment-skipped", &format!("Sentinel refused the copy of a Defender XDR comment: {why}"))?;
+                    self.ledger.audit(
+                        now,
+                        id,
+                        "comments",
+                        "comment-skipped",
+                        &format!("Sentinel refused the copy of a Defender XDR comment: {why}"),
+                    )?;
                     self.state.lock().await.stats.comments_skipped += 1;
                     notes.warnings.push(format!("Sentinel refused the copy of a comment of Defender XDR incident {id} ({why}); it is not tried again"));
                 }
@@ -147,13 +164,20 @@ impl IncidentSync {
                     continue;
                 }
                 let (text, _) = to_xdr(&comment);
-                self.ledger
-                    .comment(id, &record(SENTINEL, &comment.name, CommentState::Pending, &text))?;
-                to_post.push((comment.name.clone(), text, comment.properties.created_time_utc));
+                self.ledger.comment(
+                    id,
+                    &record(SENTINEL, &comment.name, CommentState::Pending, &text),
+                )?;
+                to_post.push((
+                    comment.name.clone(),
+                    text,
+                    comment.properties.created_time_utc,
+                ));
             }
         }
         for (key, text, written_at) in to_post {
-            let request = ActionRequest::new(ADD_COMMENT, json!({"incident_id": id, "comment": text}));
+            let request =
+                ActionRequest::new(ADD_COMMENT, json!({"incident_id": id, "comment": text}));
             let outcome = self
                 .retry(true, || async {
                     self.cx.budget().acquire_urgent().await;

@@ -78,13 +78,11 @@ impl IncidentSync {
             .await?;
         match value {
             None => Ok(None),
-            Some(value) => XdrIncident::parse(&value)
-                .map(Some)
-                .map_err(|why| {
-                    SyncError::Provider(SourceError::Malformed {
-                        message: format!("Defender XDR incident {id}: {why}"),
-                    })
-                }),
+            Some(value) => XdrIncident::parse(&value).map(Some).map_err(|why| {
+                SyncError::Provider(SourceError::Malformed {
+                    message: format!("Defender XDR incident {id}: {why}"),
+                })
+            }),
         }
     }
 
@@ -148,10 +146,15 @@ impl IncidentSync {
                 }
                 let props = new_twin(&x);
                 let saved = self
-                    .retry(false, || self.sentinel.put(&self.cx, &sentinel_id, &props, None))
+                    .retry(false, || {
+                        self.sentinel.put(&self.cx, &sentinel_id, &props, None)
+                    })
                     .await?
                     .ok_or_else(|| SourceError::Retryable {
-                        message: format!("{}: incident {sentinel_id} appeared while it was being made", self.sentinel.what()),
+                        message: format!(
+                            "{}: incident {sentinel_id} appeared while it was being made",
+                            self.sentinel.what()
+                        ),
                         retry_after: None,
                     })?;
                 writes += 1;
@@ -160,12 +163,14 @@ impl IncidentSync {
                 state.stats.sentinel_writes += 1;
                 state.stats.changes_to_sentinel += 1;
                 notes.to_sentinel += 1;
-                self.metrics.changes(self.cx.tenant(), Direction::ToSentinel, 1);
+                self.metrics
+                    .changes(self.cx.tenant(), Direction::ToSentinel, 1);
                 // A twin of an incident made while the sync runs: how long it took to appear.
                 if x.created.is_some_and(|c| c >= self.started) {
                     if let Some(latency) = since(now, x.created) {
                         state.stats.latency_to_sentinel.push(latency);
-                        self.metrics.latency(self.cx.tenant(), Direction::ToSentinel, latency);
+                        self.metrics
+                            .latency(self.cx.tenant(), Direction::ToSentinel, latency);
                     }
                 }
                 let decision = Decision {
@@ -269,7 +274,8 @@ impl IncidentSync {
                         if let Some(latency) = since(self.now(), s_decided_at) {
                             for _ in 0..n {
                                 state.stats.latency_to_xdr.push(latency);
-                                self.metrics.latency(self.cx.tenant(), Direction::ToXdr, latency);
+                                self.metrics
+                                    .latency(self.cx.tenant(), Direction::ToXdr, latency);
                             }
                         }
                     }
@@ -294,7 +300,11 @@ impl IncidentSync {
             .chain(&agreed)
             .chain(&written_to_xdr)
         {
-            rows.push((*field, field.of_xdr(&x), field.of_sentinel(&s_after.properties)));
+            rows.push((
+                *field,
+                field.of_xdr(&x),
+                field.of_sentinel(&s_after.properties),
+            ));
         }
         let record = Twin {
             sentinel_id,

@@ -273,7 +273,9 @@ impl IncidentSync {
         let now = self.now();
         let mut state = self.state.lock().await;
         state.stats.cycles += 1;
-        state.health.volume(Direction::ToSentinel, notes.to_sentinel, now);
+        state
+            .health
+            .volume(Direction::ToSentinel, notes.to_sentinel, now);
         state.health.volume(Direction::ToXdr, notes.to_xdr, now);
         let name = &self.config.name;
         let (status, kind, message) = match &result {

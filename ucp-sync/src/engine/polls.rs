@@ -75,8 +75,7 @@ impl IncidentSync {
                 ids.push(incident.id.clone());
                 changed.insert(incident.id.clone(), incident);
             }
-            let caught_up =
-                !page.more || (page.records.is_empty() && page.next == cursor);
+            let caught_up = !page.more || (page.records.is_empty() && page.next == cursor);
             self.ledger.mark_dirty(
                 &ids,
                 page.next.as_str().map(|c| (XDR_CURSOR, c)),
@@ -135,7 +134,8 @@ impl IncidentSync {
                     continue; // not a twin
                 };
                 let twin = self.ledger.twin(&xdr_id)?;
-                if twin.is_some_and(|t| t.sentinel_etag.is_some() && t.sentinel_etag == incident.etag)
+                if twin
+                    .is_some_and(|t| t.sentinel_etag.is_some() && t.sentinel_etag == incident.etag)
                 {
                     continue; // the version the sync itself left
                 }

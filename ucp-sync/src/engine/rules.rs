@@ -45,7 +45,10 @@ impl IncidentSync {
         let mut done = Connected::default();
         let now = self.now();
         if !self.config.disable_creation_rules {
-            done.left_on = targets.iter().map(|r| r.display_name().to_string()).collect();
+            done.left_on = targets
+                .iter()
+                .map(|r| r.display_name().to_string())
+                .collect();
             let message = format!(
                 "{name}: Microsoft incident creation rules stay on for products Defender XDR covers (opt-out taken{}): duplicate incidents are expected, one from Defender XDR and one from the rule, for the same alerts. Turn the rules off in Sentinel (Analytics → Microsoft incident creation rules) or remove the opt-out",
                 if done.left_on.is_empty() {

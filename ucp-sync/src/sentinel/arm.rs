@@ -151,7 +151,10 @@ impl Arm {
             FailureKind::NotFound => Ok(Answer::NotFound),
             _ if status == StatusCode::CONFLICT => Ok(Answer::Conflict),
             FailureKind::BadRequest if status == StatusCode::BAD_REQUEST => Ok(Answer::Rejected(
-                failure.summary.clone().unwrap_or_else(|| failure.to_string()),
+                failure
+                    .summary
+                    .clone()
+                    .unwrap_or_else(|| failure.to_string()),
             )),
             FailureKind::RateLimited => {
                 if let Some(hint) = &failure.hint {

@@ -34,8 +34,8 @@ use ucp_core::{BudgetKey, BudgetSpec, Clock, Context, RateBudget, SourceError};
 
 use arm::{Answer, Arm, Op};
 pub use model::{
-    AlertRule, ClientInfo, CommentProperties, Incident, IncidentComment, IncidentProperties,
-    Label, Owner, SystemData, INCIDENT_CREATION_RULE,
+    AlertRule, ClientInfo, CommentProperties, Incident, IncidentComment, IncidentProperties, Label,
+    Owner, SystemData, INCIDENT_CREATION_RULE,
 };
 
 /// Azure Resource Manager's public origin.
@@ -237,7 +237,10 @@ impl SentinelIncidents {
         if !matches!(base.scheme(), "https" | "http") || base.host_str().is_none() {
             return Err(config_error(
                 &what,
-                format!("ARM URL '{}' must be an https URL with a host", config.arm_url),
+                format!(
+                    "ARM URL '{}' must be an https URL with a host",
+                    config.arm_url
+                ),
             ));
         }
         base.set_path(&format!(
@@ -246,17 +249,21 @@ impl SentinelIncidents {
         ));
         base.set_query(None);
         let budget = |kind: &str, per_hour: u32| {
-            // Calls may come at a minute's pace until the hour's share is used.
+            // ARM counts an hour only: calls may come quickly (a quarter of the hour's in
+            // a minute, evenly spaced) until the hour's share is used.
             let minute = limits.hour / 60;
             BudgetSpec::new(
                 BudgetKey::new(format!("{ARM_PROVIDER}-{kind}"), &config.subscription),
-                per_hour.div_ceil(10).max(1),
+                per_hour.div_ceil(4).max(1),
                 minute.max(Duration::from_millis(1)),
             )
             .and_window(per_hour, limits.hour)
             .share(limits.share)
         };
-        let reads = Arc::new(RateBudget::new(budget("reads", limits.reads_per_hour), clock));
+        let reads = Arc::new(RateBudget::new(
+            budget("reads", limits.reads_per_hour),
+            clock,
+        ));
         let writes = Arc::new(RateBudget::new(
             budget("writes", limits.writes_per_hour),
             clock,
@@ -295,13 +302,17 @@ impl SentinelIncidents {
         if let Ok(mut path) = url.path_segments_mut() {
             path.extend(segments);
         }
-        url.query_pairs_mut().append_pair("api-version", API_VERSION);
+        url.query_pairs_mut()
+            .append_pair("api-version", API_VERSION);
         url
     }
 
     fn parse<T: DeserializeOwned>(&self, what: &str, body: &[u8]) -> Result<T, SourceError> {
         serde_json::from_slice(body).map_err(|e| SourceError::Malformed {
-            message: format!("{}, {what}: the answer is not what ARM documents ({e})", self.arm.what),
+            message: format!(
+                "{}, {what}: the answer is not what ARM documents ({e})",
+                self.arm.what
+            ),
         })
     }
 
@@ -343,9 +354,11 @@ impl SentinelIncidents {
         next: Option<&str>,
     ) -> Result<IncidentPage, SourceError> {
         let url = match next {
-            Some(link) => http::resolve(&self.base, link).map_err(|why| SourceError::Malformed {
-                message: format!("{}: nextLink {why}", self.arm.what),
-            })?,
+            Some(link) => {
+                http::resolve(&self.base, link).map_err(|why| SourceError::Malformed {
+                    message: format!("{}: nextLink {why}", self.arm.what),
+                })?
+            }
             None => {
                 let mut url = self.url(&["incidents"]);
                 url.query_pairs_mut()
@@ -485,11 +498,11 @@ impl SentinelIncidents {
             };
             let list: Value = self.parse("listing comments", &body)?;
             for item in list["value"].as_array().into_iter().flatten() {
-                out.push(
-                    serde_json::from_value(item.clone()).map_err(|e| SourceError::Malformed {
+                out.push(serde_json::from_value(item.clone()).map_err(|e| {
+                    SourceError::Malformed {
                         message: format!("{}, a comment of incident {id}: {e}", self.arm.what),
-                    })?,
-                );
+                    }
+                })?);
             }
             match list["nextLink"].as_str() {
                 Some(link) => {
@@ -593,7 +606,9 @@ impl SentinelIncidents {
                 )
                 .await?
             {
-                Answer::Ok(_, body) => return Ok(Some(self.parse("writing an alert rule", &body)?)),
+                Answer::Ok(_, body) => {
+                    return Ok(Some(self.parse("writing an alert rule", &body)?))
+                }
                 Answer::Conflict => continue,
                 other => return Err(self.unexpected(&format!("writing alert rule {rule}"), other)),
             }

@@ -130,15 +130,11 @@ pub struct Owner {
 impl Owner {
     /// Who it names, by the most specific handle given (UPN, email, then display name).
     pub fn handle(&self) -> Option<&str> {
-        [
-            &self.user_principal_name,
-            &self.email,
-            &self.assigned_to,
-        ]
-        .into_iter()
-        .flatten()
-        .map(|s| s.trim())
-        .find(|s| !s.is_empty())
+        [&self.user_principal_name, &self.email, &self.assigned_to]
+            .into_iter()
+            .flatten()
+            .map(|s| s.trim())
+            .find(|s| !s.is_empty())
     }
 }
 

@@ -86,7 +86,10 @@ pub(crate) fn router(state: AppState) -> axum::Router {
             &format!("{PREFIX}/incidents/{{id}}"),
             get(get_incident).put(put_incident).delete(delete_incident),
         )
-        .route(&format!("{PREFIX}/incidents/{{id}}/comments"), get(list_comments))
+        .route(
+            &format!("{PREFIX}/incidents/{{id}}/comments"),
+            get(list_comments),
+        )
         .route(
             &format!("{PREFIX}/incidents/{{id}}/comments/{{comment}}"),
             get(get_comment).put(put_comment),
@@ -239,7 +242,10 @@ fn admit(
         return Err(error(
             StatusCode::NOT_FOUND,
             "ResourceNotFound",
-            &format!("The workspace '{}' under resource group '{}' was not found.", scope.2, scope.1),
+            &format!(
+                "The workspace '{}' under resource group '{}' was not found.",
+                scope.2, scope.1
+            ),
         ));
     }
     let role = sim.roles.get(&client).copied();
@@ -263,9 +269,15 @@ fn admit(
     }
     let now = sim.now();
     let (limit, header_name) = if op == Op::Read {
-        (sim.read_limit, "x-ms-ratelimit-remaining-subscription-reads")
+        (
+            sim.read_limit,
+            "x-ms-ratelimit-remaining-subscription-reads",
+        )
     } else {
-        (sim.write_limit, "x-ms-ratelimit-remaining-subscription-writes")
+        (
+            sim.write_limit,
+            "x-ms-ratelimit-remaining-subscription-writes",
+        )
     };
     let speed = sim.speed;
     let windows = if op == Op::Read {
@@ -311,9 +323,17 @@ fn params(raw: Option<String>) -> Vec<(String, String)> {
 
 fn remaining(sim: &SimState, client: &str, op: Op) -> (&'static str, String) {
     let (windows, limit, name) = if op == Op::Read {
-        (&sim.reads, sim.read_limit, "x-ms-ratelimit-remaining-subscription-reads")
+        (
+            &sim.reads,
+            sim.read_limit,
+            "x-ms-ratelimit-remaining-subscription-reads",
+        )
     } else {
-        (&sim.writes_windows, sim.write_limit, "x-ms-ratelimit-remaining-subscription-writes")
+        (
+            &sim.writes_windows,
+            sim.write_limit,
+            "x-ms-ratelimit-remaining-subscription-writes",
+        )
     };
     let used = windows.get(client).map(|w| w.in_hour()).unwrap_or(0);
     (name, limit.saturating_sub(used).to_string())
@@ -386,9 +406,16 @@ fn parse_filter(text: &str) -> Result<Vec<Clause>, Refusal> {
                     .strip_prefix('\'')
                     .and_then(|v| v.strip_suffix('\''))
                     .ok_or_else(|| bad(format!("Invalid literal {value} in $filter.")))?;
-                clauses.push(Clause::Equals(path.trim_start_matches("properties/").into(), value.into()));
+                clauses.push(Clause::Equals(
+                    path.trim_start_matches("properties/").into(),
+                    value.into(),
+                ));
             }
-            _ => return Err(bad(format!("The $filter clause '{part}' is not supported."))),
+            _ => {
+                return Err(bad(format!(
+                    "The $filter clause '{part}' is not supported."
+                )))
+            }
         }
     }
     Ok(clauses)
@@ -400,73 +427,93 @@ async fn list_incidents(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    handle(&state, &headers, raw, &scope, Op::Read, "incidents", |sim, _, query| {
-        let get = |k: &str| query.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
-        let clauses = match get("$filter").map(parse_filter).transpose() {
-            Ok(c) => c.unwrap_or_default(),
-            Err(refusal) => return refused(refusal),
-        };
-        let top = match get("$top").map(str::parse::<usize>) {
-            None => sim.page_size,
-            Some(Ok(t)) if (1..=1000).contains(&t) => t,
-            Some(_) => return refused(bad("The value of $top must be between 1 and 1000.")),
-        };
-        let by_modified = match get("$orderby") {
-            None | Some("properties/createdTimeUtc desc") => false,
-            Some("properties/lastModifiedTimeUtc asc") => true,
-            Some(other) => return refused(bad(format!("The $orderby '{other}' is not supported."))),
-        };
-        let base = sim.base.clone();
-        let mut rows: Vec<(String, String, Value)> = sim
-            .workspace
-            .incidents
-            .values()
-            .map(|i| {
-                let json = i.json(&base);
-                let key = if by_modified {
-                    super::store::time(i.system.modified_at)
-                } else {
-                    format!("{:020}", i64::MAX - i.number)
-                };
-                (key, i.name.clone(), json)
-            })
-            .filter(|(_, _, json)| {
-                clauses.iter().all(|c| match c {
-                    Clause::Modified(op, at) => {
-                        let modified = json["properties"]["lastModifiedTimeUtc"]
-                            .as_str()
-                            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                            .map(|t| t.to_utc());
-                        modified.is_some_and(|m| if *op == "ge" { m >= *at } else { m > *at })
-                    }
-                    Clause::Equals(field, value) => json["properties"][field] == value.as_str(),
-                })
-            })
-            .collect();
-        rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
-        // Keyset paging: the token is the last row's sort key, so rows that change while a
-        // client pages move later instead of shifting others past it.
-        if let Some(token) = get("$skipToken") {
-            let Some((key, name)) = token.split_once('|') else {
-                return refused(bad("Invalid $skipToken."));
+    handle(
+        &state,
+        &headers,
+        raw,
+        &scope,
+        Op::Read,
+        "incidents",
+        |sim, _, query| {
+            let get = |k: &str| {
+                query
+                    .iter()
+                    .find(|(key, _)| key == k)
+                    .map(|(_, v)| v.as_str())
             };
-            rows.retain(|(k, n, _)| (k.as_str(), n.as_str()) > (key, name));
-        }
-        let more = rows.len() > top;
-        rows.truncate(top);
-        let mut body = json!({"value": rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>()});
-        if more {
-            if let Some(last) = rows.last() {
-                let mut next = url::form_urlencoded::Serializer::new(String::new());
-                for (k, v) in query.iter().filter(|(k, _)| k != "$skipToken") {
-                    next.append_pair(k, v);
+            let clauses = match get("$filter").map(parse_filter).transpose() {
+                Ok(c) => c.unwrap_or_default(),
+                Err(refusal) => return refused(refusal),
+            };
+            let top = match get("$top").map(str::parse::<usize>) {
+                None => sim.page_size,
+                Some(Ok(t)) if (1..=1000).contains(&t) => t,
+                Some(_) => return refused(bad("The value of $top must be between 1 and 1000.")),
+            };
+            let by_modified = match get("$orderby") {
+                None | Some("properties/createdTimeUtc desc") => false,
+                Some("properties/lastModifiedTimeUtc asc") => true,
+                Some(other) => {
+                    return refused(bad(format!("The $orderby '{other}' is not supported.")))
                 }
-                next.append_pair("$skipToken", &format!("{}|{}", last.0, last.1));
-                body["nextLink"] = json!(format!("{}{}/incidents?{}", sim_origin(sim), base, next.finish()));
+            };
+            let base = sim.base.clone();
+            let mut rows: Vec<(String, String, Value)> = sim
+                .workspace
+                .incidents
+                .values()
+                .map(|i| {
+                    let json = i.json(&base);
+                    let key = if by_modified {
+                        super::store::time(i.system.modified_at)
+                    } else {
+                        format!("{:020}", i64::MAX - i.number)
+                    };
+                    (key, i.name.clone(), json)
+                })
+                .filter(|(_, _, json)| {
+                    clauses.iter().all(|c| match c {
+                        Clause::Modified(op, at) => {
+                            let modified = json["properties"]["lastModifiedTimeUtc"]
+                                .as_str()
+                                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                                .map(|t| t.to_utc());
+                            modified.is_some_and(|m| if *op == "ge" { m >= *at } else { m > *at })
+                        }
+                        Clause::Equals(field, value) => json["properties"][field] == value.as_str(),
+                    })
+                })
+                .collect();
+            rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+            // Keyset paging: the token is the last row's sort key, so rows that change while a
+            // client pages move later instead of shifting others past it.
+            if let Some(token) = get("$skipToken") {
+                let Some((key, name)) = token.split_once('|') else {
+                    return refused(bad("Invalid $skipToken."));
+                };
+                rows.retain(|(k, n, _)| (k.as_str(), n.as_str()) > (key, name));
             }
-        }
-        ok(StatusCode::OK, body)
-    })
+            let more = rows.len() > top;
+            rows.truncate(top);
+            let mut body = json!({"value": rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>()});
+            if more {
+                if let Some(last) = rows.last() {
+                    let mut next = url::form_urlencoded::Serializer::new(String::new());
+                    for (k, v) in query.iter().filter(|(k, _)| k != "$skipToken") {
+                        next.append_pair(k, v);
+                    }
+                    next.append_pair("$skipToken", &format!("{}|{}", last.0, last.1));
+                    body["nextLink"] = json!(format!(
+                        "{}{}/incidents?{}",
+                        sim_origin(sim),
+                        base,
+                        next.finish()
+                    ));
+                }
+            }
+            ok(StatusCode::OK, body)
+        },
+    )
 }
 
 /// The simulator's origin, for `nextLink`.
@@ -480,12 +527,18 @@ async fn get_incident(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    handle(&state, &headers, raw, &(s, r, w), Op::Read, "incidents", |sim, _, _| {
-        match sim.workspace.incidents.get(&id) {
+    handle(
+        &state,
+        &headers,
+        raw,
+        &(s, r, w),
+        Op::Read,
+        "incidents",
+        |sim, _, _| match sim.workspace.incidents.get(&id) {
             Some(incident) => ok(StatusCode::OK, incident.json(&sim.base)),
             None => not_found("incident", &id),
-        }
-    })
+        },
+    )
 }
 
 async fn put_incident(
@@ -495,80 +548,89 @@ async fn put_incident(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
-    handle(&state, &headers, raw, &(s, r, w), Op::WriteIncident, "incidents", |sim, client, _| {
-        let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
-            return refused(bad("The request body must be a JSON object."));
-        };
-        if id.is_empty() || id.len() > 256 || id.contains(['/', '?', '#']) {
-            return refused(bad(format!("The incident id '{id}' is not valid.")));
-        }
-        let given = body
-            .get("properties")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        let etag = body.get("etag").and_then(Value::as_str).map(str::to_string);
-        let now = sim.now();
-        // A person's change landing just before this write, as tests arrange.
-        if sim.workspace.incidents.contains_key(&id) {
-            if let Some(change) = sim.interfere.pop_front() {
-                change(&mut sim.workspace, now);
+    handle(
+        &state,
+        &headers,
+        raw,
+        &(s, r, w),
+        Op::WriteIncident,
+        "incidents",
+        |sim, client, _| {
+            let Ok(Value::Object(body)) = serde_json::from_slice::<Value>(&body) else {
+                return refused(bad("The request body must be a JSON object."));
+            };
+            if id.is_empty() || id.len() > 256 || id.contains(['/', '?', '#']) {
+                return refused(bad(format!("The incident id '{id}' is not valid.")));
             }
-            if etag.is_some() && sim.conflict_next > 0 {
-                sim.conflict_next -= 1;
-                sim.workspace.touch(&id, &Actor::app("automation-rule"), now);
-            }
-        }
-        let actor = Actor::app(client);
-        let base = sim.base.clone();
-        match sim.workspace.incidents.get(&id).cloned() {
-            Some(existing) => {
-                if etag.as_deref().is_some_and(|e| e != existing.etag) {
-                    return error(
-                        StatusCode::CONFLICT,
-                        "Conflict",
-                        &format!("Newer version of resource '{id}' exists. Data was not saved"),
-                    );
+            let given = body
+                .get("properties")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let etag = body.get("etag").and_then(Value::as_str).map(str::to_string);
+            let now = sim.now();
+            // A person's change landing just before this write, as tests arrange.
+            if sim.workspace.incidents.contains_key(&id) {
+                if let Some(change) = sim.interfere.pop_front() {
+                    change(&mut sim.workspace, now);
                 }
-                let props = match merged(Some(&existing.props), &given) {
-                    Ok(p) => p,
-                    Err(refusal) => return refused(refusal),
-                };
-                let changed = changed(&existing.props, &props);
-                let new_etag = sim.workspace.etag();
-                if let Some(incident) = sim.workspace.incidents.get_mut(&id) {
-                    incident.props = props;
-                    incident.etag = new_etag;
-                    incident.system.modified_at = after(incident.system.modified_at, now);
-                    incident.system.modified_by = actor;
+                if etag.is_some() && sim.conflict_next > 0 {
+                    sim.conflict_next -= 1;
+                    sim.workspace
+                        .touch(&id, &Actor::app("automation-rule"), now);
                 }
-                sim.writes.push(SentinelWrite {
-                    resource: format!("incidents/{id}"),
-                    client: client.to_string(),
-                    at: now,
-                    created: false,
-                    changed,
-                });
-                ok(StatusCode::OK, sim.workspace.incidents[&id].json(&base))
             }
-            None => {
-                let props = match merged(None, &given) {
-                    Ok(p) => p,
-                    Err(refusal) => return refused(refusal),
-                };
-                let changed = changed(&Map::new(), &props);
-                let json = sim.workspace.create(&id, props, &actor, now).json(&base);
-                sim.writes.push(SentinelWrite {
-                    resource: format!("incidents/{id}"),
-                    client: client.to_string(),
-                    at: now,
-                    created: true,
-                    changed,
-                });
-                ok(StatusCode::CREATED, json)
+            let actor = Actor::app(client);
+            let base = sim.base.clone();
+            match sim.workspace.incidents.get(&id).cloned() {
+                Some(existing) => {
+                    if etag.as_deref().is_some_and(|e| e != existing.etag) {
+                        return error(
+                            StatusCode::CONFLICT,
+                            "Conflict",
+                            &format!("Newer version of resource '{id}' exists. Data was not saved"),
+                        );
+                    }
+                    let props = match merged(Some(&existing.props), &given) {
+                        Ok(p) => p,
+                        Err(refusal) => return refused(refusal),
+                    };
+                    let changed = changed(&existing.props, &props);
+                    let new_etag = sim.workspace.etag();
+                    if let Some(incident) = sim.workspace.incidents.get_mut(&id) {
+                        incident.props = props;
+                        incident.etag = new_etag;
+                        incident.system.modified_at = after(incident.system.modified_at, now);
+                        incident.system.modified_by = actor;
+                    }
+                    sim.writes.push(SentinelWrite {
+                        resource: format!("incidents/{id}"),
+                        client: client.to_string(),
+                        at: now,
+                        created: false,
+                        changed,
+                    });
+                    ok(StatusCode::OK, sim.workspace.incidents[&id].json(&base))
+                }
+                None => {
+                    let props = match merged(None, &given) {
+                        Ok(p) => p,
+                        Err(refusal) => return refused(refusal),
+                    };
+                    let changed = changed(&Map::new(), &props);
+                    let json = sim.workspace.create(&id, props, &actor, now).json(&base);
+                    sim.writes.push(SentinelWrite {
+                        resource: format!("incidents/{id}"),
+                        client: client.to_string(),
+                        at: now,
+                        created: true,
+                        changed,
+                    });
+                    ok(StatusCode::CREATED, json)
+                }
             }
-        }
-    })
+        },
+    )
 }
 
 async fn delete_incident(
@@ -577,12 +639,22 @@ async fn delete_incident(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    handle(&state, &headers, raw, &(s, r, w), Op::WriteIncident, "incidents", |sim, _, _| {
-        match sim.workspace.incidents.remove(&id) {
+    handle(
+        &state,
+        &headers,
+        raw,
+        &(s, r, w),
+        Op::WriteIncident,
+        "incidents",
+        |sim, _, _| match sim.workspace.incidents.remove(&id) {
             Some(_) => ok(StatusCode::OK, Value::Null),
-            None => Answer { status: StatusCode::NO_CONTENT, headers: Vec::new(), body: Value::Null },
-        }
-    })
+            None => Answer {
+                status: StatusCode::NO_CONTENT,
+                headers: Vec::new(),
+                body: Value::Null,
+            },
+        },
+    )
 }
 
 async fn list_comments(
@@ -591,15 +663,25 @@ async fn list_comments(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    handle(&state, &headers, raw, &(s, r, w), Op::Read, "incidents/comments", |sim, _, _| {
-        match sim.workspace.incidents.get(&id) {
+    handle(
+        &state,
+        &headers,
+        raw,
+        &(s, r, w),
+        Op::Read,
+        "incidents/comments",
+        |sim, _, _| match sim.workspace.incidents.get(&id) {
             Some(incident) => {
-                let value: Vec<Value> = incident.comments.iter().map(|c| c.json(&sim.base, &id)).collect();
+                let value: Vec<Value> = incident
+                    .comments
+                    .iter()
+                    .map(|c| c.json(&sim.base, &id))
+                    .collect();
                 ok(StatusCode::OK, json!({"value": value}))
             }
             None => not_found("incident", &id),
-        }
-    })
+        },
+    )
 }
 
 async fn get_comment(
@@ -608,12 +690,23 @@ async fn get_comment(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    handle(&state, &headers, raw, &(s, r, w), Op::Read, "incidents/comments", |sim, _, _| {
-        match sim.workspace.incidents.get(&id).and_then(|i| i.comments.iter().find(|c| c.name == comment)) {
+    handle(
+        &state,
+        &headers,
+        raw,
+        &(s, r, w),
+        Op::Read,
+        "incidents/comments",
+        |sim, _, _| match sim
+            .workspace
+            .incidents
+            .get(&id)
+            .and_then(|i| i.comments.iter().find(|c| c.name == comment))
+        {
             Some(c) => ok(StatusCode::OK, c.json(&sim.base, &id)),
             None => not_found("comment", &comment),
-        }
-    })
+        },
+    )
 }
 
 async fn put_comment(
@@ -623,69 +716,81 @@ async fn put_comment(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
-    handle(&state, &headers, raw, &(s, r, w), Op::WriteIncident, "incidents/comments", |sim, client, _| {
-        let message = serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|b| b["properties"]["message"].as_str().map(str::to_string));
-        let Some(message) = message.filter(|m| !m.trim().is_empty()) else {
-            return refused(bad("The property 'properties.message' is required."));
-        };
-        if message.chars().count() > MAX_COMMENT_CHARS {
-            return refused(bad(format!(
-                "The comment is longer than {MAX_COMMENT_CHARS} characters."
-            )));
-        }
-        let now = sim.now();
-        let etag = sim.workspace.etag();
-        let base = sim.base.clone();
-        let Some(incident) = sim.workspace.incidents.get_mut(&id) else {
-            return not_found("incident", &id);
-        };
-        let actor = Actor::app(client);
-        let (status, created) = match incident.comments.iter_mut().find(|c| c.name == comment) {
-            Some(existing) => {
-                if existing.author != actor {
-                    return error(StatusCode::FORBIDDEN, "Forbidden", "Only the author of a comment can edit it.");
-                }
-                existing.message = message;
-                existing.etag = etag;
-                existing.modified = now;
-                (StatusCode::OK, false)
+    handle(
+        &state,
+        &headers,
+        raw,
+        &(s, r, w),
+        Op::WriteIncident,
+        "incidents/comments",
+        |sim, client, _| {
+            let message = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|b| b["properties"]["message"].as_str().map(str::to_string));
+            let Some(message) = message.filter(|m| !m.trim().is_empty()) else {
+                return refused(bad("The property 'properties.message' is required."));
+            };
+            if message.chars().count() > MAX_COMMENT_CHARS {
+                return refused(bad(format!(
+                    "The comment is longer than {MAX_COMMENT_CHARS} characters."
+                )));
             }
-            None => {
-                if incident.comments.len() >= MAX_COMMENTS {
-                    return refused(bad(format!(
-                        "The incident already has the maximum of {MAX_COMMENTS} comments."
-                    )));
+            let now = sim.now();
+            let etag = sim.workspace.etag();
+            let base = sim.base.clone();
+            let Some(incident) = sim.workspace.incidents.get_mut(&id) else {
+                return not_found("incident", &id);
+            };
+            let actor = Actor::app(client);
+            let (status, created) = match incident.comments.iter_mut().find(|c| c.name == comment) {
+                Some(existing) => {
+                    if existing.author != actor {
+                        return error(
+                            StatusCode::FORBIDDEN,
+                            "Forbidden",
+                            "Only the author of a comment can edit it.",
+                        );
+                    }
+                    existing.message = message;
+                    existing.etag = etag;
+                    existing.modified = now;
+                    (StatusCode::OK, false)
                 }
-                incident.comments.push(Comment {
-                    name: comment.clone(),
-                    message,
-                    etag,
-                    author: actor.clone(),
-                    created: now,
-                    modified: now,
-                });
-                (StatusCode::CREATED, true)
-            }
-        };
-        let json = incident
-            .comments
-            .iter()
-            .find(|c| c.name == comment)
-            .map(|c| c.json(&base, &id))
-            .unwrap_or(Value::Null);
-        // A comment changes the incident (its commentsCount): a new version of it.
-        sim.workspace.touch(&id, &actor, now);
-        sim.writes.push(SentinelWrite {
-            resource: format!("incidents/{id}/comments/{comment}"),
-            client: client.to_string(),
-            at: now,
-            created,
-            changed: vec!["message".into()],
-        });
-        ok(status, json)
-    })
+                None => {
+                    if incident.comments.len() >= MAX_COMMENTS {
+                        return refused(bad(format!(
+                            "The incident already has the maximum of {MAX_COMMENTS} comments."
+                        )));
+                    }
+                    incident.comments.push(Comment {
+                        name: comment.clone(),
+                        message,
+                        etag,
+                        author: actor.clone(),
+                        created: now,
+                        modified: now,
+                    });
+                    (StatusCode::CREATED, true)
+                }
+            };
+            let json = incident
+                .comments
+                .iter()
+                .find(|c| c.name == comment)
+                .map(|c| c.json(&base, &id))
+                .unwrap_or(Value::Null);
+            // A comment changes the incident (its commentsCount): a new version of it.
+            sim.workspace.touch(&id, &actor, now);
+            sim.writes.push(SentinelWrite {
+                resource: format!("incidents/{id}/comments/{comment}"),
+                client: client.to_string(),
+                at: now,
+                created,
+                changed: vec!["message".into()],
+            });
+            ok(status, json)
+        },
+    )
 }
 
 async fn list_rules(
@@ -694,10 +799,23 @@ async fn list_rules(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    handle(&state, &headers, raw, &scope, Op::Read, "alertRules", |sim, _, _| {
-        let value: Vec<Value> = sim.workspace.rules.values().map(|r| r.json(&sim.base)).collect();
-        ok(StatusCode::OK, json!({"value": value}))
-    })
+    handle(
+        &state,
+        &headers,
+        raw,
+        &scope,
+        Op::Read,
+        "alertRules",
+        |sim, _, _| {
+            let value: Vec<Value> = sim
+                .workspace
+                .rules
+                .values()
+                .map(|r| r.json(&sim.base))
+                .collect();
+            ok(StatusCode::OK, json!({"value": value}))
+        },
+    )
 }
 
 async fn get_rule(
@@ -706,12 +824,18 @@ async fn get_rule(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    handle(&state, &headers, raw, &(s, r, w), Op::Read, "alertRules", |sim, _, _| {
-        match sim.workspace.rules.get(&rule) {
+    handle(
+        &state,
+        &headers,
+        raw,
+        &(s, r, w),
+        Op::Read,
+        "alertRules",
+        |sim, _, _| match sim.workspace.rules.get(&rule) {
             Some(found) => ok(StatusCode::OK, found.json(&sim.base)),
             None => not_found("alert rule", &rule),
-        }
-    })
+        },
+    )
 }
 
 async fn put_rule(
@@ -721,51 +845,75 @@ async fn put_rule(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
-    handle(&state, &headers, raw, &(s, r, w), Op::WriteRule, "alertRules", |sim, client, _| {
-        let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-            return refused(bad("The request body must be a JSON object."));
-        };
-        if body["kind"] != "MicrosoftSecurityIncidentCreation" {
-            return refused(bad("This simulator serves alert rules of kind MicrosoftSecurityIncidentCreation only."));
-        }
-        let props = &body["properties"];
-        let (Some(display), Some(product), Some(enabled)) = (
-            props["displayName"].as_str(),
-            props["productFilter"].as_str(),
-            props["enabled"].as_bool(),
-        ) else {
-            return refused(bad("The properties displayName, productFilter and enabled are required."));
-        };
-        let now = sim.now();
-        let new_etag = sim.workspace.etag();
-        let base = sim.base.clone();
-        let existing = sim.workspace.rules.get(&rule);
-        if let (Some(existing), Some(etag)) = (existing, body["etag"].as_str()) {
-            if etag != existing.etag {
-                return error(StatusCode::CONFLICT, "Conflict", &format!("Newer version of resource '{rule}' exists. Data was not saved"));
+    handle(
+        &state,
+        &headers,
+        raw,
+        &(s, r, w),
+        Op::WriteRule,
+        "alertRules",
+        |sim, client, _| {
+            let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+                return refused(bad("The request body must be a JSON object."));
+            };
+            if body["kind"] != "MicrosoftSecurityIncidentCreation" {
+                return refused(bad("This simulator serves alert rules of kind MicrosoftSecurityIncidentCreation only."));
             }
-        }
-        let created = existing.is_none();
-        let severities = props["severitiesFilter"].as_array().map(|a| {
-            a.iter().filter_map(Value::as_str).map(str::to_string).collect()
-        });
-        let entry = super::store::Rule {
-            name: rule.clone(),
-            etag: new_etag,
-            display_name: display.to_string(),
-            product: product.to_string(),
-            enabled,
-            severities,
-            modified: now,
-        };
-        sim.workspace.rules.insert(rule.clone(), entry);
-        sim.writes.push(SentinelWrite {
-            resource: format!("alertRules/{rule}"),
-            client: client.to_string(),
-            at: now,
-            created,
-            changed: vec!["enabled".into()],
-        });
-        ok(if created { StatusCode::CREATED } else { StatusCode::OK }, sim.workspace.rules[&rule].json(&base))
-    })
+            let props = &body["properties"];
+            let (Some(display), Some(product), Some(enabled)) = (
+                props["displayName"].as_str(),
+                props["productFilter"].as_str(),
+                props["enabled"].as_bool(),
+            ) else {
+                return refused(bad(
+                    "The properties displayName, productFilter and enabled are required.",
+                ));
+            };
+            let now = sim.now();
+            let new_etag = sim.workspace.etag();
+            let base = sim.base.clone();
+            let existing = sim.workspace.rules.get(&rule);
+            if let (Some(existing), Some(etag)) = (existing, body["etag"].as_str()) {
+                if etag != existing.etag {
+                    return error(
+                        StatusCode::CONFLICT,
+                        "Conflict",
+                        &format!("Newer version of resource '{rule}' exists. Data was not saved"),
+                    );
+                }
+            }
+            let created = existing.is_none();
+            let severities = props["severitiesFilter"].as_array().map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            });
+            let entry = super::store::Rule {
+                name: rule.clone(),
+                etag: new_etag,
+                display_name: display.to_string(),
+                product: product.to_string(),
+                enabled,
+                severities,
+                modified: now,
+            };
+            sim.workspace.rules.insert(rule.clone(), entry);
+            sim.writes.push(SentinelWrite {
+                resource: format!("alertRules/{rule}"),
+                client: client.to_string(),
+                at: now,
+                created,
+                changed: vec!["enabled".into()],
+            });
+            ok(
+                if created {
+                    StatusCode::CREATED
+                } else {
+                    StatusCode::OK
+                },
+                sim.workspace.rules[&rule].json(&base),
+            )
+        },
+    )
 }

@@ -124,7 +124,12 @@ const WRITABLE: &[&str] = &[
 
 const SEVERITIES: &[&str] = &["High", "Medium", "Low", "Informational"];
 const STATUSES: &[&str] = &["New", "Active", "Closed"];
-const CLASSIFICATIONS: &[&str] = &["Undetermined", "TruePositive", "BenignPositive", "FalsePositive"];
+const CLASSIFICATIONS: &[&str] = &[
+    "Undetermined",
+    "TruePositive",
+    "BenignPositive",
+    "FalsePositive",
+];
 const REASONS: &[&str] = &[
     "SuspiciousActivity",
     "SuspiciousButExpected",
@@ -133,7 +138,7 @@ const REASONS: &[&str] = &[
 ];
 const OWNER_TYPES: &[&str] = &["Unknown", "User", "Group"];
 /// `additionalData` keys the service keeps itself.
-const SERVICE_DATA: &[&str] = &["alertsCount", "bookmarksCount", "commentsCount"];
+const SERVICE_DATA: &[&str] = &["bookmarksCount", "commentsCount"];
 
 /// Why a write was refused: ARM's status, error code and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -340,12 +345,21 @@ impl Incident {
                 self.name
             )),
         );
-        props.entry("providerName").or_insert(json!("Azure Sentinel"));
+        props
+            .entry("providerName")
+            .or_insert(json!("Azure Sentinel"));
         props
             .entry("providerIncidentId")
             .or_insert(json!(self.number.to_string()));
         props.entry("relatedAnalyticRuleIds").or_insert(json!([]));
-        for key in ["description", "classification", "classificationReason", "classificationComment", "firstActivityTimeUtc", "lastActivityTimeUtc"] {
+        for key in [
+            "description",
+            "classification",
+            "classificationReason",
+            "classificationComment",
+            "firstActivityTimeUtc",
+            "lastActivityTimeUtc",
+        ] {
             props.entry(key).or_insert(Value::Null);
         }
         json!({
@@ -423,7 +437,10 @@ pub(crate) fn after(previous: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc
 impl Workspace {
     pub fn etag(&mut self) -> String {
         self.next_etag += 1;
-        format!("\"{:08x}-0000-0000-0000-{:012x}\"", self.next_etag, self.next_etag)
+        format!(
+            "\"{:08x}-0000-0000-0000-{:012x}\"",
+            self.next_etag, self.next_etag
+        )
     }
 
     /// A new incident `name` with `props` (already checked), made `by`.
@@ -469,8 +486,14 @@ mod tests {
             "additionalData": {"providerIncidentUrl": "https://x", "alertsCount": 99}});
         let props = merged(None, first.as_object().unwrap()).unwrap();
         assert_eq!(props["severity"], "High");
-        assert_eq!(props["labels"], json!([{"labelName": "a", "labelType": "User"}]));
-        assert_eq!(props["additionalData"], json!({"providerIncidentUrl": "https://x"}));
+        assert_eq!(
+            props["labels"],
+            json!([{"labelName": "a", "labelType": "User"}])
+        );
+        assert_eq!(
+            props["additionalData"],
+            json!({"providerIncidentUrl": "https://x", "alertsCount": 99})
+        );
         assert_eq!(props["owner"]["ownerType"], "Unknown");
         let next = merged(
             Some(&props),

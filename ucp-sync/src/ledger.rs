@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS twins (
     xdr_id TEXT PRIMARY KEY, sentinel_id TEXT NOT NULL, xdr_version TEXT, sentinel_etag TEXT,
     warned TEXT NOT NULL DEFAULT '', xdr_snapshot TEXT
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS twins_by_sentinel ON twins (sentinel_id);
 CREATE TABLE IF NOT EXISTS fields (
     xdr_id TEXT NOT NULL, field TEXT NOT NULL, xdr_value TEXT NOT NULL, sentinel_value TEXT NOT NULL,
     PRIMARY KEY (xdr_id, field)
@@ -223,8 +224,7 @@ impl Ledger {
     /// The twin of XDR incident `xdr_id`, if made.
     pub fn twin(&self, xdr_id: &str) -> Result<Option<Twin>, LedgerError> {
         self.run("reading a twin", |c| {
-            c.query_row(
-                "SELECT sentinel_id, xdr_version, sentinel_etag, warned, xdr_snapshot FROM twins WHERE xdr_id = ?1",
+            c.prepare_cached("SELECT sentinel_id, xdr_version, sentinel_etag, warned, xdr_snapshot FROM twins WHERE xdr_id = ?1")?.query_row(
                 params![xdr_id],
                 |r| {
                     let warned: String = r.get(3)?;
@@ -248,12 +248,9 @@ impl Ledger {
     /// The XDR incident whose twin is Sentinel incident `sentinel_id`.
     pub fn xdr_of(&self, sentinel_id: &str) -> Result<Option<String>, LedgerError> {
         self.run("finding a twin", |c| {
-            c.query_row(
-                "SELECT xdr_id FROM twins WHERE sentinel_id = ?1",
-                params![sentinel_id],
-                |r| r.get(0),
-            )
-            .optional()
+            c.prepare_cached("SELECT xdr_id FROM twins WHERE sentinel_id = ?1")?
+                .query_row(params![sentinel_id], |r| r.get(0))
+                .optional()
         })
     }
 
@@ -276,16 +273,20 @@ impl Ledger {
     ) -> Result<(), LedgerError> {
         self.run("recording a reconcile", |c| {
             let tx = c.transaction()?;
-            tx.execute(
+            tx.prepare_cached(
                 "INSERT INTO twins (xdr_id, sentinel_id, xdr_version, sentinel_etag, warned, xdr_snapshot) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (xdr_id) DO UPDATE SET sentinel_id = excluded.sentinel_id, xdr_version = excluded.xdr_version,
                  sentinel_etag = excluded.sentinel_etag, warned = excluded.warned, xdr_snapshot = excluded.xdr_snapshot",
+            )?
+            .execute(
                 params![xdr_id, twin.sentinel_id, twin.xdr_version, twin.sentinel_etag, twin.warned.join(","), twin.snapshot],
             )?;
             for (field, x, s) in fields {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO fields (xdr_id, field, xdr_value, sentinel_value) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (xdr_id, field) DO UPDATE SET xdr_value = excluded.xdr_value, sentinel_value = excluded.sentinel_value",
+                )?
+                .execute(
                     params![xdr_id, field.name(), x.to_string(), s.to_string()],
                 )?;
             }
@@ -296,8 +297,9 @@ impl Ledger {
     /// The agreed values of every field of incident `xdr_id`.
     pub fn fields(&self, xdr_id: &str) -> Result<Vec<(Field, Value, Value)>, LedgerError> {
         self.run("reading fields", |c| {
-            let mut stmt =
-                c.prepare("SELECT field, xdr_value, sentinel_value FROM fields WHERE xdr_id = ?1")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT field, xdr_value, sentinel_value FROM fields WHERE xdr_id = ?1",
+            )?;
             let rows = stmt.query_map(params![xdr_id], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
@@ -323,8 +325,9 @@ impl Ledger {
     /// Every comment record of incident `xdr_id`.
     pub fn comments(&self, xdr_id: &str) -> Result<Vec<CommentRecord>, LedgerError> {
         self.run("reading comments", |c| {
-            let mut stmt =
-                c.prepare("SELECT origin, key, state, copy FROM comments WHERE xdr_id = ?1")?;
+            let mut stmt = c.prepare_cached(
+                "SELECT origin, key, state, copy FROM comments WHERE xdr_id = ?1",
+            )?;
             let rows = stmt.query_map(params![xdr_id], |r| {
                 Ok(CommentRecord {
                     origin: r.get(0)?,
@@ -340,9 +343,11 @@ impl Ledger {
     /// Record what became of a comment.
     pub fn comment(&self, xdr_id: &str, record: &CommentRecord) -> Result<(), LedgerError> {
         self.run("recording a comment", |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO comments (xdr_id, origin, key, state, copy) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (xdr_id, origin, key) DO UPDATE SET state = excluded.state, copy = excluded.copy",
+            )?
+            .execute(
                 params![xdr_id, record.origin, record.key, record.state.as_str(), record.copy],
             )
             .map(|_| ())
@@ -359,14 +364,18 @@ impl Ledger {
         self.run("marking incidents changed", |c| {
             let tx = c.transaction()?;
             for id in ids {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO dirty (xdr_id, since) VALUES (?1, ?2) ON CONFLICT (xdr_id) DO NOTHING",
+                )?
+                .execute(
                     params![id, now.to_rfc3339()],
                 )?;
             }
             if let Some((name, value)) = cursor {
-                tx.execute(
+                tx.prepare_cached(
                     "INSERT INTO cursors (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                )?
+                .execute(
                     params![name, value],
                 )?;
             }
@@ -377,7 +386,7 @@ impl Ledger {
     /// Incidents waiting to be reconciled, oldest first.
     pub fn dirty(&self) -> Result<Vec<String>, LedgerError> {
         self.run("reading changed incidents", |c| {
-            let mut stmt = c.prepare("SELECT xdr_id FROM dirty ORDER BY since, xdr_id")?;
+            let mut stmt = c.prepare_cached("SELECT xdr_id FROM dirty ORDER BY since, xdr_id")?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             rows.collect()
         })
@@ -386,7 +395,8 @@ impl Ledger {
     /// Incident `xdr_id` is reconciled.
     pub fn clean(&self, xdr_id: &str) -> Result<(), LedgerError> {
         self.run("clearing a changed incident", |c| {
-            c.execute("DELETE FROM dirty WHERE xdr_id = ?1", params![xdr_id])
+            c.prepare_cached("DELETE FROM dirty WHERE xdr_id = ?1")?
+                .execute(params![xdr_id])
                 .map(|_| ())
         })
     }
@@ -394,12 +404,9 @@ impl Ledger {
     /// Cursor `name`.
     pub fn cursor(&self, name: &str) -> Result<Option<String>, LedgerError> {
         self.run("reading a cursor", |c| {
-            c.query_row(
-                "SELECT value FROM cursors WHERE name = ?1",
-                params![name],
-                |r| r.get(0),
-            )
-            .optional()
+            c.prepare_cached("SELECT value FROM cursors WHERE name = ?1")?
+                .query_row(params![name], |r| r.get(0))
+                .optional()
         })
     }
 
@@ -413,8 +420,10 @@ impl Ledger {
         detail: &str,
     ) -> Result<(), LedgerError> {
         self.run("writing the audit", |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO audit (time, xdr_id, field, event, detail) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(
                 params![now.to_rfc3339(), xdr_id, field, event, detail],
             )
             .map(|_| ())
@@ -424,7 +433,7 @@ impl Ledger {
     /// The audit trail, oldest first (`event` only, if given).
     pub fn audit_trail(&self, event: Option<&str>) -> Result<Vec<AuditEntry>, LedgerError> {
         self.run("reading the audit", |c| {
-            let mut stmt = c.prepare(
+            let mut stmt = c.prepare_cached(
                 "SELECT time, xdr_id, field, event, detail FROM audit WHERE ?1 IS NULL OR event = ?1 ORDER BY seq",
             )?;
             let rows = stmt.query_map(params![event], |r| {
@@ -448,8 +457,10 @@ impl Ledger {
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         self.run("recording a rule", |c| {
-            c.execute(
+            c.prepare_cached(
                 "INSERT INTO rules (rule_id, product, time) VALUES (?1, ?2, ?3) ON CONFLICT (rule_id) DO NOTHING",
+            )?
+            .execute(
                 params![rule_id, product, now.to_rfc3339()],
             )
             .map(|_| ())
@@ -459,7 +470,8 @@ impl Ledger {
     /// The rules the sync turned off, `(rule id, product)`.
     pub fn disabled_rules(&self) -> Result<Vec<(String, String)>, LedgerError> {
         self.run("reading rules", |c| {
-            let mut stmt = c.prepare("SELECT rule_id, product FROM rules ORDER BY rule_id")?;
+            let mut stmt =
+                c.prepare_cached("SELECT rule_id, product FROM rules ORDER BY rule_id")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })

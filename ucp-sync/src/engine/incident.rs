@@ -2,8 +2,8 @@
 //! (create the twin, or merge into the version read, again on a 409), write XDR (one
 //! `update_incident` of the fields Sentinel changed), copy comments, record.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -186,7 +186,7 @@ impl IncidentSync {
                     (first, s, at)
                 } else {
                     // Merge into the version read; on a newer one, decide again on it.
-                    let last = RefCell::new((first, modified(&s)));
+                    let last = Mutex::new((first, modified(&s)));
                     let (xr, known_r, last_r, target) = (&x, &known, &last, sentinel_id.as_str());
                     let updated = self
                         .retry(false, move || {
@@ -198,13 +198,14 @@ impl IncidentSync {
                                     let d = decide(xr, &fresh.properties, modified(fresh), known_r);
                                     let props = (!d.to_sentinel.is_empty())
                                         .then(|| merged(xr, fresh, &d.to_sentinel));
-                                    *last_r.borrow_mut() = (d, modified(fresh));
+                                    *last_r.lock().unwrap_or_else(|p| p.into_inner()) =
+                                        (d, modified(fresh));
                                     props
                                 },
                             )
                         })
                         .await?;
-                    let (decision, at) = last.into_inner();
+                    let (decision, at) = last.into_inner().unwrap_or_else(|p| p.into_inner());
                     let saved = match updated {
                         Updated::Written(saved, attempts) => {
                             writes += 1;

@@ -22,6 +22,7 @@ pub const CREDENTIAL: &str = "entra-app";
 pub const CLIENT_ID: &str = "7d1e0c52-sync-app";
 pub const SECRET: &str = "sync-app-secret-9Qp~x";
 pub mod checker;
+pub mod scenario;
 
 pub const GRAPH_ROLES: &[&str] = &["SecurityIncident.ReadWrite.All"];
 

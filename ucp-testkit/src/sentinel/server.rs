@@ -458,30 +458,48 @@ async fn list_incidents(
                 }
             };
             let base = sim.base.clone();
-            let mut rows: Vec<(String, String, Value)> = sim
+            // Filter and order on the stored incidents; only the page is rendered.
+            let mut rows: Vec<(String, String, &super::store::Incident)> = sim
                 .workspace
                 .incidents
                 .values()
+                .filter(|i| {
+                    clauses.iter().all(|c| match c {
+                        Clause::Modified(op, at) => {
+                            let m = i.system.modified_at;
+                            if *op == "ge" {
+                                m >= *at
+                            } else {
+                                m > *at
+                            }
+                        }
+                        Clause::Equals(field, value) => match field.as_str() {
+                            "providerIncidentId" => {
+                                i.props
+                                    .get(field)
+                                    .and_then(Value::as_str)
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| i.number.to_string())
+                                    == *value
+                            }
+                            "providerName" => {
+                                i.props
+                                    .get(field)
+                                    .and_then(Value::as_str)
+                                    .unwrap_or("Azure Sentinel")
+                                    == value
+                            }
+                            _ => i.props.get(field).and_then(Value::as_str) == Some(value.as_str()),
+                        },
+                    })
+                })
                 .map(|i| {
-                    let json = i.json(&base);
                     let key = if by_modified {
                         super::store::time(i.system.modified_at)
                     } else {
                         format!("{:020}", i64::MAX - i.number)
                     };
-                    (key, i.name.clone(), json)
-                })
-                .filter(|(_, _, json)| {
-                    clauses.iter().all(|c| match c {
-                        Clause::Modified(op, at) => {
-                            let modified = json["properties"]["lastModifiedTimeUtc"]
-                                .as_str()
-                                .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-                                .map(|t| t.to_utc());
-                            modified.is_some_and(|m| if *op == "ge" { m >= *at } else { m > *at })
-                        }
-                        Clause::Equals(field, value) => json["properties"][field] == value.as_str(),
-                    })
+                    (key, i.name.clone(), i)
                 })
                 .collect();
             rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
@@ -495,7 +513,8 @@ async fn list_incidents(
             }
             let more = rows.len() > top;
             rows.truncate(top);
-            let mut body = json!({"value": rows.iter().map(|r| r.2.clone()).collect::<Vec<_>>()});
+            let mut body =
+                json!({"value": rows.iter().map(|r| r.2.json(&base)).collect::<Vec<_>>()});
             if more {
                 if let Some(last) = rows.last() {
                     let mut next = url::form_urlencoded::Serializer::new(String::new());

@@ -6,7 +6,7 @@
 //! | `twins` | each XDR incident's Sentinel twin, and the last version of each side reconciled |
 //! | `fields` | per incident and field: the last value agreed on each side (a side whose value still equals it did not change: an echo of our own write is recognized so) |
 //! | `comments` | per incident: every comment seen on either side and what became of it (copied, pending, skipped over a limit, our own copy) |
-//! | `dirty` | incidents a poll saw change and not yet reconciled (saved with the poll's cursor in one transaction) |
+//! | `dirty` | incidents a poll saw change and not yet reconciled, and whether XDR's side changed (saved with the poll's cursor in one transaction) |
 //! | `cursors` | where each side's polling continues |
 //! | `audit` | conflicts and their resolution, one-way edits put back, comments skipped, rules turned off |
 //! | `rules` | the Microsoft incident creation rules the sync turned off |
@@ -45,7 +45,9 @@ CREATE TABLE IF NOT EXISTS comments (
     copy TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (xdr_id, origin, key)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS dirty (xdr_id TEXT PRIMARY KEY, since TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dirty (
+    xdr_id TEXT PRIMARY KEY, since TEXT NOT NULL, xdr_changed INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, xdr_id TEXT NOT NULL,
@@ -354,10 +356,13 @@ impl Ledger {
         })
     }
 
-    /// Mark `ids` changed and save cursor `name` = `cursor` with them, in one transaction.
+    /// Mark `ids` changed (on XDR's side when `xdr_changed`: its state must then be read
+    /// again, not taken from the snapshot) and save cursor `name` = `cursor` with them, in one
+    /// transaction.
     pub fn mark_dirty(
         &self,
         ids: &[String],
+        xdr_changed: bool,
         cursor: Option<(&str, &str)>,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
@@ -365,11 +370,10 @@ impl Ledger {
             let tx = c.transaction()?;
             for id in ids {
                 tx.prepare_cached(
-                    "INSERT INTO dirty (xdr_id, since) VALUES (?1, ?2) ON CONFLICT (xdr_id) DO NOTHING",
+                    "INSERT INTO dirty (xdr_id, since, xdr_changed) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (xdr_id) DO UPDATE SET xdr_changed = MAX(xdr_changed, excluded.xdr_changed)",
                 )?
-                .execute(
-                    params![id, now.to_rfc3339()],
-                )?;
+                .execute(params![id, now.to_rfc3339(), i64::from(xdr_changed)])?;
             }
             if let Some((name, value)) = cursor {
                 tx.prepare_cached(
@@ -383,11 +387,12 @@ impl Ledger {
         })
     }
 
-    /// Incidents waiting to be reconciled, oldest first.
-    pub fn dirty(&self) -> Result<Vec<String>, LedgerError> {
+    /// Incidents waiting to be reconciled, oldest first, with whether XDR's side changed.
+    pub fn dirty(&self) -> Result<Vec<(String, bool)>, LedgerError> {
         self.run("reading changed incidents", |c| {
-            let mut stmt = c.prepare_cached("SELECT xdr_id FROM dirty ORDER BY since, xdr_id")?;
-            let rows = stmt.query_map([], |r| r.get(0))?;
+            let mut stmt =
+                c.prepare_cached("SELECT xdr_id, xdr_changed FROM dirty ORDER BY since, xdr_id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)))?;
             rows.collect()
         })
     }
@@ -512,7 +517,7 @@ mod tests {
                 )
                 .unwrap();
             ledger
-                .mark_dirty(&["x2".into()], Some(("xdr", "c1")), now)
+                .mark_dirty(&["x2".into()], true, Some(("xdr", "c1")), now)
                 .unwrap();
             ledger
                 .audit(now, "x1", "title", "conflict", "XDR won")
@@ -527,7 +532,10 @@ mod tests {
             ledger.comments("x1").unwrap()[0].state,
             CommentState::Pending
         );
-        assert_eq!(ledger.dirty().unwrap(), ["x2"]);
+        assert_eq!(ledger.dirty().unwrap(), [("x2".to_string(), true)]);
+        // A later mark from Sentinel's side keeps XDR's.
+        ledger.mark_dirty(&["x2".into()], false, None, now).unwrap();
+        assert_eq!(ledger.dirty().unwrap(), [("x2".to_string(), true)]);
         assert_eq!(ledger.cursor("xdr").unwrap().as_deref(), Some("c1"));
         ledger.clean("x2").unwrap();
         assert!(ledger.dirty().unwrap().is_empty());

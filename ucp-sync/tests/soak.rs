@@ -97,7 +97,7 @@ async fn a_day_of_edits_on_both_sides_ends_in_agreement_without_duplicates_or_ec
     };
     for (at, event) in &scenario.events {
         tokio::time::sleep_until(start + *at).await;
-        apply(event, &lab.graph, &lab.sentinel, &ids, &throttle_graph);
+        let _ = apply(event, &lab.graph, &lab.sentinel, &ids, &throttle_graph);
     }
     // Settle, then an hour with no edit: nothing may be written.
     tokio::time::sleep_until(start + DAY + Duration::from_secs(300)).await;

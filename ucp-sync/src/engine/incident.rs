@@ -54,7 +54,7 @@ fn since(now: DateTime<Utc>, then: Option<DateTime<Utc>>) -> Option<Duration> {
 
 impl IncidentSync {
     /// The XDR incident `id` as it is now: this cycle's poll, else the ledger's snapshot
-    /// (current while the poll shows no newer version), else Graph. `fresh` forces Graph.
+    /// (current when only Sentinel's side changed), else Graph. `fresh` forces Graph.
     async fn xdr_state(
         &self,
         id: &str,
@@ -86,24 +86,29 @@ impl IncidentSync {
         }
     }
 
-    /// Reconcile incident `id`; the writes made.
+    /// Reconcile incident `id` (`xdr_changed`: a poll saw XDR's side change); the writes
+    /// made.
     pub(crate) async fn reconcile(
         &self,
         id: &str,
         polled_xdr: Option<&XdrIncident>,
+        xdr_changed: bool,
         polled_sentinel: Option<&Incident>,
         notes: &mut Notes,
     ) -> Result<u64, SyncError> {
         let twin = self.ledger.twin(id)?;
         let records = self.ledger.comments(id)?;
-        // A comment being posted when the last run stopped: read XDR afresh to find it.
+        // Read XDR afresh when a comment was being posted as the last run stopped (to find
+        // it), or when XDR changed and this run did not poll the change (it was polled before
+        // a restart, or the reconcile failed last cycle): the snapshot predates it.
         let pending = records.iter().any(|r| r.state == CommentState::Pending);
+        let stale = xdr_changed && polled_xdr.is_none();
         let Some(mut x) = self
             .xdr_state(
                 id,
                 polled_xdr,
                 twin.as_ref().and_then(|t| t.snapshot.as_deref()),
-                pending,
+                pending || stale,
             )
             .await?
         else {

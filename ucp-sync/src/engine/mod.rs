@@ -327,9 +327,9 @@ impl IncidentSync {
         cycle.xdr_changed = xdr.len();
         let sentinel = self.poll_sentinel(notes).await?;
         cycle.sentinel_changed = sentinel.len();
-        for id in self.ledger.dirty()? {
+        for (id, xdr_changed) in self.ledger.dirty()? {
             match self
-                .reconcile(&id, xdr.get(&id), sentinel.get(&id), notes)
+                .reconcile(&id, xdr.get(&id), xdr_changed, sentinel.get(&id), notes)
                 .await
             {
                 Ok(writes) => {

@@ -78,6 +78,7 @@ impl IncidentSync {
             let caught_up = !page.more || (page.records.is_empty() && page.next == cursor);
             self.ledger.mark_dirty(
                 &ids,
+                true,
                 page.next.as_str().map(|c| (XDR_CURSOR, c)),
                 self.now(),
             )?;
@@ -149,6 +150,7 @@ impl IncidentSync {
         }
         self.ledger.mark_dirty(
             &ids,
+            false,
             Some((SENTINEL_CURSOR, &latest.to_rfc3339())),
             self.now(),
         )?;

@@ -254,14 +254,15 @@ impl Scenario {
 }
 
 /// Apply `event` to the simulators; `ids` are the XDR incidents' ids at the start, in order.
-/// `throttle_graph` throttles Graph's next request (the test's fault layer).
+/// `throttle_graph` throttles Graph's next request (the test's fault layer). False when it
+/// could not happen (a merged incident, a twin not made yet).
 pub fn apply(
     event: &Event,
     graph: &GraphSimulator,
     sentinel: &SentinelSimulator,
     ids: &[String],
     throttle_graph: &dyn Fn(Duration),
-) {
+) -> bool {
     let merged = |n: usize| {
         graph
             .incident(&ids[n])
@@ -269,33 +270,35 @@ pub fn apply(
     };
     match event {
         Event::Xdr(n, edit) if !merged(*n) => {
-            graph.edit_incident(&ids[*n], "ann@contoso.com", edit.clone());
+            graph.edit_incident(&ids[*n], "ann@contoso.com", edit.clone())
         }
-        Event::XdrComment(n, text) => {
-            graph.comment_on_incident(&ids[*n], "dana@contoso.com", text);
-        }
-        Event::Alert(n) if !merged(*n) => {
-            graph.add_alert(&ids[*n]);
-        }
-        Event::Merge(a, b) => {
-            graph.merge(&ids[*a], &ids[*b]);
-        }
+        Event::XdrComment(n, text) => graph.comment_on_incident(&ids[*n], "dana@contoso.com", text),
+        Event::Alert(n) if !merged(*n) => graph.add_alert(&ids[*n]).is_some(),
+        Event::Merge(a, b) => graph.merge(&ids[*a], &ids[*b]),
         Event::NewIncident(alerts) => {
             graph.open_incident(*alerts);
+            true
         }
-        Event::Sentinel(n, change) => {
-            sentinel.edit_incident(
-                &twin_id(TENANT_ID, &ids[*n]),
-                "bob@contoso.com",
-                change.clone(),
-            );
+        Event::Sentinel(n, change) => sentinel.edit_incident(
+            &twin_id(TENANT_ID, &ids[*n]),
+            "bob@contoso.com",
+            change.clone(),
+        ),
+        Event::SentinelComment(n, text) => sentinel
+            .comment_on_incident(&twin_id(TENANT_ID, &ids[*n]), "chen@contoso.com", text)
+            .is_some(),
+        Event::Conflict => {
+            sentinel.conflict_next(1);
+            true
         }
-        Event::SentinelComment(n, text) => {
-            sentinel.comment_on_incident(&twin_id(TENANT_ID, &ids[*n]), "chen@contoso.com", text);
+        Event::ThrottleSentinel(wait) => {
+            sentinel.throttle_next(*wait);
+            true
         }
-        Event::Conflict => sentinel.conflict_next(1),
-        Event::ThrottleSentinel(wait) => sentinel.throttle_next(*wait),
-        Event::ThrottleGraph(wait) => throttle_graph(*wait),
-        _ => {}
+        Event::ThrottleGraph(wait) => {
+            throttle_graph(*wait);
+            true
+        }
+        _ => false,
     }
 }

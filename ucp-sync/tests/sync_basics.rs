@@ -564,3 +564,62 @@ async fn a_missing_role_is_an_error_naming_it() {
     let last = sync.last_messages().await.pop().unwrap().2;
     assert!(last.contains("Microsoft Sentinel Reader"), "{last}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn no_secret_reaches_logs_health_metrics_or_the_audit() {
+    let capture = ucp_testkit::leak::TraceCapture::new();
+    let _guard = capture.set_default();
+    let lab = Lab::start(
+        GraphSimConfig::default().incidents(5).alerts(10),
+        SentinelSimConfig::default(),
+    )
+    .await;
+    lab.sentinel
+        .add_creation_rule("mde", "Microsoft Defender Advanced Threat Protection", true);
+    let health = Arc::new(HealthService::builder().build());
+    let sync = lab
+        .sync(SyncConfig::new("sync"), Ledger::in_memory().unwrap())
+        .await
+        .with_health(health.clone());
+    sync.connect().await.unwrap();
+    let id = lab.graph.incident_versions()[0].0.clone();
+    lab.sentinel.edit_incident(
+        &twin_id(TENANT_ID, &id),
+        "bob@contoso.com",
+        IncidentChange {
+            title: Some("renamed".into()),
+            ..IncidentChange::default()
+        },
+    );
+    sync.cycle().await.unwrap();
+    sync.cycle().await.unwrap();
+    // And a refused call: the sync's messages quote the provider's refusal.
+    lab.sentinel.revoke(CLIENT_ID);
+    let _ = sync.cycle().await;
+
+    let mut scanner = ucp_testkit::leak::LeakScanner::new();
+    scanner.secret("client secret", SECRET);
+    for (n, token) in lab.graph.tokens().issued_tokens().iter().enumerate() {
+        scanner.secret(format!("access token {n}"), token);
+    }
+    scanner.scan("logs", &capture.text());
+    for (_, _, message) in sync.last_messages().await {
+        scanner.scan("health message", &message);
+    }
+    let rows = health
+        .table()
+        .query(&ucp_core::health::HealthQuery::new())
+        .await
+        .unwrap();
+    for row in rows {
+        scanner.scan("health row", &row.message);
+    }
+    scanner.scan("metrics", &sync.metrics().encode());
+    for entry in sync.ledger().audit_trail(None).unwrap() {
+        scanner.scan("audit", &format!("{entry:?}"));
+    }
+    scanner.scan_debug("the sync", &sync);
+    scanner.scan_debug("stats", &sync.stats().await);
+    assert!(scanner.scanned() > 5);
+    scanner.assert_clean();
+}

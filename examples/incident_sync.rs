@@ -128,25 +128,37 @@ fn work(step: usize, graph: &GraphSimulator, sentinel: &SentinelSimulator, ids: 
     let tags = [vec!["vip"], vec!["finance", "tier-2"], vec![]];
     match step % 12 {
         0 => {
-            graph.edit_incident(id, user, IncidentEdit {
-                title: Some(format!("Suspicious sign-ins, case {step}")),
-                ..IncidentEdit::default()
-            });
+            graph.edit_incident(
+                id,
+                user,
+                IncidentEdit {
+                    title: Some(format!("Suspicious sign-ins, case {step}")),
+                    ..IncidentEdit::default()
+                },
+            );
         }
         1 => {
             graph.advance_status(id);
         }
         2 => {
-            sentinel.edit_incident(&twin, user, IncidentChange {
-                owner: Some(Some(user.into())),
-                ..IncidentChange::default()
-            });
+            sentinel.edit_incident(
+                &twin,
+                user,
+                IncidentChange {
+                    owner: Some(Some(user.into())),
+                    ..IncidentChange::default()
+                },
+            );
         }
         3 => {
-            sentinel.edit_incident(&twin, user, IncidentChange {
-                labels: Some(tags[step % 3].iter().map(|t| t.to_string()).collect()),
-                ..IncidentChange::default()
-            });
+            sentinel.edit_incident(
+                &twin,
+                user,
+                IncidentChange {
+                    labels: Some(tags[step % 3].iter().map(|t| t.to_string()).collect()),
+                    ..IncidentChange::default()
+                },
+            );
         }
         4 => {
             graph.comment_on_incident(id, user, &format!("Checked the device timeline ({step})."));
@@ -155,35 +167,54 @@ fn work(step: usize, graph: &GraphSimulator, sentinel: &SentinelSimulator, ids: 
             sentinel.comment_on_incident(&twin, user, &format!("Escalated to tier 2 ({step})."));
         }
         6 => {
-            sentinel.edit_incident(&twin, user, IncidentChange {
-                status: Some("Closed".into()),
-                classification: Some(("TruePositive".into(), Some("SuspiciousActivity".into()))),
-                ..IncidentChange::default()
-            });
+            sentinel.edit_incident(
+                &twin,
+                user,
+                IncidentChange {
+                    status: Some("Closed".into()),
+                    classification: Some((
+                        "TruePositive".into(),
+                        Some("SuspiciousActivity".into()),
+                    )),
+                    ..IncidentChange::default()
+                },
+            );
         }
         7 => {
             graph.add_alert(id);
         }
         8 => {
             // One-way by necessity: put back, reported once per incident.
-            sentinel.edit_incident(&twin, user, IncidentChange {
-                title: Some("Renamed in Sentinel".into()),
-                ..IncidentChange::default()
-            });
+            sentinel.edit_incident(
+                &twin,
+                user,
+                IncidentChange {
+                    title: Some("Renamed in Sentinel".into()),
+                    ..IncidentChange::default()
+                },
+            );
         }
         9 => {
             graph.merge(id, &ids[(n + 1) % ids.len()]);
         }
         10 => {
             // The same field on both sides moments apart: the later one wins.
-            graph.edit_incident(id, user, IncidentEdit {
-                assigned_to: Some(Some("ann@contoso.com".into())),
-                ..IncidentEdit::default()
-            });
-            sentinel.edit_incident(&twin, user, IncidentChange {
-                owner: Some(Some("bob@contoso.com".into())),
-                ..IncidentChange::default()
-            });
+            graph.edit_incident(
+                id,
+                user,
+                IncidentEdit {
+                    assigned_to: Some(Some("ann@contoso.com".into())),
+                    ..IncidentEdit::default()
+                },
+            );
+            sentinel.edit_incident(
+                &twin,
+                user,
+                IncidentChange {
+                    owner: Some(Some("bob@contoso.com".into())),
+                    ..IncidentChange::default()
+                },
+            );
         }
         _ => {
             graph.open_incident(2);
@@ -194,8 +225,14 @@ fn work(step: usize, graph: &GraphSimulator, sentinel: &SentinelSimulator, ids: 
 fn summary(stats: &SyncStats, elapsed: Duration) {
     let all = stats.latencies();
     println!("\n=== incident sync: summary after {elapsed:.0?} ===");
-    println!("incidents synced (twins made) : {}", stats.incidents_created);
-    println!("changes → Sentinel            : {}", stats.changes_to_sentinel);
+    println!(
+        "incidents synced (twins made) : {}",
+        stats.incidents_created
+    );
+    println!(
+        "changes → Sentinel            : {}",
+        stats.changes_to_sentinel
+    );
     println!("changes → Defender XDR        : {}", stats.changes_to_xdr);
     println!("conflicts resolved            : {}", stats.conflicts);
     println!("one-way edits put back        : {}", stats.reverted);
@@ -233,8 +270,13 @@ async fn main() {
     let ledger = Ledger::open(&ledger_path).expect("the ledger");
 
     if let Some(target) = real() {
-        println!("syncing tenant {} with workspace {} for {duration:?}", target.tenant_id, target.workspace.2);
-        let sync = build(&target, ledger).await.unwrap_or_else(|e| panic!("{e}"));
+        println!(
+            "syncing tenant {} with workspace {} for {duration:?}",
+            target.tenant_id, target.workspace.2
+        );
+        let sync = build(&target, ledger)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let started = Instant::now();
         sync.run(tokio::time::sleep(duration)).await;
         summary(&sync.stats().await, started.elapsed());
@@ -285,9 +327,16 @@ async fn main() {
         graph.url(),
         sentinel.url()
     );
-    let sync = Arc::new(build(&target, ledger).await.unwrap_or_else(|e| panic!("{e}")));
+    let sync = Arc::new(
+        build(&target, ledger)
+            .await
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
     let connected = sync.connect().await.expect("connects");
-    println!("turned off Microsoft incident creation rules: {}", connected.disabled.join(", "));
+    println!(
+        "turned off Microsoft incident creation rules: {}",
+        connected.disabled.join(", ")
+    );
 
     let started = Instant::now();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -300,12 +349,20 @@ async fn main() {
             .await
         })
     };
-    let ids: Vec<String> = graph.incident_versions().into_iter().map(|(i, _)| i).collect();
+    let ids: Vec<String> = graph
+        .incident_versions()
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect();
     // Let the twins be made, then people work.
     while sentinel.incidents().len() < INCIDENTS && started.elapsed() < Duration::from_secs(60) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    println!("{} twins made in {:.1?}", sentinel.incidents().len(), started.elapsed());
+    println!(
+        "{} twins made in {:.1?}",
+        sentinel.incidents().len(),
+        started.elapsed()
+    );
     let mut step = 0;
     let mut report = Instant::now();
     while started.elapsed() < duration {
@@ -344,5 +401,11 @@ async fn main() {
     for (_, status, message) in sync.last_messages().await.into_iter().rev().take(3) {
         println!("  {status}: {message}");
     }
-    println!("audit trail: {} entries in {ledger_path}", sync.ledger().audit_trail(None).map(|a| a.len()).unwrap_or(0));
+    println!(
+        "audit trail: {} entries in {ledger_path}",
+        sync.ledger()
+            .audit_trail(None)
+            .map(|a| a.len())
+            .unwrap_or(0)
+    );
 }

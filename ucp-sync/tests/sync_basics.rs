@@ -75,9 +75,12 @@ async fn changes_flow_both_ways_and_never_come_back() {
         SentinelSimConfig::default(),
     )
     .await;
+    let health = Arc::new(HealthService::builder().build());
     let sync = lab
         .sync(SyncConfig::new("sync"), Ledger::in_memory().unwrap())
-        .await;
+        .await
+        .with_health(health.clone());
+    let from = lab.clock.now_utc();
     sync.cycle().await.unwrap();
     let ids: Vec<String> = lab
         .graph
@@ -159,6 +162,29 @@ async fn changes_flow_both_ways_and_never_come_back() {
         stats.changes_to_xdr, 4,
         "owner, tags, status, classification"
     );
+    // Volumes of synced changes per direction, in the health service.
+    let volumes = health
+        .volumes()
+        .query(
+            &ucp_core::health::VolumeQuery::collected(
+                TENANT,
+                "sync",
+                ucp_core::health::BinSize::Hour,
+                from - chrono::Duration::hours(1),
+                lab.clock.now_utc() + chrono::Duration::hours(1),
+            )
+            .delivered_to("sentinel"),
+        )
+        .unwrap();
+    let total = |stream: &str| {
+        volumes
+            .iter()
+            .filter(|v| v.key.stream.as_deref() == Some(stream))
+            .map(|v| v.total_records())
+            .sum::<u64>()
+    };
+    assert_eq!(total("xdr-to-sentinel"), stats.changes_to_sentinel);
+    assert_eq!(total("sentinel-to-xdr"), 4);
     // The sync's own writes come back on both sides' next polls: nothing is echoed.
     quiet(&sync).await;
 }

@@ -35,6 +35,9 @@
 //! the public API; the simulator lets a client write them, as the first-party Defender XDR
 //! connector does for the incidents it mirrors.
 
+mod comments;
+mod incidents;
+mod rules;
 mod server;
 mod store;
 

@@ -649,3 +649,49 @@ async fn no_secret_reaches_logs_health_metrics_or_the_audit() {
     assert!(scanner.scanned() > 5);
     scanner.assert_clean();
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_xdr_change_made_while_the_sync_updates_xdr_is_not_lost() {
+    let lab = Lab::start(
+        GraphSimConfig::default().incidents(2).alerts(2),
+        SentinelSimConfig::default(),
+    )
+    .await;
+    let sync = lab
+        .sync(SyncConfig::new("sync"), Ledger::in_memory().unwrap())
+        .await;
+    sync.cycle().await.unwrap();
+    let id = lab.graph.incident_versions()[0].0.clone();
+    // A Sentinel owner change makes the sync update XDR; a person renames the incident in
+    // the Defender portal just before that update lands. The update's answer is a version
+    // holding the rename, which the sync never read.
+    lab.sentinel.edit_incident(
+        &twin_id(TENANT_ID, &id),
+        "bob@contoso.com",
+        IncidentChange {
+            owner: Some(Some("bob@contoso.com".into())),
+            ..IncidentChange::default()
+        },
+    );
+    lab.graph.edit_before_next_update(
+        &id,
+        "ann@contoso.com",
+        IncidentEdit {
+            title: Some("Renamed while the sync wrote".into()),
+            ..IncidentEdit::default()
+        },
+    );
+    sync.cycle().await.unwrap();
+    assert_eq!(
+        lab.graph.incident(&id).unwrap()["assignedTo"],
+        "bob@contoso.com"
+    );
+    sync.cycle().await.unwrap();
+    assert_eq!(
+        lab.sentinel.incident(&twin_id(TENANT_ID, &id)).unwrap()["properties"]["title"],
+        "Renamed while the sync wrote"
+    );
+    let verdict = check(&lab.graph, &lab.sentinel, CLIENT_ID);
+    assert!(verdict.agree(), "{}", verdict.summary());
+    quiet(&sync).await;
+}

@@ -396,7 +396,7 @@ impl IncidentSync {
     }
 }
 
-/// `x` after a Graph `PATCH` answered `detail` (the updatable properties and the new version).
+/// `x` after a Graph `PATCH` answered `detail` (the updatable properties it set).
 fn apply_patched(x: &mut XdrIncident, detail: &Value) {
     let text = |key: &str| detail.get(key).and_then(Value::as_str).map(str::to_string);
     if let Some(v) = text("status") {
@@ -421,10 +421,7 @@ fn apply_patched(x: &mut XdrIncident, detail: &Value) {
     if let Some(v) = text("lastModifiedBy") {
         x.last_modified_by = v;
     }
-    if let Some(version) = text("lastUpdateDateTime") {
-        if let Ok(at) = DateTime::parse_from_rfc3339(&version) {
-            x.updated = at.to_utc();
-            x.version = version;
-        }
-    }
+    // The version stays the one read: the answer's may hold another change made between the
+    // read and the update (a merge, an edit in the portal) that the sync has not seen; the
+    // next poll lists that version and its values are compared then (ours come back equal).
 }

@@ -384,9 +384,15 @@ mod tests {
     #[test]
     fn a_twin_id_is_a_stable_guid_of_tenant_and_incident() {
         let id = twin_id("2f2d7b4c-8c1e-4f7a-9d2b-5e0c1a6b3d90", "2970001");
-        assert_eq!(id, twin_id("2f2d7b4c-8c1e-4f7a-9d2b-5e0c1a6b3d90", "2970001"));
+        assert_eq!(
+            id,
+            twin_id("2f2d7b4c-8c1e-4f7a-9d2b-5e0c1a6b3d90", "2970001")
+        );
         assert_ne!(id, twin_id("another-tenant", "2970001"));
-        assert_ne!(id, twin_id("2f2d7b4c-8c1e-4f7a-9d2b-5e0c1a6b3d90", "2970002"));
+        assert_ne!(
+            id,
+            twin_id("2f2d7b4c-8c1e-4f7a-9d2b-5e0c1a6b3d90", "2970002")
+        );
         let parts: Vec<usize> = id.split('-').map(str::len).collect();
         assert_eq!(parts, [8, 4, 4, 4, 12]);
         assert!(id.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));

@@ -78,6 +78,9 @@ pub(crate) async fn update(
         Err(refusal) => return call.respond(refusal),
     };
     sim.catch_up();
+    if let Some((incident, person, edit)) = sim.before_update.pop_front() {
+        sim.tenant.edit(&incident, &person, edit, call.now);
+    }
     let by = format!("API-App:{client}");
     let result = object(&body).and_then(|map| sim.tenant.update(&id, &by, &map, call.now));
     let answer = match result {

@@ -320,6 +320,7 @@ impl GraphSimulator {
             max_top: config.max_top,
             base_url: url.clone(),
             writes: Vec::new(),
+            before_update: std::collections::VecDeque::new(),
         }));
         let app = wrap(server::router(AppState {
             shared: shared.clone(),
@@ -424,6 +425,14 @@ impl GraphSimulator {
         let mut sim = lock(&self.shared);
         let now = sim.now();
         sim.tenant.edit(id, by, edit, now)
+    }
+
+    /// A person's edit of incident `id` that lands just before the next app's `PATCH` (of any
+    /// incident) is applied: a change the app's update did not see.
+    pub fn edit_before_next_update(&self, id: &str, by: &str, edit: IncidentEdit) {
+        lock(&self.shared)
+            .before_update
+            .push_back((id.to_string(), by.to_string(), edit));
     }
 
     /// A person's comment on incident `id`; false if there is no such incident.

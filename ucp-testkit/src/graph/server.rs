@@ -99,6 +99,8 @@ pub(crate) struct SimState {
     pub base_url: String,
     /// Every app write, in order.
     pub writes: Vec<super::GraphWrite>,
+    /// People's edits that land just before the next app update: `(incident, by, edit)`.
+    pub before_update: std::collections::VecDeque<(String, String, super::IncidentEdit)>,
 }
 
 impl SimState {

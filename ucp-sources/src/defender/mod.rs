@@ -14,6 +14,11 @@
 //! - [`MdiAlertsSource`]: the Defender for Identity alerts component connector (`alerts_v2`
 //!   filtered on `serviceSource`), the kind Defender XDR supersedes.
 //! - [`xdr_volume_lines`]: the connector page's chart: incidents, alerts and events.
+//! - Response actions of [`DefenderSource`] (see `actions.rs`): [`UPDATE_INCIDENT`]
+//!   (`PATCH /security/incidents/{id}` of assignedTo, classification, determination, status,
+//!   customTags) and [`ADD_COMMENT`] (`POST /security/incidents/{id}/comments`), with the
+//!   permission `SecurityIncident.ReadWrite.All`; [`DefenderSource::incident`] reads one
+//!   incident.
 //!
 //! **Auth.** The Entra app's credential (a client secret or a certificate's private key, with
 //! the tenant's token URL) is named in the configuration and lives in the credential store;
@@ -47,6 +52,7 @@
 //! length. Both survive restarts; [`Source::cursor_at`](ucp_core::Source::cursor_at) makes one
 //! from a time for every stream.
 
+mod actions;
 mod config;
 mod cursor;
 mod enums;
@@ -58,6 +64,7 @@ mod source;
 mod sweep;
 mod volume;
 
+pub use actions::{ADD_COMMENT, MAX_COMMENT_CHARS, UPDATE_INCIDENT};
 pub use config::{DefenderConfig, GraphLimits, StartAt, GRAPH_SCOPE, GRAPH_URL};
 pub use cursor::MAX_SEEN;
 pub use enums::{

@@ -310,7 +310,8 @@ mod tests {
             row(9, Some("sentinel"), Status::Ok),
         ];
         let periods = timeline(&rows, at(3));
-        let shape: Vec<(DateTime<Utc>, Option<DateTime<Utc>>, &str)> = periods
+        type Shape<'a> = (DateTime<Utc>, Option<DateTime<Utc>>, &'a str);
+        let shape: Vec<Shape> = periods
             .iter()
             .map(|p| (p.from, p.to, p.status.as_str()))
             .collect();

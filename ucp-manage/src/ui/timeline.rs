@@ -34,6 +34,7 @@ pub(crate) fn render(timeline: &StatusTimeline) -> Markup {
     };
     html! {
         svg class="timeline" viewBox={ "0 0 " (WIDTH) " 10" } preserveAspectRatio="none" aria-hidden="true" focusable="false" {
+            rect class="tl-empty" x="0" y="0" width=(WIDTH) height="10" {}
             @for p in periods {
                 @let from = x_of(p.from);
                 @let to = x_of(p.to.unwrap_or(now));
@@ -41,6 +42,7 @@ pub(crate) fn render(timeline: &StatusTimeline) -> Markup {
                 rect class={ "tl-" (shown.key()) } x=(from) y="0" width=((to - from).max(1)) height="10" {}
             }
         }
+        p class="timeline-ends" aria-hidden="true" { span { (time(since)) } span { "now" } }
         ol class="periods" {
             @for p in periods.iter().rev() {
                 @let shown = Shown::of_health(Some(&p.status));

@@ -29,14 +29,27 @@ enum Action {
 }
 
 impl Action {
+    const ALL: [Action; 5] = [
+        Action::Pause,
+        Action::Resume,
+        Action::Restart,
+        Action::Disconnect,
+        Action::Delete,
+    ];
+
+    /// The action whose address ends in `name`.
     fn parse(name: &str) -> Option<Action> {
-        match name {
-            "pause" => Some(Action::Pause),
-            "resume" => Some(Action::Resume),
-            "restart" => Some(Action::Restart),
-            "disconnect" => Some(Action::Disconnect),
-            "delete" => Some(Action::Delete),
-            _ => None,
+        Action::ALL.into_iter().find(|a| a.path() == name)
+    }
+
+    /// The last segment of its address.
+    fn path(self) -> &'static str {
+        match self {
+            Action::Pause => "pause",
+            Action::Resume => "resume",
+            Action::Restart => "restart",
+            Action::Disconnect => "disconnect",
+            Action::Delete => "delete",
         }
     }
 
@@ -146,7 +159,7 @@ fn render(
             p class="problem" role="alert" id="refusal" { (refusal) }
         }
         p { (action.explain()) }
-        form method="post" action={ (here) "/" (action.done_path()) } novalidate {
+        form method="post" action={ (here) "/" (action.path()) } novalidate {
             input type="hidden" name=(CSRF_FIELD) value=(visitor.session.csrf);
             @if action == Action::Disconnect {
                 (reason.render(html! {
@@ -172,19 +185,6 @@ fn render(
         layout::page(&title, visitor, Tab::Connectors, None, body),
     )
         .into_response()
-}
-
-impl Action {
-    /// The last segment of its address.
-    fn done_path(self) -> &'static str {
-        match self {
-            Action::Pause => "pause",
-            Action::Resume => "resume",
-            Action::Restart => "restart",
-            Action::Disconnect => "disconnect",
-            Action::Delete => "delete",
-        }
-    }
 }
 
 /// The confirmation page.
@@ -308,14 +308,8 @@ mod tests {
 
     #[test]
     fn every_action_parses_from_its_address_and_needs_its_role() {
-        for a in [
-            Action::Pause,
-            Action::Resume,
-            Action::Restart,
-            Action::Disconnect,
-            Action::Delete,
-        ] {
-            assert_eq!(Action::parse(a.done_path()), Some(a));
+        for a in Action::ALL {
+            assert_eq!(Action::parse(a.path()), Some(a));
         }
         assert_eq!(Action::parse("explode"), None);
         assert_eq!(Action::Pause.needs(), Role::Contributor);

@@ -18,6 +18,7 @@ mod assets;
 mod catalog;
 mod chart;
 mod connect;
+mod connect_form;
 mod connector;
 mod connectors;
 mod error;

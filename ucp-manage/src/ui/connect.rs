@@ -266,4 +266,18 @@ mod tests {
             "config.page_limit"
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_field_path_maps_without_panicking(field in "[a-z0-9._]{0,30}", i in 0usize..4) {
+            let order = vec!["sentinel".to_string(), "mdi".to_string()];
+            let mapped = product_path(&field, &order);
+            let indexed = product_path(&format!("products.{i}.filter"), &order);
+            match order.get(i) {
+                Some(id) => proptest::prop_assert_eq!(indexed, format!("products.{id}.filter")),
+                None => proptest::prop_assert_eq!(indexed, format!("products.{i}.filter")),
+            }
+            proptest::prop_assert!(!field.starts_with("products.") || mapped.starts_with("products."));
+        }
+    }
 }

@@ -145,4 +145,28 @@ mod tests {
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(message, "connector 'x' not found");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn encoding_keeps_only_safe_characters_and_decodes_back(text in ".{0,40}") {
+            let encoded = encode(&text);
+            proptest::prop_assert!(encoded
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.~/%".contains(&b)));
+            let mut bytes = Vec::new();
+            let raw = encoded.as_bytes();
+            let mut i = 0;
+            while i < raw.len() {
+                if raw[i] == b'%' {
+                    let hex = std::str::from_utf8(&raw[i + 1..i + 3]).unwrap();
+                    bytes.push(u8::from_str_radix(hex, 16).unwrap());
+                    i += 3;
+                } else {
+                    bytes.push(raw[i]);
+                    i += 1;
+                }
+            }
+            proptest::prop_assert_eq!(String::from_utf8(bytes).unwrap(), text);
+        }
+    }
 }

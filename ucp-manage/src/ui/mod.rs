@@ -177,4 +177,20 @@ mod tests {
             assert!(cross_site(&headers(&bad)).is_some(), "{bad:?}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_origin_and_host_are_judged_without_panicking(origin in "[ -~]{0,40}", host in "[ -~]{0,30}", site in "[a-z-]{0,12}") {
+            let mut map = HeaderMap::new();
+            for (name, value) in [("origin", origin.as_str()), ("host", host.as_str()), ("sec-fetch-site", site.as_str())] {
+                if let Ok(v) = HeaderValue::from_str(value) {
+                    map.insert(name, v);
+                }
+            }
+            let verdict = cross_site(&map);
+            if site == "cross-site" {
+                proptest::prop_assert!(verdict.is_some());
+            }
+        }
+    }
 }

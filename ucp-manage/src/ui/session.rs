@@ -281,4 +281,14 @@ mod tests {
         assert!(set_cookie("abc", Duration::from_secs(1), true).ends_with("; Secure"));
         assert!(same("abc", "abc") && !same("abc", "abd") && !same("abc", "ab"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_cookie_header_is_read_without_panicking(header in ".{0,80}", name in "[a-z_]{1,12}") {
+            if let Some(value) = cookie(&header, &name) {
+                let pair = format!("{name}={value}");
+                proptest::prop_assert!(header.contains(&pair));
+            }
+        }
+    }
 }

@@ -236,4 +236,17 @@ mod tests {
             assert_eq!(safe_next(bad), None, "{bad}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn a_next_stop_is_always_one_of_this_servers_pages(next in ".{0,60}", tail in "[ -~]{0,40}") {
+            for candidate in [next.clone(), format!("/ui/{tail}"), format!("/ui/{next}")] {
+                if let Some(to) = safe_next(&candidate) {
+                    proptest::prop_assert!(to.starts_with("/ui/"));
+                    proptest::prop_assert!(!to.contains("//") && !to.contains('\\'));
+                    proptest::prop_assert!(!to.chars().any(char::is_control));
+                }
+            }
+        }
+    }
 }

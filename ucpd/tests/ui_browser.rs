@@ -366,6 +366,30 @@ async fn an_owner_connects_okta_for_three_products_watches_it_flow_pauses_and_re
         .goto(&w.url("/ui/t/contoso/connectors/okta-demo"))
         .await;
     browser.check_accessibility("the connector page").await;
+    // The keyboard: the first Tab reaches the skip link, which takes focus to the content.
+    let body = browser.client.find(Locator::Css("body")).await.unwrap();
+    body.send_keys(&char::from(Key::Tab).to_string())
+        .await
+        .unwrap();
+    let focused = browser
+        .js("return document.activeElement.className;", vec![])
+        .await;
+    assert_eq!(focused, json!("skip"));
+    browser
+        .client
+        .active_element()
+        .await
+        .unwrap()
+        .send_keys(&char::from(Key::Enter).to_string())
+        .await
+        .unwrap();
+    let focused = browser
+        .js("return document.activeElement.id;", vec![])
+        .await;
+    assert_eq!(focused, json!("main"));
+    browser
+        .goto(&w.url("/ui/t/contoso/connectors/okta-demo"))
+        .await;
     browser.screenshot("connector").await;
     browser.screenshot_whole_page("connector-whole-page").await;
 

@@ -411,7 +411,7 @@ async fn one_workspace_per_tenant_and_offboarding_needs_a_reason_and_no_deliveri
         )
         .await;
     assert_eq!(other.status, 400, "{}", other.text);
-    assert_eq!(problems(&other)[0].0, "settings");
+    assert_eq!(problems(&other)[0].0, "settings.table");
 }
 
 #[tokio::test]

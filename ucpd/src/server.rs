@@ -124,7 +124,7 @@ impl Server {
             SqliteHealthTable::open(config.health_path(), Retention::default())
                 .map_err(|e| open("health table")(e.to_string()))?,
         );
-        let health = Arc::new(HealthService::builder().table(health_table.clone()).build());
+        let health = Arc::new(HealthService::builder().table(health_table).build());
         let durable = DurableStore::open(&config.data_dir)
             .map_err(|e| open("platform state")(e.to_string()))?;
         let fetcher = HttpTokenFetcher::new().map_err(|e| open("token client")(e.to_string()))?;
@@ -135,7 +135,7 @@ impl Server {
         );
         let platform = Platform::builder()
             .credentials(credentials.clone())
-            .health(health)
+            .health(health.clone())
             .durable(durable)
             .tokens(tokens.clone())
             .clock(clock)
@@ -166,7 +166,7 @@ impl Server {
         let auth = Authenticator::new(store.clone(), api_keys, jwt, config.admins.clone());
         let products = Arc::new(AzureProducts::new(tokens));
         let mut builder = Manager::builder(store, platform.clone(), products, credentials, auth)
-            .health(health_table)
+            .health_service(health)
             .clock(clock);
         for definition in definitions {
             builder = builder.definition(definition);
@@ -195,7 +195,7 @@ impl Server {
                 tracing::error!(error = %e, "the API stopped serving");
             }
         });
-        tracing::info!(%address, "ucpd serves the management API");
+        tracing::info!(%address, "ucpd serves the management API and its web pages (/ui/)");
         Ok(Server {
             url: format!("http://{address}"),
             manager,

@@ -54,6 +54,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// Its body: the code, the sentence and, for invalid requests, the problems by field.
+    pub fn body(&self) -> &ErrorBody {
+        &self.body
+    }
 }
 
 impl From<ManageError> for ApiError {

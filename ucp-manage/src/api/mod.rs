@@ -4,7 +4,7 @@
 //! Every route is declared together with its documentation (`utoipa-axum`), so the document
 //! lists exactly the routes served. Every error is a JSON body with a code and a sentence;
 //! lists are paged; updates need `If-Match` (412 on a stale version); bodies are limited to
-//! 64 KiB. `/ui/` is left for the web pages.
+//! 64 KiB. The web pages ([`crate::ui`]) are served under `/ui/` by the same router.
 
 mod connectors;
 mod error;
@@ -150,8 +150,15 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// The API over `manager`: `/api/v1/…` and `/openapi.json`.
+/// The API over `manager`: `/api/v1/…` and `/openapi.json`, with the web pages under
+/// `/ui/` ([`crate::ui`], sessions of the default timeouts).
 pub fn router(manager: Manager) -> Router {
+    router_with(manager, std::sync::Arc::new(crate::ui::Sessions::default()))
+}
+
+/// [`router`] keeping the web pages' sign-ins in `sessions`.
+pub fn router_with(manager: Manager, sessions: std::sync::Arc<crate::ui::Sessions>) -> Router {
+    let pages = crate::ui::router_with(manager.clone(), sessions);
     let (api, document) = parts().split_for_parts();
     let document = serde_json::to_value(&document).unwrap_or_default();
     api.route(
@@ -161,6 +168,7 @@ pub fn router(manager: Manager) -> Router {
             async move { Json(document).into_response() }
         }),
     )
+    .nest_service(crate::ui::BASE, pages)
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -33,18 +33,23 @@ impl Manager {
             .authorize(principal, tenant, Role::Contributor, "creating a connector")
             .await?;
         let _writes = self.inner.writes.lock().await;
-        object_name("name", &body.name)?;
-        let registered = self.inner.catalog.latest(&body.definition).ok_or_else(|| {
-            ManageError::invalid(
+        // Every problem at once, so a form can show each next to its field.
+        let mut problems = match object_name("name", &body.name) {
+            Err(ManageError::Invalid(p)) => p,
+            _ => Vec::new(),
+        };
+        let Some(registered) = self.inner.catalog.latest(&body.definition) else {
+            problems.push(crate::error::Problem::new(
                 "definition",
                 format!(
                     "no definition '{}' in the catalog (available: {})",
                     body.definition,
                     self.inner.catalog.ids().join(", ")
                 ),
-            )
-        })?;
-        let mut problems = registered.problems(&body.config);
+            ));
+            return Err(ManageError::Invalid(problems));
+        };
+        problems.extend(registered.problems(&body.config));
         problems.extend(self.product_problems(&registered, &body.products));
         let credentials = self
             .resolve_credentials(

@@ -33,6 +33,23 @@ impl Manager {
         self.read_offsets(&record, &registered, &[]).await
     }
 
+    /// The saved cursor of each stream of a connector in any state. While it runs, a saved
+    /// cursor lags the one in memory (it moves once every product has accepted a page), so
+    /// this is what a restart would resume from, for people to look at; changing cursors
+    /// still needs a stopped connector.
+    pub async fn saved_offsets(
+        &self,
+        principal: &Principal,
+        tenant: &str,
+        name: &str,
+    ) -> ManageResult<Vec<StreamOffset>> {
+        self.authorize(principal, tenant, Role::Reader, "reading offsets")
+            .await?;
+        let record = self.load(tenant, name).await?;
+        let registered = self.registered_of(&record)?;
+        self.read_offsets(&record, &registered, &[]).await
+    }
+
     /// Reset a stopped connector's cursors to the start or to a time, audited.
     pub async fn reset_offsets(
         &self,
@@ -139,6 +156,11 @@ impl Manager {
                 record.name
             )));
         }
+        self.registered_of(record)
+    }
+
+    /// The definition version a connector runs (or, if gone, the newest one).
+    fn registered_of(&self, record: &InstanceRecord) -> ManageResult<std::sync::Arc<Registered>> {
         self.inner
             .catalog
             .get(&record.definition, &record.version)

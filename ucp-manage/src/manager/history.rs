@@ -108,7 +108,7 @@ pub struct ConnectorVolumes {
 }
 
 impl Manager {
-    /// The connector's last `limit` health messages (at most [`MAX_MESSAGES`]), newest
+    /// The connector's last `limit` health messages (at most `MAX_MESSAGES`, 100), newest
     /// first; none when the server keeps no health table.
     pub async fn health_messages(
         &self,

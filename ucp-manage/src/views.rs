@@ -292,6 +292,10 @@ pub struct ConnectorView {
     /// Why it was disconnected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disconnect_reason: Option<String>,
+    /// While `state` is `superseded`: the connector that supersedes it (it collects the same
+    /// data for the same provider account), and what to do to reconnect this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded: Option<SupersededView>,
     /// The tenant's destination workspace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
@@ -317,6 +321,18 @@ pub struct ConnectorView {
     pub updated_at: DateTime<Utc>,
     /// Its version for `If-Match` (also its `ETag`).
     pub revision: u64,
+}
+
+/// Which connector supersedes another, as its view shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SupersededView {
+    /// The superseding connector's name.
+    pub by: String,
+    /// Its definition's display name, e.g. `Microsoft Defender XDR`.
+    pub by_display_name: String,
+    /// What it means and what to do, e.g. "superseded by connector 'xdr' (Microsoft
+    /// Defender XDR)…: disconnect 'xdr' to reconnect this one".
+    pub message: String,
 }
 
 /// A stream of a definition.

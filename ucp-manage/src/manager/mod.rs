@@ -16,6 +16,7 @@ mod offsets;
 mod prerequisites;
 mod running;
 mod secrets;
+mod supersede;
 pub(crate) mod tenancy;
 mod validation;
 mod view;

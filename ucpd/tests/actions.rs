@@ -427,3 +427,136 @@ async fn actions_through_the_api_act_on_the_org_once_each_audited_and_nothing_le
     scanner.assert_clean();
     drop(w.server);
 }
+
+/// The same API for a Defender XDR connector, against the simulated Graph security API:
+/// update an incident and comment on it, each read back from the tenant, a comment once
+/// per idempotency key, an incident that does not exist refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_xdr_connector_updates_and_comments_on_incidents_through_the_api() {
+    use ucp_testkit::graph::{GraphSimConfig, GraphSimulator, TENANT_ID};
+    let w = world().await;
+    let graph = GraphSimulator::start(
+        GraphSimConfig::default()
+            .seed(18)
+            .incidents(5)
+            .alerts(10)
+            .speed(60.0),
+    )
+    .await
+    .unwrap();
+    graph.register_app(
+        "ucp-graph-writer",
+        "graph-writer-secret-77c2",
+        &[
+            "SecurityIncident.Read.All",
+            "SecurityIncident.ReadWrite.All",
+            "SecurityAlert.Read.All",
+        ],
+    );
+    w.owner
+        .call(
+            "PUT",
+            "/credentials/graph-app",
+            Some(
+                json!({"kind": "client_secret", "token_url": graph.token_url(),
+                        "client_id": "ucp-graph-writer", "secret": "graph-writer-secret-77c2"}),
+            ),
+        )
+        .await
+        .expect(200);
+    w.owner
+        .call(
+            "POST",
+            "/connectors",
+            Some(json!({
+                "name": "xdr",
+                "definition": "defender-xdr",
+                "config": {"tenant_id": TENANT_ID, "graph_url": graph.url(), "time_compression": 60.0},
+                "credentials": {"graph": {"name": "graph-app"}}
+            })),
+        )
+        .await
+        .expect(201);
+    let offered = w
+        .reader
+        .call("GET", "/connectors/xdr/actions", None)
+        .await
+        .expect(200)
+        .json();
+    let names: Vec<&str> = offered
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["update_incident", "add_comment"]);
+    assert_eq!(offered[0]["permission"], "SecurityIncident.ReadWrite.All");
+
+    let incident = graph.incidents()[0]["id"].as_str().unwrap().to_string();
+    let xdr = |action: &str, body: Value| {
+        let path = format!("/connectors/xdr/actions/{action}");
+        let api = &w.contributor;
+        async move { api.call("POST", &path, Some(body)).await }
+    };
+    let update = json!({"parameters": {"incident_id": incident, "status": "resolved",
+                                       "classification": "truePositive"}});
+    let planned = xdr("update_incident?dry_run=true", update.clone())
+        .await
+        .expect(200)
+        .json();
+    assert_eq!(planned["requests"][0]["method"], "PATCH");
+    assert!(planned["requests"][0]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("/v1.0/security/incidents/{incident}")));
+    assert!(graph.writes().is_empty(), "a dry run sends nothing");
+
+    let done = xdr("update_incident", update).await.expect(200).json();
+    assert_eq!(done["outcome"], "done", "{done}");
+    let read = graph.incident(&incident).unwrap();
+    assert_eq!(
+        (read["status"].as_str(), read["classification"].as_str()),
+        (Some("resolved"), Some("truePositive"))
+    );
+
+    let comment = json!({"parameters": {"incident_id": incident, "comment": "Suspended the user in Okta"},
+                         "idempotency_key": "incident-comment-1"});
+    xdr("add_comment", comment.clone()).await.expect(200);
+    let again = xdr("add_comment", comment).await.expect(200).json();
+    assert_eq!(again["replayed"], true);
+    let comments = graph.incident(&incident).unwrap()["comments"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(comments.len(), 1, "one comment per idempotency key");
+    assert_eq!(comments[0]["comment"], "Suspended the user in Okta");
+
+    let refused = xdr(
+        "add_comment",
+        json!({"parameters": {"incident_id": "987654321", "comment": "x"}}),
+    )
+    .await
+    .expect(409)
+    .json();
+    assert_eq!(refused["code"], "action_refused");
+    let invalid = xdr(
+        "update_incident",
+        json!({"parameters": {"incident_id": incident, "status": "sleeping"}}),
+    )
+    .await
+    .expect(400)
+    .json();
+    assert!(
+        invalid["problems"].to_string().contains("parameters"),
+        "{invalid}"
+    );
+    assert_eq!(graph.writes().len(), 2, "the update and one comment");
+    let audited = w
+        .owner
+        .audit("xdr")
+        .await
+        .into_iter()
+        .filter(|e| e["action"] == "connector.action")
+        .count();
+    assert_eq!(audited, 5);
+}

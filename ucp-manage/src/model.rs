@@ -15,9 +15,10 @@ use utoipa::ToSchema;
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Views connectors, the catalog, offsets and the audit log.
+    /// Views connectors (and the actions they offer), the catalog, offsets and the audit log.
     Reader,
-    /// Also creates, updates, pauses, resumes and restarts connectors.
+    /// Also creates, updates, pauses, resumes and restarts connectors, and performs their
+    /// response actions.
     Contributor,
     /// Also deletes and disconnects connectors, resets offsets, connects and offboards the
     /// workspace, stores credentials and assigns roles.

@@ -87,6 +87,7 @@ fn record(tenant: &str, name: &str, i: usize) -> InstanceRecord {
         },
         attention: None,
         disconnect_reason: None,
+        superseded_by: None,
         created_by: "bench".into(),
         created_at: now,
         updated_by: "bench".into(),

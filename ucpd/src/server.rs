@@ -72,15 +72,25 @@ fn open(part: &'static str) -> impl Fn(String) -> ServerError {
     move |reason| ServerError::Open { part, reason }
 }
 
-/// The connector definitions this server ships: Okta's System Log.
+/// The connector definitions this server ships: Okta's System Log, Microsoft Defender XDR
+/// and the Defender for Identity alerts component connector XDR supersedes. One that does
+/// not build is left out, with an error in the log.
 pub fn definitions() -> Vec<ConnectorDefinition> {
-    match ucp_sources::okta::definition() {
-        Ok(okta) => vec![okta],
+    use ucp_sources::defender::{mdi_alerts_definition, xdr_definition};
+    [
+        ("Okta System Log", ucp_sources::okta::definition()),
+        ("Defender XDR", xdr_definition()),
+        ("Defender for Identity alerts", mdi_alerts_definition()),
+    ]
+    .into_iter()
+    .filter_map(|(what, built)| match built {
+        Ok(definition) => Some(definition),
         Err(e) => {
-            tracing::error!(error = %e, "the Okta definition does not build; it is left out");
-            Vec::new()
+            tracing::error!(definition = what, error = %e, "a definition does not build; it is left out");
+            None
         }
-    }
+    })
+    .collect()
 }
 
 /// A running server. [`Server::shutdown`] stops it cleanly; dropping it stops serving.

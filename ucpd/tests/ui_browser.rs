@@ -201,7 +201,7 @@ async fn an_owner_connects_okta_for_three_products_watches_it_flow_pauses_and_re
     assert_eq!(browser.path().await, "/ui/t/contoso/catalog");
     assert_eq!(instances(&browser, "okta-system-log").await, "0");
     assert_eq!(instances(&browser, "app-events").await, "0");
-    assert_eq!(browser.count("#catalog tbody tr").await, 2);
+    assert_eq!(browser.count("#catalog tbody tr").await, 4);
     browser.fill("#q", "okta").await;
     browser.click("form[role=search] button[type=submit]").await;
     assert_eq!(browser.count("#catalog tbody tr").await, 1);

@@ -6,6 +6,7 @@
 //! lists are paged; updates need `If-Match` (412 on a stale version); bodies are limited to
 //! 64 KiB. The web pages ([`crate::ui`]) are served under `/ui/` by the same router.
 
+mod actions;
 mod connectors;
 mod error;
 mod extract;
@@ -49,7 +50,8 @@ pub enum Errors {
     /// Not found, or in a tenant the caller has no role in.
     #[response(status = 404)]
     NotFound(ErrorBody),
-    /// The change conflicts with the current state.
+    /// The change conflicts with the current state (or, for an action, the provider
+    /// refused it: `action_refused`, with the reason).
     #[response(status = 409)]
     Conflict(ErrorBody),
     /// The version named by If-Match is stale.
@@ -64,6 +66,10 @@ pub enum Errors {
     /// An update without If-Match.
     #[response(status = 428)]
     PreconditionRequired(ErrorBody),
+    /// A response action failed at the provider (`action_failed`: what happened and what
+    /// to do).
+    #[response(status = 502)]
+    ActionFailed(ErrorBody),
 }
 
 struct BearerAuth;
@@ -93,6 +99,7 @@ impl Modify for BearerAuth {
     tags(
         (name = "catalog", description = "Connector definitions"),
         (name = "connectors", description = "My connectors and their lifecycle"),
+        (name = "actions", description = "Response actions through a connector's credential and budget"),
         (name = "workspace", description = "The tenant's destination workspace and its products"),
         (name = "credentials", description = "Write-only secrets"),
         (name = "roles", description = "Role assignments per tenant"),
@@ -120,6 +127,8 @@ fn parts() -> OpenApiRouter<ApiState> {
         .routes(routes!(connectors::restart_connector))
         .routes(routes!(connectors::disconnect_connector))
         .routes(routes!(connectors::get_offsets, connectors::reset_offsets))
+        .routes(routes!(actions::list_actions))
+        .routes(routes!(actions::perform_action))
         .routes(routes!(tenant::get_workspace, tenant::connect_workspace))
         .routes(routes!(tenant::offboard_workspace))
         .routes(routes!(tenant::list_credentials))

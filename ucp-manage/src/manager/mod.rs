@@ -8,6 +8,7 @@
 //! Changes are serialized by one lock: they are rare, and it keeps the engine and the store
 //! in step.
 
+mod actions;
 mod catalog_ops;
 mod history;
 mod instances;
@@ -16,6 +17,7 @@ mod offsets;
 mod prerequisites;
 mod running;
 mod secrets;
+mod supersede;
 pub(crate) mod tenancy;
 mod validation;
 mod view;

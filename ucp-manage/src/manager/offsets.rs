@@ -1,6 +1,6 @@
 //! A stopped connector's cursors ("offsets"): view them per stream, reset them to the start
 //! or to a time. As with Kafka Connect's offsets API, the connector must be stopped
-//! (paused or disconnected), so no collection races the change.
+//! (paused, disconnected or superseded), so no collection races the change.
 
 use std::time::Duration;
 

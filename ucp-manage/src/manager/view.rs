@@ -190,6 +190,7 @@ impl Manager {
             status: roll_up(&rows).map(|s| s.as_str().to_string()),
             attention: record.attention.clone(),
             disconnect_reason: record.disconnect_reason.clone(),
+            superseded: self.superseded_view(record).await?,
             workspace: workspace.map(|w| w.name.clone()),
             config: record.config.clone(),
             credentials: record.credentials.clone(),

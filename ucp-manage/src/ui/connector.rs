@@ -99,6 +99,7 @@ pub(crate) async fn page(
         }
         @if let Some(why) = &view.attention { p class="problem" { "Needs attention: " (why) } }
         @if let Some(why) = &view.disconnect_reason { p { "Disconnected because: " (why) } }
+        @if let Some(superseded) = &view.superseded { p class="superseded" { "Superseded: " (superseded.message) } }
         (actions(&visitor, &view, &here))
         section aria-labelledby="counters-title" {
             h2 id="counters-title" { "Counters" }
@@ -196,13 +197,19 @@ fn actions(visitor: &Visitor, view: &ConnectorView, here: &str) -> Markup {
                 offered.push(("pause", "Pause", false));
                 offered.push(("restart", "Restart", false));
             }
-            InstanceState::Paused => offered.push(("resume", "Resume", false)),
+            InstanceState::Paused | InstanceState::Superseded => {
+                offered.push(("resume", "Resume", false))
+            }
             InstanceState::Disconnected => {}
         }
     }
     if visitor.owns() {
         match view.state {
             InstanceState::Disconnected => offered.push(("delete", "Delete", true)),
+            InstanceState::Superseded => {
+                offered.push(("disconnect", "Disconnect", true));
+                offered.push(("delete", "Delete", true));
+            }
             _ => offered.push(("disconnect", "Disconnect", true)),
         }
     }

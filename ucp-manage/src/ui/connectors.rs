@@ -170,6 +170,7 @@ pub(crate) async fn page(
                                 td class="status" {
                                     (Shown::of(v).badge())
                                     @if let Some(why) = &v.attention { span class="sub" { "Needs attention: " (why) } }
+                                    @if let Some(s) = &v.superseded { span class="sub" { "Superseded by " (s.by) } }
                                 }
                                 td { (v.created_by) span class="sub" { (time(v.created_at)) } }
                                 td { (v.updated_by) span class="sub" { (time(v.updated_at)) } }

@@ -1,5 +1,5 @@
 //! A connector's status as people see it: its health (OK, Warning, Error, …) while it runs,
-//! or its lifecycle state (Paused, Disconnected) when stopped; shown as a badge with a
+//! or its lifecycle state (Paused, Disconnected, Superseded) when stopped; shown as a badge with a
 //! symbol and a word, so colour is never the only sign.
 
 use maud::{html, Markup};
@@ -22,6 +22,8 @@ pub(crate) enum Shown {
     Paused,
     /// Disconnected by an Owner.
     Disconnected,
+    /// Stopped because another connector collects the same data.
+    Superseded,
     /// Working with a problem to watch.
     Warning,
     /// Not working until a person acts.
@@ -30,13 +32,14 @@ pub(crate) enum Shown {
 
 impl Shown {
     /// Every status, in the order a filter lists them.
-    pub(crate) const ALL: [Shown; 8] = [
+    pub(crate) const ALL: [Shown; 9] = [
         Shown::Ok,
         Shown::Warning,
         Shown::Error,
         Shown::Starting,
         Shown::Paused,
         Shown::Disconnected,
+        Shown::Superseded,
         Shown::Stopped,
         Shown::NoReport,
     ];
@@ -58,6 +61,7 @@ impl Shown {
         match view.state {
             InstanceState::Paused => Shown::Paused,
             InstanceState::Disconnected => Shown::Disconnected,
+            InstanceState::Superseded => Shown::Superseded,
             InstanceState::Active => Shown::of_health(view.status.as_deref()),
         }
     }
@@ -71,6 +75,7 @@ impl Shown {
             Shown::Starting => "Starting",
             Shown::Paused => "Paused",
             Shown::Disconnected => "Disconnected",
+            Shown::Superseded => "Superseded",
             Shown::Stopped => "Stopped",
             Shown::NoReport => "No report",
         }
@@ -85,6 +90,7 @@ impl Shown {
             Shown::Starting => "starting",
             Shown::Paused => "paused",
             Shown::Disconnected => "disconnected",
+            Shown::Superseded => "superseded",
             Shown::Stopped => "stopped",
             Shown::NoReport => "none",
         }
@@ -104,6 +110,7 @@ impl Shown {
             Shown::Starting => "…",
             Shown::Paused => "‖",
             Shown::Disconnected | Shown::Stopped => "■",
+            Shown::Superseded => "↷",
             Shown::NoReport => "–",
         }
     }
@@ -118,7 +125,8 @@ impl Shown {
             Shown::Stopped => 4,
             Shown::Paused => 5,
             Shown::Disconnected => 6,
-            Shown::Ok => 7,
+            Shown::Superseded => 7,
+            Shown::Ok => 8,
         }
     }
 

@@ -2,7 +2,7 @@
 //! security API and the Logs Ingestion emulator over loopback (real time, throttling windows
 //! compressed): a tenant of 2,000 incidents, 10,000 alerts and 21 hunting tables lands in
 //! Sentinel exactly, across a restart and through changes; a product subscribed to 3 tables
-//! gets only those. (The budget's use of Graph's limits: `defender_budget.rs`.)
+//! gets only those. (The budget's use of Graph's limits: `ucp-sources/tests/defender_budget.rs`.)
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;

@@ -9,8 +9,9 @@
 //! A connector author needs [`prelude`]. Beside the root items, namespaces hold what fewer
 //! users need: [`credentials`] (stores and the token provider), [`health`] (the health
 //! service, its tables, volumes and notifiers), [`store`] (checkpoints, dead letters and
-//! the durable store) and [`catalog`] (connector definitions and the factories that build
-//! their sources, for a management plane).
+//! the durable store), [`catalog`] (connector definitions and the factories that build
+//! their sources, for a management plane) and [`json`] (a record's JSON read in place:
+//! validity, top-level fields and pointer lookups over the provider's bytes).
 //!
 //! Inside, data flows one way: a plan of jobs (`plan`) → the account's rate budget
 //! (`budget`) → one collection job per stream (`job`) → fan-out to each subscriber's queue
@@ -38,6 +39,7 @@ mod filter;
 pub mod health;
 pub mod http;
 mod job;
+pub mod json;
 mod plan;
 mod platform;
 pub mod prelude;

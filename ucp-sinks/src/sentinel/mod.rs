@@ -34,7 +34,11 @@
 //! [`ColumnMapping::with_id`], the record id to deduplicate on).
 
 mod encode;
+#[cfg(test)]
+mod encode_proptests;
 mod mapping;
+mod row;
+mod tree;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -44,6 +48,7 @@ use ucp_core::credentials::token::{TokenProvider, TokenRequest};
 use ucp_core::{Batch, Delivery, Sink, SinkContext, SinkError, SinkInfo};
 
 use crate::azure::{token_error, Authorization, Chunk, Endpoint, Outbox, Posted};
+pub use crate::azure::{DEFAULT_GZIP_LEVEL, GZIP_BACKEND};
 pub use encode::{Encoded, SentinelEncoder, MAX_BODY_BYTES, MAX_FIELD_BYTES};
 pub use mapping::ColumnMapping;
 
@@ -70,6 +75,9 @@ pub struct SentinelConfig {
     pub scope: String,
     /// Send bodies with `Content-Encoding: gzip`.
     pub gzip: bool,
+    /// The gzip level, 0 (stored) to 9 (smallest); default [`DEFAULT_GZIP_LEVEL`], chosen
+    /// by measurement (BENCHMARKS.md, "Compression").
+    pub gzip_level: u32,
     /// How events become rows.
     pub mapping: ColumnMapping,
     /// Keep each body within this many uncompressed bytes (at most 1 MB).
@@ -92,6 +100,7 @@ impl SentinelConfig {
             credential: credential.into(),
             scope: MONITOR_SCOPE.into(),
             gzip: false,
+            gzip_level: DEFAULT_GZIP_LEVEL,
             mapping: ColumnMapping::default(),
             max_body_bytes: MAX_BODY_BYTES,
         }
@@ -147,7 +156,7 @@ impl SentinelSink {
             ),
             what: format!("{product} (Logs Ingestion API, DCR {dcr}, stream {stream})"),
             content_type: "application/json",
-            gzip: config.gzip,
+            gzip: config.gzip.then_some(config.gzip_level.min(9)),
             unauthorized: format!(
                 "a freshly minted token of credential '{credential}' was refused too: check that the app's tenant is the DCR's and that the token scope is {scope}"
             ),

@@ -21,7 +21,7 @@ pub const MAX_FIELD_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug)]
 pub struct SentinelEncoder {
     mapping: ColumnMapping,
-    rows: RowWriter,
+    rows: std::sync::Arc<RowWriter>,
     max_body_bytes: usize,
     max_field_bytes: usize,
 }
@@ -62,7 +62,7 @@ impl SentinelEncoder {
     /// An encoder with the service's limits.
     pub fn new(mapping: ColumnMapping) -> Self {
         SentinelEncoder {
-            rows: RowWriter::new(&mapping),
+            rows: std::sync::Arc::new(RowWriter::new(&mapping)),
             mapping,
             max_body_bytes: MAX_BODY_BYTES,
             max_field_bytes: MAX_FIELD_BYTES,

@@ -1,0 +1,379 @@
+//! The scale lab's world, for running in a process of its own (`scale_world` binary): many
+//! simulated Okta orgs, the token endpoint, and the tenants' products — one Logs Ingestion
+//! API shaped endpoint that takes every tenant's rows and keeps only tallies (which ids each
+//! product got, how many times, whether its filter wanted them, how late they arrived), so
+//! the world's memory grows with the tenants, not with the rows.
+//!
+//! A platform under test runs in another process, so its CPU and resident memory are its
+//! own. They talk over the world's standard input and output, one line each:
+//!
+//! ```text
+//! world → platform   TENANT <i> <org url> <okta token>       (one per tenant)
+//!                    PRODUCTS <products url> <entra token url>
+//!                    READY
+//! platform → world   SNAPSHOT                                (live collection is over)
+//! world → platform   NOTED <events>                          (what each product must get)
+//!                    REPORT <key=value …>                    (every product complete, or the drain deadline)
+//! ```
+//!
+//! Products of tenant `i` are data collection rules `dcr-<i>-<product>` on the products
+//! endpoint, products and filters as [`PRODUCTS`].
+
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::io::Read;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::okta::{OktaSimConfig, OktaSimulator};
+use crate::token_endpoint::TokenEndpoint;
+
+/// Each tenant's products: name and the `eventType` prefixes it takes (none: everything).
+pub const PRODUCTS: [(&str, &[&str]); 3] = [
+    ("siem", &[]),
+    ("identity", &["user."]),
+    ("posture", &["group.", "application.", "system."]),
+];
+
+/// The client every tenant's product credential names at the world's token endpoint.
+pub const LAB_CLIENT: (&str, &str) = ("lab-app", "lab-secret");
+
+/// The world's size and pace.
+#[derive(Clone, Debug)]
+pub struct WorldConfig {
+    /// Simulated orgs.
+    pub tenants: usize,
+    /// Mean live events per second per org (org `i` gets 0.5x to 1.5x of it).
+    pub events_per_second: f64,
+    /// Events each org already holds at start.
+    pub backlog: usize,
+    /// Base rate limit per org per minute (org `i` gets up to +50%).
+    pub rate_limit_per_minute: u32,
+    /// After `SNAPSHOT`, how long to wait for every product to complete.
+    pub drain: Duration,
+}
+
+/// One row as the tally reads it (the fields a copy-top-level row keeps of an Okta event).
+#[derive(Deserialize)]
+struct Row {
+    uuid: String,
+    #[serde(rename = "eventType")]
+    event_type: String,
+    published: DateTime<Utc>,
+}
+
+/// What one product received.
+#[derive(Default)]
+struct Tally {
+    ids: HashSet<u64>,
+    duplicates: u64,
+    misrouted: u64,
+}
+
+#[derive(Default)]
+struct Tallies {
+    products: HashMap<String, Tally>,
+    /// Arrival minus `published`, in milliseconds, of events published after `live_from`.
+    lags: Vec<u64>,
+    rows: u64,
+    calls: u64,
+    refused: u64,
+}
+
+struct Shared {
+    tallies: Mutex<Tallies>,
+    live_from: DateTime<Utc>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn id_hash(id: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    id.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Does `product` want an event of this type?
+pub fn wants(product: &str, event_type: &str) -> bool {
+    PRODUCTS
+        .iter()
+        .find(|(name, _)| *name == product)
+        .is_some_and(|(_, prefixes)| {
+            prefixes.is_empty() || prefixes.iter().any(|p| event_type.starts_with(p))
+        })
+}
+
+async fn ingest(
+    State(shared): State<Arc<Shared>>,
+    Path((dcr, _stream)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let arrived = Utc::now();
+    let authorized = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("Bearer ") && v.len() > 7);
+    let gzip = headers
+        .get("content-encoding")
+        .is_some_and(|v| v.as_bytes() == b"gzip");
+    let mut plain = Vec::new();
+    let json: &[u8] = if gzip {
+        if flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut plain)
+            .is_err()
+        {
+            return StatusCode::BAD_REQUEST;
+        }
+        &plain
+    } else {
+        &body
+    };
+    let rows: Option<Vec<Row>> = serde_json::from_slice(json).ok();
+    let mut tallies = lock(&shared.tallies);
+    tallies.calls += 1;
+    let (Some(rows), true) = (rows, authorized) else {
+        tallies.refused += 1;
+        return StatusCode::BAD_REQUEST;
+    };
+    let product = dcr.rsplit('-').next().unwrap_or_default().to_string();
+    let mut lags = Vec::new();
+    {
+        let tally = tallies.products.entry(dcr).or_default();
+        for row in &rows {
+            if !tally.ids.insert(id_hash(&row.uuid)) {
+                tally.duplicates += 1;
+            }
+            if !wants(&product, &row.event_type) {
+                tally.misrouted += 1;
+            }
+            if row.published >= shared.live_from {
+                let lag = (arrived - row.published).num_milliseconds().max(0);
+                lags.push(u64::try_from(lag).unwrap_or(0));
+            }
+        }
+    }
+    tallies.rows += rows.len() as u64;
+    tallies.lags.extend(lags);
+    StatusCode::NO_CONTENT
+}
+
+/// A running world.
+pub struct World {
+    /// The orgs, tenant `i` at index `i`.
+    pub orgs: Vec<OktaSimulator>,
+    /// The token endpoint the products' credentials use.
+    pub tokens: TokenEndpoint,
+    /// The products endpoint (Logs Ingestion API shaped).
+    pub products_url: String,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// What the world found once the products completed or the drain deadline passed.
+#[derive(Clone, Debug, Default)]
+pub struct WorldReport {
+    /// Events the orgs held at the snapshot.
+    pub events: u64,
+    /// Records the products should have.
+    pub expected: u64,
+    /// Expected records a product never received.
+    pub missing: u64,
+    /// Records a product received more than once.
+    pub duplicates: u64,
+    /// Records a product received although its filter rejects them.
+    pub misrouted: u64,
+    /// 429 answers the orgs sent.
+    pub throttled: u64,
+    /// Calls the orgs answered.
+    pub org_calls: u64,
+    /// Calls the products endpoint answered, and how many it refused.
+    pub product_calls: u64,
+    /// Refused product calls (not JSON rows, no token).
+    pub product_refused: u64,
+    /// Lag percentiles of live events, milliseconds: p50, p95, p99, max.
+    pub lag_ms: [u64; 4],
+    /// Seconds from the snapshot until complete (or the deadline).
+    pub drained_in: f64,
+}
+
+impl World {
+    /// Start every org, the token endpoint and the products endpoint.
+    pub async fn start(config: &WorldConfig) -> std::io::Result<World> {
+        let tokens = TokenEndpoint::start().await?;
+        tokens.register_secret_client(LAB_CLIENT.0, LAB_CLIENT.1);
+        let mut orgs = Vec::with_capacity(config.tenants);
+        for i in 0..config.tenants {
+            let spread = 0.5 + (i % 11) as f64 / 10.0;
+            orgs.push(
+                OktaSimulator::start(
+                    OktaSimConfig::default()
+                        .seed(i as u64)
+                        .token(org_token(i))
+                        .backlog(config.backlog)
+                        .backlog_span(Duration::from_secs(600))
+                        .live(config.events_per_second * spread)
+                        .rate_limit(
+                            config.rate_limit_per_minute
+                                + (i % 3) as u32 * config.rate_limit_per_minute / 4,
+                        ),
+                )
+                .await?,
+            );
+        }
+        let shared = Arc::new(Shared {
+            tallies: Mutex::new(Tallies::default()),
+            live_from: Utc::now(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let products_url = format!("http://{}", listener.local_addr()?);
+        let app = Router::new()
+            .route("/dataCollectionRules/{dcr}/streams/{stream}", post(ingest))
+            .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+            .with_state(shared.clone());
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "scale world products endpoint stopped");
+            }
+        });
+        Ok(World {
+            orgs,
+            tokens,
+            products_url,
+            shared,
+            server,
+        })
+    }
+
+    /// Note what every product must have now; then wait until each has it, or `drain`.
+    pub async fn settle(&self, drain: Duration) -> WorldReport {
+        let mut expected: Vec<(String, HashSet<u64>)> = Vec::new();
+        let mut report = WorldReport::default();
+        for (i, org) in self.orgs.iter().enumerate() {
+            let visible = org.visible_events();
+            report.events += visible.len() as u64;
+            for (product, _) in PRODUCTS {
+                let ids: HashSet<u64> = visible
+                    .iter()
+                    .filter(|e| wants(product, &e.event_type))
+                    .map(|e| id_hash(&e.uuid))
+                    .collect();
+                report.expected += ids.len() as u64;
+                expected.push((dcr_name(i, product), ids));
+            }
+        }
+        println!("NOTED {}", report.events);
+        let started = std::time::Instant::now();
+        loop {
+            let complete = {
+                let tallies = lock(&self.shared.tallies);
+                expected.iter().all(|(dcr, ids)| {
+                    tallies
+                        .products
+                        .get(dcr)
+                        .is_some_and(|t| ids.is_subset(&t.ids))
+                        || ids.is_empty()
+                })
+            };
+            if complete || started.elapsed() >= drain {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        report.drained_in = started.elapsed().as_secs_f64();
+        let mut tallies = lock(&self.shared.tallies);
+        for (dcr, ids) in &expected {
+            match tallies.products.get(dcr) {
+                Some(t) => report.missing += ids.difference(&t.ids).count() as u64,
+                None => report.missing += ids.len() as u64,
+            }
+        }
+        for t in tallies.products.values() {
+            report.duplicates += t.duplicates;
+            report.misrouted += t.misrouted;
+        }
+        report.product_calls = tallies.calls;
+        report.product_refused = tallies.refused;
+        tallies.lags.sort_unstable();
+        let lags = &tallies.lags;
+        let pick = |q: f64| {
+            lags.get(((lags.len() as f64 * q) as usize).min(lags.len().saturating_sub(1)))
+                .copied()
+                .unwrap_or(0)
+        };
+        report.lag_ms = [
+            pick(0.5),
+            pick(0.95),
+            pick(0.99),
+            lags.last().copied().unwrap_or(0),
+        ];
+        report.throttled = self.orgs.iter().map(|o| o.throttled()).sum();
+        report.org_calls = self.orgs.iter().map(|o| o.requests()).sum();
+        report
+    }
+}
+
+/// Tenant `i`'s Okta token.
+pub fn org_token(i: usize) -> String {
+    format!("scale-token-{i:05}-{:08x}", i.wrapping_mul(2_654_435_761))
+}
+
+/// The data collection rule of tenant `i`'s `product`.
+pub fn dcr_name(i: usize, product: &str) -> String {
+    format!("dcr-{i:05}-{product}")
+}
+
+impl WorldReport {
+    /// The `REPORT` line.
+    pub fn line(&self) -> String {
+        format!(
+            "REPORT events={} expected={} missing={} duplicates={} misrouted={} throttled={} org_calls={} product_calls={} product_refused={} lag_p50={} lag_p95={} lag_p99={} lag_max={} drained_in={:.1}",
+            self.events,
+            self.expected,
+            self.missing,
+            self.duplicates,
+            self.misrouted,
+            self.throttled,
+            self.org_calls,
+            self.product_calls,
+            self.product_refused,
+            self.lag_ms[0],
+            self.lag_ms[1],
+            self.lag_ms[2],
+            self.lag_ms[3],
+            self.drained_in
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn products_want_their_prefixes() {
+        assert!(wants("siem", "policy.evaluate_sign_on"));
+        assert!(wants("identity", "user.session.start"));
+        assert!(!wants("identity", "group.user_membership.add"));
+        assert!(wants("posture", "system.api_token.create"));
+        assert!(!wants("posture", "user.session.start"));
+        assert!(!wants("nobody", "user.session.start"));
+        assert_eq!(dcr_name(7, "siem").rsplit('-').next(), Some("siem"));
+    }
+}

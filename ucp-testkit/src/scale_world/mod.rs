@@ -17,7 +17,9 @@
 //! ```
 //!
 //! Products of tenant `i` are data collection rules `dcr-<i>-<product>` on the products
-//! endpoint, products and filters as [`PRODUCTS`].
+//! endpoint, products and filters as [`PRODUCTS`]. [`WorldProcess`] is the platform's side:
+//! it starts the binary, reads the tenants and asks for the report; [`lab_platform`] builds
+//! a platform for the world's tenants from the caller's connectors.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -35,6 +37,13 @@ use serde::Deserialize;
 
 use crate::okta::{OktaSimConfig, OktaSimulator};
 use crate::token_endpoint::TokenEndpoint;
+
+mod process;
+
+pub use process::{
+    filter_of, lab_platform, LabOrg, LabProduct, WorldProcess, LAB_STREAM, OKTA_CREDENTIAL,
+    ORG_STREAM, PRODUCTS_CREDENTIAL,
+};
 
 /// Each tenant's products: name and the `eventType` prefixes it takes (none: everything).
 pub const PRODUCTS: [(&str, &[&str]); 3] = [
@@ -59,6 +68,61 @@ pub struct WorldConfig {
     pub rate_limit_per_minute: u32,
     /// After `SNAPSHOT`, how long to wait for every product to complete.
     pub drain: Duration,
+}
+
+impl Default for WorldConfig {
+    fn default() -> Self {
+        WorldConfig {
+            tenants: 100,
+            events_per_second: 1.0,
+            backlog: 20,
+            rate_limit_per_minute: 600,
+            drain: Duration::from_secs(60),
+        }
+    }
+}
+
+impl WorldConfig {
+    /// The `scale_world` command line that starts this world.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "--tenants".into(),
+            self.tenants.to_string(),
+            "--eps".into(),
+            self.events_per_second.to_string(),
+            "--backlog".into(),
+            self.backlog.to_string(),
+            "--rate-limit".into(),
+            self.rate_limit_per_minute.to_string(),
+            "--drain".into(),
+            self.drain.as_secs_f64().to_string(),
+        ]
+    }
+
+    /// The world a `scale_world` command line asks for (the defaults where it says nothing).
+    pub fn from_args(args: &[String]) -> Result<WorldConfig, String> {
+        let value = |name: &str| -> Result<Option<f64>, String> {
+            let Some(at) = args.iter().position(|a| a == name) else {
+                return Ok(None);
+            };
+            let text = args.get(at + 1).ok_or(format!("{name} needs a value"))?;
+            match text.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => Ok(Some(v)),
+                _ => Err(format!("{name} {text}: not a number of zero or more")),
+            }
+        };
+        let defaults = WorldConfig::default();
+        // The casts saturate; a world of 2^64 tenants fails when its sockets run out.
+        Ok(WorldConfig {
+            tenants: value("--tenants")?.map_or(defaults.tenants, |v| v as usize),
+            events_per_second: value("--eps")?.unwrap_or(defaults.events_per_second),
+            backlog: value("--backlog")?.map_or(defaults.backlog, |v| v as usize),
+            rate_limit_per_minute: value("--rate-limit")?
+                .map_or(defaults.rate_limit_per_minute, |v| v as u32),
+            drain: value("--drain")?
+                .map_or(defaults.drain, |v| Duration::from_secs_f64(v.min(1e9))),
+        })
+    }
 }
 
 /// One row as the tally reads it (the fields a copy-top-level row keeps of an Okta event).
@@ -360,6 +424,35 @@ impl WorldReport {
             self.drained_in
         )
     }
+
+    /// The report a `REPORT` line gives (`None` if a field is missing or not a number).
+    pub fn parse(line: &str) -> Option<WorldReport> {
+        let fields = line.strip_prefix("REPORT ")?;
+        let field = |name: &str| -> Option<&str> {
+            fields
+                .split_whitespace()
+                .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+        };
+        let count = |name: &str| -> Option<u64> { field(name)?.parse().ok() };
+        Some(WorldReport {
+            events: count("events")?,
+            expected: count("expected")?,
+            missing: count("missing")?,
+            duplicates: count("duplicates")?,
+            misrouted: count("misrouted")?,
+            throttled: count("throttled")?,
+            org_calls: count("org_calls")?,
+            product_calls: count("product_calls")?,
+            product_refused: count("product_refused")?,
+            lag_ms: [
+                count("lag_p50")?,
+                count("lag_p95")?,
+                count("lag_p99")?,
+                count("lag_max")?,
+            ],
+            drained_in: field("drained_in")?.parse().ok()?,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -375,5 +468,49 @@ mod tests {
         assert!(!wants("posture", "user.session.start"));
         assert!(!wants("nobody", "user.session.start"));
         assert_eq!(dcr_name(7, "siem").rsplit('-').next(), Some("siem"));
+    }
+
+    #[test]
+    fn a_report_line_reads_back_as_the_report() {
+        let report = WorldReport {
+            events: 1200,
+            expected: 2100,
+            missing: 3,
+            duplicates: 4,
+            misrouted: 5,
+            throttled: 6,
+            org_calls: 700,
+            product_calls: 800,
+            product_refused: 9,
+            lag_ms: [10, 20, 30, 40],
+            drained_in: 1.5,
+        };
+        let back = WorldReport::parse(&report.line()).expect("a report");
+        assert_eq!(back.line(), report.line());
+        assert_eq!(back.lag_ms, [10, 20, 30, 40]);
+        assert_eq!(back.missing, 3);
+        assert!(WorldReport::parse("REPORT events=1").is_none());
+        assert!(WorldReport::parse(&report.line().replace("missing=3", "missing=x")).is_none());
+        assert!(WorldReport::parse("NOTED 5").is_none());
+    }
+
+    #[test]
+    fn a_world_config_survives_its_command_line() {
+        let config = WorldConfig {
+            tenants: 12,
+            events_per_second: 2.5,
+            backlog: 7,
+            rate_limit_per_minute: 900,
+            drain: Duration::from_millis(1500),
+        };
+        let back = WorldConfig::from_args(&config.args()).expect("a config");
+        assert_eq!(back.args(), config.args());
+        assert_eq!(back.tenants, 12);
+        assert_eq!(back.drain, Duration::from_millis(1500));
+        let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+        assert_eq!(WorldConfig::from_args(&[]).expect("defaults").tenants, 100);
+        assert!(WorldConfig::from_args(&args(&["--tenants"])).is_err());
+        assert!(WorldConfig::from_args(&args(&["--eps", "-1"])).is_err());
+        assert!(WorldConfig::from_args(&args(&["--drain", "NaN"])).is_err());
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo build --release -p ucp-testkit --bin scale_world
-//! ulimit -n 65536
+//! ulimit -n 20000
 //! cargo run --release --example scale_platform -- --tenants 1000 --seconds 60 --interval-ms 5000
 //! ```
 //!
@@ -13,7 +13,9 @@
 //! `--interval-ms I` per subscription (default 5000), `--eps E` mean live events per second
 //! per org (default 1), `--backlog B` events per org at start (default 20), `--rate-limit R`
 //! calls per minute per org (default 600, up to +50 % per org), `--drain S` (default 60),
-//! `--world PATH` (default: `scale_world` beside this example's directory). Prints Markdown
+//! `--per-world N` tenants per world process (default 4,000: each org holds two of the
+//! world's open files), `--world PATH` (default: `scale_world` beside this example's
+//! directory). Prints Markdown
 //! tables for BENCHMARKS.md; exits 1 if anything was lost, repeated, misrouted, throttled or
 //! refused. `ucp-testkit/tests/scale_world.rs` runs the same lab at test size.
 
@@ -28,8 +30,7 @@ use ucp_testkit::scale::{
     cpu_seconds, cpu_seconds_of, peak_rss_bytes, peak_rss_bytes_of, rss_bytes,
 };
 use ucp_testkit::scale_world::{
-    lab_platform, WorldConfig, WorldProcess, LAB_STREAM, OKTA_CREDENTIAL, PRODUCTS,
-    PRODUCTS_CREDENTIAL,
+    lab_platform, WorldConfig, Worlds, LAB_STREAM, OKTA_CREDENTIAL, PRODUCTS, PRODUCTS_CREDENTIAL,
 };
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -65,21 +66,34 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let config = WorldConfig {
         tenants,
+        first_tenant: 0,
         events_per_second: num(&args, "--eps", 1.0),
         backlog: num(&args, "--backlog", 20.0) as usize,
         rate_limit_per_minute: num(&args, "--rate-limit", 600.0) as u32,
         drain: Duration::from_secs_f64(num(&args, "--drain", 60.0)),
     };
-    let mut world = WorldProcess::start(&world_path, &config)
+    let per_world = num(&args, "--per-world", 4000.0) as usize;
+    let mut worlds = Worlds::start(&world_path, &config, per_world)
         .await
         .map_err(|e| format!("{e} (cargo build --release -p ucp-testkit --bin scale_world)"))?;
-    let world_pid = world.pid();
-    eprintln!("scale platform: world ready with {} orgs", world.orgs.len());
+    let world_pids = worlds.pids();
+    let worlds_cpu = || -> f64 { world_pids.iter().filter_map(|p| cpu_seconds_of(*p)).sum() };
+    let worlds_rss = || -> f64 {
+        world_pids
+            .iter()
+            .filter_map(|p| peak_rss_bytes_of(*p))
+            .sum::<u64>() as f64
+    };
+    eprintln!(
+        "scale platform: {} world(s) ready with {} orgs",
+        world_pids.len(),
+        worlds.orgs().count()
+    );
 
     let cpu_before = cpu_seconds().unwrap_or(0.0);
     let tokens = Arc::new(TokenProvider::new(Arc::new(HttpTokenFetcher::new()?)));
     let platform = lab_platform(
-        &world,
+        &worlds,
         interval,
         |org| {
             let config =
@@ -118,8 +132,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
     let cpu_live = cpu_seconds().unwrap_or(0.0) - cpu_started;
-    let world_cpu_live = cpu_seconds_of(world_pid).unwrap_or(0.0);
-    let report = world.settle().await?;
+    let world_cpu_live = worlds_cpu();
+    let report = worlds.settle().await?;
     let elapsed = started.elapsed().as_secs_f64();
     let cpu_total = cpu_seconds().unwrap_or(0.0) - cpu_started;
     let stats = running.stats().await;
@@ -131,10 +145,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let rss_now = rss_bytes().unwrap_or(0) as f64;
     let rss_peak = peak_rss_bytes().unwrap_or(0) as f64;
-    let world_rss = peak_rss_bytes_of(world_pid).unwrap_or(0) as f64;
-    let world_cpu = cpu_seconds_of(world_pid).unwrap_or(0.0);
+    let world_rss = worlds_rss();
+    let world_cpu = worlds_cpu();
     running.shutdown().await?;
-    drop(world);
+    drop(worlds);
 
     let calls: u64 = stats.jobs.iter().map(|j| j.source_calls).sum();
     let saved: u64 = stats.jobs.iter().map(|j| j.calls_saved).sum();
@@ -196,7 +210,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         (rss_now - rss_start) / tenants.max(1) as f64 / 1024.0
     );
     println!(
-        "| world process (orgs + products): CPU s live / total, peak RSS | {world_cpu_live:.1} / {world_cpu:.1}, {} |",
+        "| world processes ({}, orgs + products): CPU s live / total, peak RSS | {world_cpu_live:.1} / {world_cpu:.1}, {} |",
+        world_pids.len(),
         mib(world_rss)
     );
     let failed = report.missing != 0

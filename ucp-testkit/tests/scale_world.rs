@@ -1,5 +1,5 @@
-//! The out-of-process scale lab at test size: the `scale_world` binary serves twenty orgs
-//! and their products; a platform in this process (real Okta sources, real Sentinel sinks
+//! The out-of-process scale lab at test size: two `scale_world` processes serve twenty
+//! orgs (ten each) and their products; a platform in this process (real Okta sources, real Sentinel sinks
 //! with gzip) delivers every record to every product its filter admits, once, with no 429,
 //! no refused body and one call per round instead of three. The large runs are the root
 //! package's `scale_platform` example (BENCHMARKS.md).
@@ -13,31 +13,34 @@ use ucp_core::{Sink, Source};
 use ucp_sinks::sentinel::{SentinelConfig, SentinelSink};
 use ucp_sources::okta::{OktaConfig, OktaSource};
 use ucp_testkit::scale_world::{
-    lab_platform, WorldConfig, WorldProcess, LAB_STREAM, OKTA_CREDENTIAL, PRODUCTS,
-    PRODUCTS_CREDENTIAL,
+    lab_platform, WorldConfig, Worlds, LAB_STREAM, OKTA_CREDENTIAL, PRODUCTS, PRODUCTS_CREDENTIAL,
 };
 
 const TENANTS: usize = 20;
 const INTERVAL: Duration = Duration::from_secs(1);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn twenty_tenants_in_another_process_get_everything_once_without_a_429() {
+async fn twenty_tenants_in_other_processes_get_everything_once_without_a_429() {
     let config = WorldConfig {
         tenants: TENANTS,
+        first_tenant: 0,
         events_per_second: 4.0,
         backlog: 15,
         rate_limit_per_minute: 600,
         drain: Duration::from_secs(15),
     };
-    let mut world = WorldProcess::start(Path::new(env!("CARGO_BIN_EXE_scale_world")), &config)
+    let program = Path::new(env!("CARGO_BIN_EXE_scale_world"));
+    let mut worlds = Worlds::start(program, &config, TENANTS / 2)
         .await
-        .expect("the world starts");
-    assert_eq!(world.orgs.len(), TENANTS);
+        .expect("the worlds start");
+    assert_eq!(worlds.worlds.len(), 2);
+    let tenants: Vec<usize> = worlds.orgs().map(|(_, org)| org.tenant).collect();
+    assert_eq!(tenants, (0..TENANTS).collect::<Vec<_>>());
     let tokens = Arc::new(TokenProvider::new(Arc::new(
         HttpTokenFetcher::new().expect("an HTTP client"),
     )));
     let platform = lab_platform(
-        &world,
+        &worlds,
         INTERVAL,
         |org| {
             let config =
@@ -57,7 +60,7 @@ async fn twenty_tenants_in_another_process_get_everything_once_without_a_429() {
     .expect("the platform builds");
     let running = platform.start().await.expect("the platform starts");
     tokio::time::sleep(4 * INTERVAL).await;
-    let report = world.settle().await.expect("the world reports");
+    let report = worlds.settle().await.expect("the worlds report");
     let stats = running.stats().await;
     running.shutdown().await.expect("the platform stops");
     let line = report.line();

@@ -1,8 +1,10 @@
-//! The scale lab's world in a process of its own: `scale_world --tenants N [--eps E]
-//! [--backlog B] [--rate-limit R] [--drain S]` starts N simulated Okta orgs, the token
+//! The scale lab's world in a process of its own: `scale_world --tenants N [--first F]
+//! [--eps E] [--backlog B] [--rate-limit R] [--drain S]` starts N simulated Okta orgs
+//! (tenants F to F + N - 1), the token
 //! endpoint and the products endpoint, and speaks the line protocol of
-//! [`ucp_testkit::scale_world`] on its standard input and output. Large worlds open a
-//! socket per org: raise `ulimit -n` first.
+//! [`ucp_testkit::scale_world`] on its standard input and output. Each org takes a listening
+//! socket and the platform's connection to it: a lab larger than half the open-files limit
+//! runs several worlds ([`ucp_testkit::scale_world::Worlds`]).
 
 use std::io::BufRead;
 
@@ -13,7 +15,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let config = WorldConfig::from_args(&args)?;
     let world = World::start(&config).await?;
-    for (i, org) in world.orgs.iter().enumerate() {
+    for (i, org) in (world.first..).zip(&world.orgs) {
         println!("TENANT {i} {} {}", org.base_url(), org_token(i));
     }
     println!(

@@ -41,7 +41,7 @@ use crate::token_endpoint::TokenEndpoint;
 mod process;
 
 pub use process::{
-    filter_of, lab_platform, LabOrg, LabProduct, WorldProcess, LAB_STREAM, OKTA_CREDENTIAL,
+    filter_of, lab_platform, LabOrg, LabProduct, WorldProcess, Worlds, LAB_STREAM, OKTA_CREDENTIAL,
     ORG_STREAM, PRODUCTS_CREDENTIAL,
 };
 
@@ -60,6 +60,9 @@ pub const LAB_CLIENT: (&str, &str) = ("lab-app", "lab-secret");
 pub struct WorldConfig {
     /// Simulated orgs.
     pub tenants: usize,
+    /// The index of the first (a world serves tenants `first_tenant..first_tenant + tenants`,
+    /// so several world processes can share a lab).
+    pub first_tenant: usize,
     /// Mean live events per second per org (org `i` gets 0.5x to 1.5x of it).
     pub events_per_second: f64,
     /// Events each org already holds at start.
@@ -74,6 +77,7 @@ impl Default for WorldConfig {
     fn default() -> Self {
         WorldConfig {
             tenants: 100,
+            first_tenant: 0,
             events_per_second: 1.0,
             backlog: 20,
             rate_limit_per_minute: 600,
@@ -88,6 +92,8 @@ impl WorldConfig {
         vec![
             "--tenants".into(),
             self.tenants.to_string(),
+            "--first".into(),
+            self.first_tenant.to_string(),
             "--eps".into(),
             self.events_per_second.to_string(),
             "--backlog".into(),
@@ -115,6 +121,7 @@ impl WorldConfig {
         // The casts saturate; a world of 2^64 tenants fails when its sockets run out.
         Ok(WorldConfig {
             tenants: value("--tenants")?.map_or(defaults.tenants, |v| v as usize),
+            first_tenant: value("--first")?.map_or(defaults.first_tenant, |v| v as usize),
             events_per_second: value("--eps")?.unwrap_or(defaults.events_per_second),
             backlog: value("--backlog")?.map_or(defaults.backlog, |v| v as usize),
             rate_limit_per_minute: value("--rate-limit")?
@@ -234,8 +241,10 @@ async fn ingest(
 
 /// A running world.
 pub struct World {
-    /// The orgs, tenant `i` at index `i`.
+    /// The orgs, tenant `first + i` at index `i`.
     pub orgs: Vec<OktaSimulator>,
+    /// The first tenant's index.
+    pub first: usize,
     /// The token endpoint the products' credentials use.
     pub tokens: TokenEndpoint,
     /// The products endpoint (Logs Ingestion API shaped).
@@ -283,7 +292,7 @@ impl World {
         let tokens = TokenEndpoint::start().await?;
         tokens.register_secret_client(LAB_CLIENT.0, LAB_CLIENT.1);
         let mut orgs = Vec::with_capacity(config.tenants);
-        for i in 0..config.tenants {
+        for i in (0..config.tenants).map(|n| config.first_tenant.saturating_add(n)) {
             let spread = 0.5 + (i % 11) as f64 / 10.0;
             orgs.push(
                 OktaSimulator::start(
@@ -318,6 +327,7 @@ impl World {
         });
         Ok(World {
             orgs,
+            first: config.first_tenant,
             tokens,
             products_url,
             shared,
@@ -329,7 +339,7 @@ impl World {
     pub async fn settle(&self, drain: Duration) -> WorldReport {
         let mut expected: Vec<(String, HashSet<u64>)> = Vec::new();
         let mut report = WorldReport::default();
-        for (i, org) in self.orgs.iter().enumerate() {
+        for (i, org) in (self.first..).zip(&self.orgs) {
             let visible = org.visible_events();
             report.events += visible.len() as u64;
             for (product, _) in PRODUCTS {
@@ -425,6 +435,29 @@ impl WorldReport {
         )
     }
 
+    /// Several worlds' reports as one: counts added up, each lag percentile the worst
+    /// world's (percentiles do not add; the worlds serve alike tenants, so this is close and
+    /// never better than the truth), the drain the longest.
+    pub fn sum(reports: &[WorldReport]) -> WorldReport {
+        let mut total = WorldReport::default();
+        for r in reports {
+            total.events += r.events;
+            total.expected += r.expected;
+            total.missing += r.missing;
+            total.duplicates += r.duplicates;
+            total.misrouted += r.misrouted;
+            total.throttled += r.throttled;
+            total.org_calls += r.org_calls;
+            total.product_calls += r.product_calls;
+            total.product_refused += r.product_refused;
+            for (t, l) in total.lag_ms.iter_mut().zip(r.lag_ms) {
+                *t = (*t).max(l);
+            }
+            total.drained_in = total.drained_in.max(r.drained_in);
+        }
+        total
+    }
+
     /// The report a `REPORT` line gives (`None` if a field is missing or not a number).
     pub fn parse(line: &str) -> Option<WorldReport> {
         let fields = line.strip_prefix("REPORT ")?;
@@ -495,9 +528,38 @@ mod tests {
     }
 
     #[test]
+    fn reports_of_several_worlds_add_up_and_keep_the_worst_lag() {
+        let one = WorldReport {
+            events: 10,
+            expected: 20,
+            missing: 1,
+            throttled: 2,
+            org_calls: 30,
+            lag_ms: [100, 200, 300, 400],
+            drained_in: 2.0,
+            ..WorldReport::default()
+        };
+        let two = WorldReport {
+            events: 5,
+            expected: 7,
+            duplicates: 3,
+            lag_ms: [150, 180, 350, 390],
+            drained_in: 1.0,
+            ..WorldReport::default()
+        };
+        let sum = WorldReport::sum(&[one, two]);
+        assert_eq!((sum.events, sum.expected, sum.missing), (15, 27, 1));
+        assert_eq!((sum.duplicates, sum.throttled, sum.org_calls), (3, 2, 30));
+        assert_eq!(sum.lag_ms, [150, 200, 350, 400]);
+        assert_eq!(sum.drained_in, 2.0);
+        assert_eq!(WorldReport::sum(&[]).line(), WorldReport::default().line());
+    }
+
+    #[test]
     fn a_world_config_survives_its_command_line() {
         let config = WorldConfig {
             tenants: 12,
+            first_tenant: 24,
             events_per_second: 2.5,
             backlog: 7,
             rate_limit_per_minute: 900,
@@ -506,6 +568,7 @@ mod tests {
         let back = WorldConfig::from_args(&config.args()).expect("a config");
         assert_eq!(back.args(), config.args());
         assert_eq!(back.tenants, 12);
+        assert_eq!(back.first_tenant, 24);
         assert_eq!(back.drain, Duration::from_millis(1500));
         let args = |list: &[&str]| list.iter().map(|a| a.to_string()).collect::<Vec<_>>();
         assert_eq!(WorldConfig::from_args(&[]).expect("defaults").tenants, 100);

@@ -28,6 +28,8 @@ pub const ORG_STREAM: &str = "system_log";
 /// One tenant's org, as the world announced it.
 #[derive(Clone, Debug)]
 pub struct LabOrg {
+    /// The tenant's index in the lab.
+    pub tenant: usize,
     /// The org's base URL.
     pub url: String,
     /// The org's API token.
@@ -39,7 +41,7 @@ pub struct WorldProcess {
     child: Child,
     to_world: ChildStdin,
     from_world: mpsc::UnboundedReceiver<String>,
-    /// Tenant `i`'s org at index `i`.
+    /// The world's orgs, in tenant order.
     pub orgs: Vec<LabOrg>,
     /// The products endpoint (Logs Ingestion API shaped).
     pub products_url: String,
@@ -90,7 +92,10 @@ impl WorldProcess {
             let line = world.next_line().await?;
             let parts: Vec<&str> = line.split_whitespace().collect();
             match parts.as_slice() {
-                ["TENANT", _, url, token] => world.orgs.push(LabOrg {
+                ["TENANT", index, url, token] => world.orgs.push(LabOrg {
+                    tenant: index
+                        .parse()
+                        .map_err(|_| broken(format!("unreadable line: {line}")))?,
                     url: url.to_string(),
                     token: SecretString::from(token.to_string()),
                 }),
@@ -151,6 +156,57 @@ impl Drop for WorldProcess {
     }
 }
 
+/// A lab's tenants served by one or more world processes (`per_world` tenants at most
+/// each): every org holds a listening socket and the platform's connection to it in its
+/// world, so a process's open-files limit bounds the tenants one world can serve.
+pub struct Worlds {
+    /// The worlds, in tenant order.
+    pub worlds: Vec<WorldProcess>,
+}
+
+impl Worlds {
+    /// Start the worlds for `config`'s tenants, `per_world` at most in each (all at once).
+    pub async fn start(
+        program: &Path,
+        config: &WorldConfig,
+        per_world: usize,
+    ) -> io::Result<Worlds> {
+        let per_world = per_world.max(1);
+        let starts = (0..config.tenants).step_by(per_world).map(|offset| {
+            let shard = WorldConfig {
+                tenants: per_world.min(config.tenants - offset),
+                first_tenant: config.first_tenant.saturating_add(offset),
+                ..config.clone()
+            };
+            async move { WorldProcess::start(program, &shard).await }
+        });
+        let worlds = futures::future::join_all(starts)
+            .await
+            .into_iter()
+            .collect::<io::Result<Vec<_>>>()?;
+        Ok(Worlds { worlds })
+    }
+
+    /// Every org with the world that serves it, in tenant order.
+    pub fn orgs(&self) -> impl Iterator<Item = (&WorldProcess, &LabOrg)> {
+        self.worlds
+            .iter()
+            .flat_map(|world| world.orgs.iter().map(move |org| (world, org)))
+    }
+
+    /// The worlds' process ids.
+    pub fn pids(&self) -> Vec<u32> {
+        self.worlds.iter().map(WorldProcess::pid).collect()
+    }
+
+    /// Every world's report ([`WorldProcess::settle`], all at once), added up.
+    pub async fn settle(&mut self) -> io::Result<WorldReport> {
+        let reports = futures::future::join_all(self.worlds.iter_mut().map(|w| w.settle())).await;
+        let reports = reports.into_iter().collect::<io::Result<Vec<_>>>()?;
+        Ok(WorldReport::sum(&reports))
+    }
+}
+
 /// One product of one tenant, for the caller to build its sink.
 #[derive(Clone, Debug)]
 pub struct LabProduct {
@@ -174,12 +230,12 @@ pub fn filter_of(prefixes: &[&str]) -> Option<Filter> {
         .reduce(Filter::or)
 }
 
-/// A platform for every tenant of `world`: the org's token ([`OKTA_CREDENTIAL`]) and the
+/// A platform for every tenant of `worlds`: the org's token ([`OKTA_CREDENTIAL`]) and the
 /// products' client secret ([`PRODUCTS_CREDENTIAL`]) under the tenant, `source(org)` as its
 /// source, `sink(product)` for each of [`PRODUCTS`], subscribed every `interval` with the
 /// product's filter.
 pub async fn lab_platform<S, K>(
-    world: &WorldProcess,
+    worlds: &Worlds,
     interval: Duration,
     source: S,
     sink: K,
@@ -192,7 +248,8 @@ where
     let mut builder = Platform::builder()
         .credentials(store.clone())
         .max_jitter(interval);
-    for (i, org) in world.orgs.iter().enumerate() {
+    for (world, org) in worlds.orgs() {
+        let i = org.tenant;
         let tenant = format!("tenant-{i:05}");
         let put = |name: &str, credential| {
             store.put(CredentialRef::new(tenant.clone(), name), credential)

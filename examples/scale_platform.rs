@@ -112,6 +112,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     .await?;
     let started = std::time::Instant::now();
     let running = platform.start().await?;
+    worlds.live()?;
     let cpu_started = cpu_seconds().unwrap_or(0.0);
 
     // Resident memory every second, after two intervals of warm-up: most tenants are idle

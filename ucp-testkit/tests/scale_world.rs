@@ -59,6 +59,7 @@ async fn twenty_tenants_in_other_processes_get_everything_once_without_a_429() {
     .await
     .expect("the platform builds");
     let running = platform.start().await.expect("the platform starts");
+    worlds.live().expect("the worlds hear the platform runs");
     tokio::time::sleep(4 * INTERVAL).await;
     let report = worlds.settle().await.expect("the worlds report");
     let stats = running.stats().await;

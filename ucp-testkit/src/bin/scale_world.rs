@@ -35,9 +35,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     });
     while let Some(line) = commands.recv().await {
-        if line.trim() == "SNAPSHOT" {
-            let report = world.settle(config.drain).await;
-            println!("{}", report.line());
+        match line.trim() {
+            "LIVE" => world.live(),
+            "SNAPSHOT" => {
+                let report = world.settle(config.drain).await;
+                println!("{}", report.line());
+            }
+            _ => {}
         }
     }
     Ok(())

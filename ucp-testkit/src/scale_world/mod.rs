@@ -11,7 +11,8 @@
 //! world → platform   TENANT <i> <org url> <okta token>       (one per tenant)
 //!                    PRODUCTS <products url> <entra token url>
 //!                    READY
-//! platform → world   SNAPSHOT                                (live collection is over)
+//! platform → world   LIVE                                    (the platform runs: lags count from now)
+//!                    SNAPSHOT                                (live collection is over)
 //! world → platform   NOTED <events>                          (what each product must get)
 //!                    REPORT <key=value …>                    (every product complete, or the drain deadline)
 //! ```
@@ -152,6 +153,9 @@ struct Tally {
 #[derive(Default)]
 struct Tallies {
     products: HashMap<String, Tally>,
+    /// Events published from this moment on count in the lags (the world's start, until
+    /// the platform says `LIVE`).
+    live_from: DateTime<Utc>,
     /// Arrival minus `published`, in milliseconds, of events published after `live_from`.
     lags: Vec<u64>,
     rows: u64,
@@ -161,7 +165,6 @@ struct Tallies {
 
 struct Shared {
     tallies: Mutex<Tallies>,
-    live_from: DateTime<Utc>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -218,6 +221,7 @@ async fn ingest(
         return StatusCode::BAD_REQUEST;
     };
     let product = dcr.rsplit('-').next().unwrap_or_default().to_string();
+    let live_from = tallies.live_from;
     let mut lags = Vec::new();
     {
         let tally = tallies.products.entry(dcr).or_default();
@@ -228,7 +232,7 @@ async fn ingest(
             if !wants(&product, &row.event_type) {
                 tally.misrouted += 1;
             }
-            if row.published >= shared.live_from {
+            if row.published >= live_from {
                 let lag = (arrived - row.published).num_milliseconds().max(0);
                 lags.push(u64::try_from(lag).unwrap_or(0));
             }
@@ -311,8 +315,10 @@ impl World {
             );
         }
         let shared = Arc::new(Shared {
-            tallies: Mutex::new(Tallies::default()),
-            live_from: Utc::now(),
+            tallies: Mutex::new(Tallies {
+                live_from: Utc::now(),
+                ..Tallies::default()
+            }),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let products_url = format!("http://{}", listener.local_addr()?);
@@ -333,6 +339,14 @@ impl World {
             shared,
             server,
         })
+    }
+
+    /// Count lags from now on only (the platform is running: events published while it
+    /// was being built would wait for it, not for a round).
+    pub fn live(&self) {
+        let mut tallies = lock(&self.shared.tallies);
+        tallies.live_from = Utc::now();
+        tallies.lags.clear();
     }
 
     /// Note what every product must have now; then wait until each has it, or `drain`.

@@ -127,6 +127,12 @@ impl WorldProcess {
         self.child.id()
     }
 
+    /// Tell the world the platform runs: lags count events published from now on.
+    pub fn live(&mut self) -> io::Result<()> {
+        self.to_world.write_all(b"LIVE\n")?;
+        self.to_world.flush()
+    }
+
     /// Tell the world live collection is over; its report once every product has what the
     /// orgs held at that moment (or its drain deadline passed).
     pub async fn settle(&mut self) -> io::Result<WorldReport> {
@@ -197,6 +203,11 @@ impl Worlds {
     /// The worlds' process ids.
     pub fn pids(&self) -> Vec<u32> {
         self.worlds.iter().map(WorldProcess::pid).collect()
+    }
+
+    /// Tell every world the platform runs ([`WorldProcess::live`]).
+    pub fn live(&mut self) -> io::Result<()> {
+        self.worlds.iter_mut().try_for_each(WorldProcess::live)
     }
 
     /// Every world's report ([`WorldProcess::settle`], all at once), added up.

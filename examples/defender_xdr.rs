@@ -266,6 +266,9 @@ async fn run(duration: u64) -> Result<(), Box<dyn std::error::Error>> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let stats = running.stats().await;
     running.shutdown().await?;
+    // The lake writes a partition's file once its parts reach 64 MiB or 5 minutes: a short
+    // run ends before either, so its staged parts become files now.
+    lake.flush(Utc::now()).await?;
 
     println!("\nsummary");
     let (incidents, alerts, events) = groups(&stats);

@@ -3,8 +3,9 @@
 //! Write a connector once, collect each stream once, fan it out to every product.
 //!
 //! This facade re-exports [`ucp_core`] (traits, planner, budgets, delivery, checkpoints,
-//! credentials, health) and, behind the default cargo features `sources` and `sinks`, the
-//! shipped provider connectors ([`sources`]) and product sinks ([`sinks`]).
+//! credentials, health) and, behind the default cargo features `sources`, `sinks` and `sync`,
+//! the shipped provider connectors ([`sources`]), product sinks ([`sinks`]) and the two-way
+//! Defender XDR ↔ Sentinel incident sync ([`sync`]).
 //!
 //! Start from `examples/custom_connector.rs` to write your own connector.
 
@@ -23,3 +24,6 @@ pub use ucp_sinks as sinks;
 
 #[cfg(all(feature = "sources", feature = "sinks"))]
 pub mod declarative;
+/// Two-way incident synchronization (Defender XDR ↔ Microsoft Sentinel).
+#[cfg(feature = "sync")]
+pub use ucp_sync as sync;

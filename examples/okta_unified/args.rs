@@ -14,6 +14,15 @@ pub struct Args {
     pub durable: Option<PathBuf>,
     /// `--output`: where the products' data goes.
     pub output: Output,
+    /// `--health-to`: which product also subscribes to the platform's health stream.
+    pub health_to: Option<HealthTo>,
+}
+
+/// A product that subscribes to the platform's health stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealthTo {
+    /// Sentinel, into the DCR stream `Custom-UcpHealth_CL`.
+    Sentinel,
 }
 
 /// Where the products' data goes.
@@ -25,7 +34,7 @@ pub enum Output {
     Files,
 }
 
-const USAGE: &str = "usage: okta_unified [--duration <seconds>] [--speed <factor>] [--durable <state-dir>] [--output <products|files>]";
+const USAGE: &str = "usage: okta_unified [--duration <seconds>] [--speed <factor>] [--durable <state-dir>] [--output <products|files>] [--health-to sentinel]";
 
 /// The flags, with their defaults; an error says which value is wrong, or gives the usage.
 pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String> {
@@ -34,6 +43,7 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String
         speed: 60.0,
         durable: None,
         output: Output::Products,
+        health_to: None,
     };
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
@@ -76,9 +86,24 @@ pub fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Args, String
                     }
                 }
             }
+            "--health-to" => {
+                parsed.health_to = match value("--health-to")?.as_str() {
+                    "sentinel" => Some(HealthTo::Sentinel),
+                    other => {
+                        return Err(format!(
+                            "--health-to '{other}' must be 'sentinel' (the health stream into its DCR stream Custom-UcpHealth_CL)"
+                        ))
+                    }
+                }
+            }
             "-h" | "--help" => return Err(USAGE.to_string()),
             other => return Err(format!("unknown argument '{other}'\n{USAGE}")),
         }
+    }
+    if parsed.health_to.is_some() && parsed.output == Output::Files {
+        return Err(
+            "--health-to sentinel needs Sentinel's endpoint: leave out --output files".into(),
+        );
     }
     Ok(parsed)
 }
@@ -116,6 +141,19 @@ mod tests {
             .unwrap()
             .contains("--speed '0'"));
         assert!(args(&["--speed"]).err().unwrap().contains("needs a value"));
+        assert_eq!(d.health_to, None);
+        assert_eq!(
+            args(&["--health-to", "sentinel"]).unwrap().health_to,
+            Some(HealthTo::Sentinel)
+        );
+        assert!(args(&["--health-to", "mdi"])
+            .err()
+            .unwrap()
+            .contains("--health-to 'mdi'"));
+        assert!(args(&["--health-to", "sentinel", "--output", "files"])
+            .err()
+            .unwrap()
+            .contains("leave out --output files"));
         assert!(args(&["--fast"])
             .err()
             .unwrap()

@@ -5,6 +5,7 @@
 use secrecy::SecretString;
 use ucp::credentials::token::{entra_token_url, ENTRA_AUTHORITY};
 use ucp::credentials::Credential;
+use ucp::sinks::sentinel::health::HEALTH_EVENTS_DCR;
 use ucp_testkit::azure::{EventHubs, LogsIngestion};
 use ucp_testkit::token_endpoint::TokenEndpoint;
 
@@ -39,6 +40,7 @@ impl Emulators {
         tokens.register_secret_client(DEMO_CLIENT_ID, DEMO_CLIENT_SECRET);
         let logs = LogsIngestion::start(tokens.verifier()).await?;
         logs.add_stream(DEMO_DCR, DEFAULT_STREAM);
+        logs.add_stream(DEMO_DCR, HEALTH_EVENTS_DCR.stream);
         logs.grant(DEMO_DCR, DEMO_CLIENT_ID);
         let hubs = EventHubs::start(Some(tokens.verifier())).await?;
         hubs.add_hub("mdi");
@@ -54,6 +56,7 @@ pub struct RealEndpoints {
     dce_url: String,
     dcr_id: String,
     stream: String,
+    health_stream: String,
     tenant_id: String,
     client_id: String,
     client_secret: SecretString,
@@ -76,7 +79,12 @@ pub const REAL_VARS: [&str; 8] = [
     "EVENTHUBS_KEY",
 ];
 /// Variables with a default.
-const OPTIONAL_VARS: [&str; 3] = ["SENTINEL_STREAM", "EVENTHUBS_MDI_HUB", "EVENTHUBS_XSPM_HUB"];
+const OPTIONAL_VARS: [&str; 4] = [
+    "SENTINEL_STREAM",
+    "SENTINEL_HEALTH_STREAM",
+    "EVENTHUBS_MDI_HUB",
+    "EVENTHUBS_XSPM_HUB",
+];
 
 /// The real endpoints, if any product variable is set; an error names every missing one.
 /// `var` reads one (non-empty) variable.
@@ -118,6 +126,8 @@ pub fn real_endpoints(
         dce_url,
         dcr_id: get("SENTINEL_DCR_ID"),
         stream: var("SENTINEL_STREAM").unwrap_or_else(|| DEFAULT_STREAM.into()),
+        health_stream: var("SENTINEL_HEALTH_STREAM")
+            .unwrap_or_else(|| HEALTH_EVENTS_DCR.stream.into()),
         tenant_id: get("AZURE_TENANT_ID"),
         client_id: get("AZURE_CLIENT_ID"),
         client_secret: SecretString::from(get("AZURE_CLIENT_SECRET")),
@@ -145,8 +155,8 @@ fn namespace_url(namespace: &str) -> String {
 pub enum Endpoints {
     /// Emulated on 127.0.0.1.
     Emulated(Emulators),
-    /// Real, from the environment.
-    Real(RealEndpoints),
+    /// Real, from the environment (boxed: it is much larger than the emulators' handles).
+    Real(Box<RealEndpoints>),
 }
 
 /// Addresses the sinks send to.
@@ -154,6 +164,8 @@ pub struct Targets {
     pub dce_url: String,
     pub dcr_id: String,
     pub stream: String,
+    /// The DCR stream of the platform's health (`--health-to sentinel`).
+    pub health_stream: String,
     pub namespace_url: String,
     pub mdi_hub: String,
     pub xspm_hub: String,
@@ -164,7 +176,7 @@ impl Endpoints {
     pub async fn from_env() -> Result<Self, Box<dyn std::error::Error>> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Ok(match real_endpoints(var)? {
-            Some(real) => Endpoints::Real(real),
+            Some(real) => Endpoints::Real(Box::new(real)),
             None => Endpoints::Emulated(Emulators::start().await?),
         })
     }
@@ -176,6 +188,7 @@ impl Endpoints {
                 dce_url: e.logs.url().to_string(),
                 dcr_id: DEMO_DCR.into(),
                 stream: DEFAULT_STREAM.into(),
+                health_stream: HEALTH_EVENTS_DCR.stream.into(),
                 namespace_url: e.hubs.url().to_string(),
                 mdi_hub: "mdi".into(),
                 xspm_hub: "xspm".into(),
@@ -184,6 +197,7 @@ impl Endpoints {
                 dce_url: r.dce_url.clone(),
                 dcr_id: r.dcr_id.clone(),
                 stream: r.stream.clone(),
+                health_stream: r.health_stream.clone(),
                 namespace_url: r.namespace_url.clone(),
                 mdi_hub: r.mdi_hub.clone(),
                 xspm_hub: r.xspm_hub.clone(),
@@ -270,6 +284,7 @@ mod tests {
         assert!(real_endpoints(env(&[])).unwrap().is_none());
         let real = real_endpoints(env(&ALL)).unwrap().unwrap();
         assert_eq!(real.stream, DEFAULT_STREAM);
+        assert_eq!(real.health_stream, "Custom-UcpHealth_CL");
         assert_eq!(
             real.namespace_url,
             "https://contoso-hubs.servicebus.windows.net"

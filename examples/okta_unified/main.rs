@@ -26,7 +26,8 @@
 //! Flags: `--duration <seconds>` (real seconds, default 30), `--speed <factor>` (default 60),
 //! `--durable <state-dir>`: keep cursors, a disk queue per product and dead letters there, and
 //! resume from them at the next run (the simulated org restarts with the same seeded history),
-//! `--output <products|files>` (default `products`, see below).
+//! `--output <products|files>` (default `products`, see below), `--health-to sentinel` (see
+//! "The platform's health" below).
 //!
 //! Each product gets its data through its own ingestion point, by the shipped product sinks
 //! speaking the real wire protocols. With no configuration those endpoints are emulators
@@ -70,6 +71,14 @@
 //! With `--durable`, the products' queues resume at the next run, but the emulators start
 //! empty at every run: a resumed run's endpoints hold what was still queued plus what is new.
 //!
+//! **The platform's health.** With `--health-to sentinel`, the platform's health is one more
+//! stream: a health source for the tenant (`ucp-health`) offers `health_events`, every status
+//! transition of the connector and the products, once, and Sentinel subscribes to it every
+//! demo minute like to any stream, through a second Sentinel sink into the DCR stream
+//! `Custom-UcpHealth_CL` (`SENTINEL_HEALTH_STREAM` for a real rule) with the columns of
+//! `ucp::sinks::sentinel::health`. The summary lists the rows Sentinel holds: the org's
+//! throttling and its recovery, the products' first deliveries, the health stream's own.
+//!
 //! **A real org.** Set `OKTA_ORG_URL` (e.g. `https://contoso.okta.com`) and credentials of
 //! the org, and the example polls that org instead, starting one hour back. Either:
 //!
@@ -105,11 +114,13 @@
 //! - `endpoints.rs`: where the products' data goes (emulated or real Azure endpoints) and the
 //!   credentials those take;
 //! - `landed.rs`: what each product holds at the end;
+//! - `health_feed.rs`: the platform's health as a stream into Sentinel (`--health-to`);
 //! - `report.rs`: everything printed: the setup, progress, summary, health and volume chart.
 
 mod args;
 mod demo_time;
 mod endpoints;
+mod health_feed;
 mod landed;
 mod org;
 mod products;
@@ -128,6 +139,7 @@ use ucp::*;
 use args::{parse_args, Args, Output};
 use demo_time::{DemoHealth, DemoTime};
 use endpoints::{Endpoints, ENTRA_CREDENTIAL, HUBS_CREDENTIAL};
+use health_feed::HealthFeed;
 use org::Org;
 use products::{endpoint_sinks, file_sinks, products};
 use ucp::credentials::CredentialStore;
@@ -225,7 +237,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut builder = Platform::builder()
         .credentials(credentials)
         .health(reporter)
-        .tokens(tokens)
+        .tokens(tokens.clone())
         .tenant_source(TENANT, CONNECTOR, source)
         .max_jitter(Duration::ZERO);
     // Durable: cursors, a disk queue per product and dead letters in one store; otherwise
@@ -242,6 +254,20 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             None
         }
     };
+    // --health-to sentinel: the platform's health, one more stream Sentinel subscribes to.
+    let feed = match (&args.health_to, &endpoints) {
+        (Some(_), Some(endpoints)) => Some(HealthFeed::new(
+            health.clone(),
+            builder.inventory(),
+            &endpoints.targets(),
+            &tokens,
+            time,
+        )),
+        _ => None,
+    };
+    if let Some(feed) = &feed {
+        builder = feed.register(builder, store.is_some());
+    }
     for p in &products {
         builder = builder.tenant_sink(TENANT, p.name, p.sink.shared());
         let mut subscription = Subscription::new(p.name, CONNECTOR, SYSTEM_LOG).every(p.every);
@@ -262,6 +288,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         &products,
         &platform.plan(),
     );
+    if let Some(feed) = &feed {
+        println!("{}", feed.describe());
+    }
 
     let running = platform.start().await?;
     for outcome in running.check().await {
@@ -319,6 +348,9 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         &args,
     );
     report::health(&health).await?;
+    if let (Some(feed), Some(endpoints)) = (&feed, &endpoints) {
+        feed.summary(&health, endpoints).await?;
+    }
     report::volume_chart(&health, &products, &out, time.start, end)?;
     Ok(())
 }

@@ -8,10 +8,11 @@
 //!
 //! A connector author needs [`prelude`]. Beside the root items, namespaces hold what fewer
 //! users need: [`credentials`] (stores and the token provider), [`health`] (the health
-//! service, its tables, volumes and notifiers), [`store`] (checkpoints, dead letters and
-//! the durable store), [`catalog`] (connector definitions and the factories that build
-//! their sources, for a management plane) and [`json`] (a record's JSON read in place:
-//! validity, top-level fields and pointer lookups over the provider's bytes).
+//! service, its tables, volumes and notifiers), [`health_source`] (the platform's health as
+//! a source products subscribe to), [`store`] (checkpoints, dead letters and the durable
+//! store), [`catalog`] (connector definitions and the factories that build their sources,
+//! for a management plane) and [`json`] (a record's JSON read in place: validity, top-level
+//! fields and pointer lookups over the provider's bytes).
 //!
 //! Inside, data flows one way: a plan of jobs (`plan`) → the account's rate budget
 //! (`budget`) → one collection job per stream (`job`) → fan-out to each subscriber's queue
@@ -37,6 +38,7 @@ mod delivery;
 mod error;
 mod filter;
 pub mod health;
+pub mod health_source;
 pub mod http;
 mod job;
 pub mod json;
@@ -65,7 +67,8 @@ pub use error::{ConfigError, ErrorClass};
 pub use filter::Filter;
 pub use plan::{JobPlan, Plan};
 pub use platform::{
-    CheckOutcome, Platform, PlatformBuilder, PlatformError, Restarted, RunningPlatform,
+    CheckOutcome, Platform, PlatformBuilder, PlatformError, PlatformInventory, Restarted,
+    RunningPlatform,
 };
 pub use record::{Batch, Cursor, Record, RecordId, StreamKey};
 pub use retry::RetryPolicy;

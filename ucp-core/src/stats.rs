@@ -1,8 +1,10 @@
 //! Counters per collection job and per subscription, readable through
 //! [`crate::RunningPlatform::stats`].
 
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
 
 use crate::budget::BudgetStatus;
 use crate::health::Status;
@@ -22,8 +24,33 @@ pub(crate) struct JobCounters {
     pub throttled: AtomicU64,
     /// Writes of this stream's state the storage refused (each tried again).
     pub store_failures: AtomicU64,
+    /// When a page last arrived.
+    pub last_success: LastSuccess,
     /// The collection's current status (its tracker mirrors it here).
     pub status: Arc<AtomicU8>,
+}
+
+/// A time written by one task and read by others: milliseconds since the epoch, or never.
+#[derive(Debug)]
+pub(crate) struct LastSuccess(AtomicI64);
+
+impl Default for LastSuccess {
+    fn default() -> Self {
+        LastSuccess(AtomicI64::new(i64::MIN))
+    }
+}
+
+impl LastSuccess {
+    pub(crate) fn mark(&self, time: DateTime<Utc>) {
+        self.0.store(time.timestamp_millis(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> Option<DateTime<Utc>> {
+        match self.0.load(Ordering::Relaxed) {
+            i64::MIN => None,
+            millis => DateTime::from_timestamp_millis(millis),
+        }
+    }
 }
 
 /// Live counters of one subscription.
@@ -47,7 +74,8 @@ fn get(counter: &AtomicU64) -> u64 {
     counter.load(Ordering::Relaxed)
 }
 
-fn status(cell: &AtomicU8) -> Status {
+/// The status a tracker mirrors into `cell`.
+pub(crate) fn status_of(cell: &AtomicU8) -> Status {
     Status::from_severity(cell.load(Ordering::Relaxed)).unwrap_or(Status::Starting)
 }
 
@@ -75,6 +103,8 @@ pub struct JobStats {
     /// Writes of this stream's pages and cursor that the storage refused (a full or failing
     /// disk); each was tried again until the storage took it.
     pub store_failures: u64,
+    /// When a page (possibly empty) last arrived from the provider.
+    pub last_success: Option<DateTime<Utc>>,
     /// The collection's current status.
     pub status: Status,
 }
@@ -152,7 +182,8 @@ impl JobCounters {
             errors: get(&self.errors),
             throttled: get(&self.throttled),
             store_failures: get(&self.store_failures),
-            status: status(&self.status),
+            last_success: self.last_success.get(),
+            status: status_of(&self.status),
         }
     }
 }
@@ -175,7 +206,7 @@ impl SubscriptionCounters {
             queue_depth,
             queue_capacity,
             queue_bytes: 0,
-            status: status(&self.status),
+            status: status_of(&self.status),
         }
     }
 }

@@ -101,9 +101,10 @@ async fn actions_go_first_on_a_saturated_budget_and_collection_keeps_the_rest() 
     assert!(longest <= permit, "an action waited {longest:?}");
     assert_eq!(source.refused(), 0, "never a 429");
     assert_eq!(source.action_calls(), 20);
-    // Ten minutes of 60 calls a minute: collection made the other ~580.
+    // Ten minutes of 60 calls a minute, two of each minute kept for actions: collection made
+    // the rest (58 a minute) but what the actions took beyond the reserve.
     assert!(
-        (575..=582).contains(&collected),
+        (565..=582).contains(&collected),
         "collection made {collected} calls beside 20 actions"
     );
 }

@@ -58,6 +58,14 @@ impl Provider {
 
 #[tokio::test(start_paused = true)]
 async fn a_jittering_relative_reset_and_a_co_tenant_burst_leave_our_share_intact() {
+    // Several jitter sequences: the phase of our calls against whole seconds varies, so the
+    // rounding error of the relative reset does too.
+    for seed in 0..8 {
+        scenario(seed).await;
+    }
+}
+
+async fn scenario(seed: u64) {
     let clock = Clock::new();
     let start = Instant::now();
     // Half the org's 60 calls a minute are ours.
@@ -70,7 +78,7 @@ async fn a_jittering_relative_reset_and_a_co_tenant_burst_leave_our_share_intact
         window: 0,
         used: 0,
         refused: 0,
-        rng: StdRng::seed_from_u64(7),
+        rng: StdRng::seed_from_u64(seed),
     };
     let windows = 6u64;
     let mut ours = vec![0u32; windows as usize];
@@ -107,7 +115,7 @@ async fn a_jittering_relative_reset_and_a_co_tenant_burst_leave_our_share_intact
     for (window, n) in ours.iter().enumerate().skip(1) {
         assert!(
             (29..=31).contains(n),
-            "window {window}: {n} calls of our share of 30 ({ours:?})"
+            "seed {seed}, window {window}: {n} calls of our share of 30 ({ours:?})"
         );
     }
     // No pause beyond the real reset: calls stay about two seconds apart, never a long wait.
@@ -118,6 +126,6 @@ async fn a_jittering_relative_reset_and_a_co_tenant_burst_leave_our_share_intact
         .unwrap_or_default();
     assert!(
         longest <= Duration::from_secs(5),
-        "a pause of {longest:?} between calls ({ours:?})"
+        "seed {seed}: a pause of {longest:?} between calls ({ours:?})"
     );
 }

@@ -22,6 +22,7 @@ fn row(
     message: &str,
 ) -> HealthRow {
     HealthRow {
+        seq: 0,
         time: t(secs),
         tenant: "contoso".into(),
         connector: connector.into(),
@@ -29,6 +30,7 @@ fn row(
         workspace: product.map(|p| format!("ws-{p}")),
         stream: Some("system_log".into()),
         status,
+        previous: Some(Status::Starting),
         kind,
         message: message.into(),
         details: None,
@@ -59,6 +61,165 @@ async fn suite<T: HealthTable>(make: impl Fn(Retention) -> T) {
         max_rows: None,
     }))
     .await;
+    reads_after_a_sequence_in_order_per_tenant(make(NO_LIMITS)).await;
+    retention_by_count_is_told_to_readers(make(Retention {
+        max_age: None,
+        max_rows: Some(3),
+    }))
+    .await;
+    retention_by_age_is_told_to_readers(make(Retention {
+        max_age: Some(Duration::hours(1)),
+        max_rows: None,
+    }))
+    .await;
+}
+
+fn of_tenant(mut row: HealthRow, tenant: &str) -> HealthRow {
+    row.tenant = tenant.into();
+    row
+}
+
+fn seqs(rows: &[HealthRow]) -> Vec<u64> {
+    rows.iter().map(|r| r.seq).collect()
+}
+
+/// Sequences counted from `base` (the one before the table's first row).
+fn rel(rows: &[HealthRow], base: u64) -> Vec<u64> {
+    rows.iter().map(|r| r.seq - base).collect()
+}
+
+/// The sequence just before the table's first row.
+async fn base_of(table: &impl HealthTable) -> u64 {
+    let first = table.read_after("contoso", 0, 1).await.unwrap();
+    first.rows.first().map_or(first.last_seq, |r| r.seq - 1)
+}
+
+async fn reads_after_a_sequence_in_order_per_tenant(table: impl HealthTable) {
+    use HealthKind::*;
+    use Status::*;
+    table
+        .insert(vec![
+            row(10, "okta", None, Warning, Collection, "a1"),
+            of_tenant(row(11, "okta", None, Error, Auth, "b1"), "fabrikam"),
+            // Older than a1 but stored after it: sequence order is storage order.
+            row(5, "okta", None, Ok, Collection, "a2"),
+        ])
+        .await
+        .unwrap();
+    table
+        .insert(vec![row(20, "graph", None, Ok, Collection, "a3")])
+        .await
+        .unwrap();
+    let base = base_of(&table).await;
+    let all = table.read_after("contoso", 0, 100).await.unwrap();
+    assert_eq!(messages(&all.rows), ["a1", "a2", "a3"]);
+    assert_eq!(rel(&all.rows, base), [1, 3, 4]);
+    assert_eq!(all.last_seq, base + 4);
+    assert_eq!(all.rows[0].previous, Some(Starting));
+    assert_eq!(all.pruned_through, 0);
+    let page = table.read_after("contoso", 0, 2).await.unwrap();
+    assert_eq!(rel(&page.rows, base), [1, 3], "limited, lowest first");
+    let rest = table.read_after("contoso", base + 3, 2).await.unwrap();
+    assert_eq!(rel(&rest.rows, base), [4]);
+    assert!(table
+        .read_after("contoso", base + 4, 10)
+        .await
+        .unwrap()
+        .rows
+        .is_empty());
+    assert!(table
+        .read_after("contoso", u64::MAX, 10)
+        .await
+        .unwrap()
+        .rows
+        .is_empty());
+    // Tenants are walls: another tenant's reader sees only its own rows.
+    let other = table.read_after("fabrikam", 0, 100).await.unwrap();
+    assert_eq!(messages(&other.rows), ["b1"]);
+    assert_eq!(rel(&other.rows, base), [2]);
+    assert!(table
+        .read_after("nobody", 0, 100)
+        .await
+        .unwrap()
+        .rows
+        .is_empty());
+}
+
+async fn retention_by_count_is_told_to_readers(table: impl HealthTable) {
+    let at = |secs: i64, tenant: &str, msg: &str| {
+        of_tenant(
+            row(secs, "okta", None, Status::Ok, HealthKind::Collection, msg),
+            tenant,
+        )
+    };
+    table
+        .insert(vec![at(0, "contoso", "c1"), at(1, "fabrikam", "f1")])
+        .await
+        .unwrap();
+    table
+        .insert(vec![at(2, "contoso", "c2"), at(3, "contoso", "c3")])
+        .await
+        .unwrap();
+    // Only three rows are kept: c1 (seq 1) went.
+    let read = table.read_after("contoso", 0, 10).await.unwrap();
+    assert_eq!(messages(&read.rows), ["c2", "c3"]);
+    let base = read.rows[0].seq - 3;
+    assert_eq!(read.pruned_through, base + 1);
+    assert_eq!(
+        table
+            .read_after("fabrikam", 0, 10)
+            .await
+            .unwrap()
+            .pruned_through,
+        0,
+        "fabrikam lost nothing"
+    );
+    table
+        .insert(vec![at(4, "contoso", "c4"), at(5, "contoso", "c5")])
+        .await
+        .unwrap();
+    // f1 (seq 2) and c2 (seq 3) went.
+    let read = table.read_after("contoso", 0, 10).await.unwrap();
+    assert_eq!(messages(&read.rows), ["c3", "c4", "c5"]);
+    assert_eq!(read.pruned_through, base + 3);
+    assert_eq!(
+        table
+            .read_after("fabrikam", 0, 10)
+            .await
+            .unwrap()
+            .pruned_through,
+        base + 2
+    );
+}
+
+async fn retention_by_age_is_told_to_readers(table: impl HealthTable) {
+    let at = |min: i64, msg: &str| {
+        row(
+            min * 60,
+            "okta",
+            None,
+            Status::Ok,
+            HealthKind::Collection,
+            msg,
+        )
+    };
+    table
+        .insert(vec![at(0, "old"), at(30, "mid")])
+        .await
+        .unwrap();
+    table.insert(vec![at(70, "new")]).await.unwrap();
+    let read = table.read_after("contoso", 0, 10).await.unwrap();
+    assert_eq!(messages(&read.rows), ["mid", "new"]);
+    let base = read.rows[0].seq - 2;
+    assert_eq!(read.pruned_through, base + 1);
+    assert_eq!(table.prune(t(120 * 60)).await.unwrap(), 1);
+    let read = table.read_after("contoso", 0, 10).await.unwrap();
+    assert_eq!(messages(&read.rows), ["new"]);
+    assert_eq!(read.pruned_through, base + 2);
+    // New rows keep counting up: a sequence is never given twice.
+    table.insert(vec![at(121, "newer")]).await.unwrap();
+    let read = table.read_after("contoso", base + 3, 10).await.unwrap();
+    assert_eq!(rel(&read.rows, base), [4]);
 }
 
 async fn queries_are_newest_first_filtered_and_limited(table: impl HealthTable) {
@@ -145,6 +306,12 @@ async fn rows_round_trip_exactly(table: impl HealthTable) {
         .await
         .unwrap();
     let rows = table.query(&HealthQuery::new()).await.unwrap();
+    // The table numbers rows in the order it stored them, from where it started.
+    let first = rows[1].seq;
+    assert!(first > 0);
+    let (mut detailed, mut bare) = (detailed, bare);
+    detailed.seq = first;
+    bare.seq = first + 1;
     assert_eq!(rows, vec![bare, detailed]);
 }
 
@@ -298,11 +465,139 @@ async fn sqlite_table_survives_reopen() {
     }
     let table = SqliteHealthTable::open(&path, Retention::default()).unwrap();
     let rows = table.query(&HealthQuery::new()).await.unwrap();
-    assert_eq!(rows, written.into_iter().rev().collect::<Vec<_>>());
+    let first = rows.last().unwrap().seq;
+    let mut stored: Vec<HealthRow> = written
+        .into_iter()
+        .zip(first..)
+        .map(|(row, seq)| HealthRow { seq, ..row })
+        .collect();
+    stored.reverse();
+    assert_eq!(rows, stored);
     let status = table.current_status().await.unwrap();
     assert_eq!(status.len(), 1);
     assert_eq!(status[0].status, Status::Warning);
     assert_eq!(status[0].parts.len(), 2);
+}
+
+/// A file written before rows had a sequence reader and a previous status (schema 1) opens:
+/// its rows read back with their ids as sequences and no previous status, and new rows
+/// continue the sequence.
+#[tokio::test]
+async fn sqlite_file_of_the_first_schema_is_migrated_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("health.db");
+    {
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE health_rows (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, time_ns INTEGER NOT NULL,
+                tenant TEXT NOT NULL, connector TEXT NOT NULL, product TEXT, workspace TEXT,
+                stream TEXT, status TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL,
+                details TEXT);
+             CREATE INDEX health_rows_by_time ON health_rows (time_ns, id);
+             CREATE INDEX health_rows_by_connector ON health_rows (tenant, connector, time_ns);
+             CREATE TABLE health_current (
+                part TEXT PRIMARY KEY, time_ns INTEGER NOT NULL, tenant TEXT NOT NULL,
+                connector TEXT NOT NULL, product TEXT, workspace TEXT, stream TEXT,
+                status TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);
+             INSERT INTO health_rows (time_ns, tenant, connector, status, kind, message)
+                VALUES (1700000000000000000, 'contoso', 'okta', 'Warning', 'Collection', 'old one'),
+                       (1700000001000000000, 'contoso', 'okta', 'Ok', 'Collection', 'old two');
+             DELETE FROM health_rows WHERE id = 2;",
+        )
+        .unwrap();
+    }
+    let table = SqliteHealthTable::open(&path, Retention::default()).unwrap();
+    table
+        .insert(vec![row(
+            5,
+            "okta",
+            None,
+            Status::Error,
+            HealthKind::Auth,
+            "new",
+        )])
+        .await
+        .unwrap();
+    let read = table.read_after("contoso", 0, 10).await.unwrap();
+    assert_eq!(messages(&read.rows), ["old one", "new"]);
+    // AUTOINCREMENT never gives id 2 again, though that row was deleted.
+    assert_eq!(seqs(&read.rows), [1, 3]);
+    assert_eq!(
+        read.rows[0].previous, None,
+        "not recorded by the old schema"
+    );
+    assert_eq!(read.rows[1].previous, Some(Status::Starting));
+    drop(table);
+    // Opening again is a no-op.
+    let table = SqliteHealthTable::open(&path, Retention::default()).unwrap();
+    assert_eq!(table.read_after("contoso", 0, 10).await.unwrap(), read);
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let version: i64 = raw
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}
+
+/// A table created again — in memory after a restart, or a new file — numbers above every
+/// sequence an earlier one gave, so a saved reader position stays valid and ids built from
+/// sequences never name two rows.
+#[tokio::test]
+async fn a_table_created_again_numbers_above_the_earlier_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = |msg: &str| {
+        vec![row(
+            0,
+            "okta",
+            None,
+            Status::Ok,
+            HealthKind::Collection,
+            msg,
+        )]
+    };
+    let first_memory = MemoryHealthTable::new(NO_LIMITS);
+    first_memory.insert(one("a")).await.unwrap();
+    let first_file = SqliteHealthTable::open(dir.path().join("one.db"), NO_LIMITS).unwrap();
+    first_file.insert(one("a")).await.unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let second_memory = MemoryHealthTable::new(NO_LIMITS);
+    second_memory.insert(one("b")).await.unwrap();
+    let second_file = SqliteHealthTable::open(dir.path().join("two.db"), NO_LIMITS).unwrap();
+    second_file.insert(one("b")).await.unwrap();
+    let seq = |read: ucp_core::health::RowsAfter| read.rows[0].seq;
+    let a = seq(first_memory.read_after("contoso", 0, 1).await.unwrap());
+    let b = seq(second_memory.read_after("contoso", 0, 1).await.unwrap());
+    assert!(b > a, "memory: {b} after {a}");
+    let a = seq(first_file.read_after("contoso", 0, 1).await.unwrap());
+    let b = seq(second_file.read_after("contoso", 0, 1).await.unwrap());
+    assert!(b > a, "file: {b} after {a}");
+    // A reader positioned at the first table's last row reads the second one whole.
+    assert_eq!(
+        messages(
+            &second_memory
+                .read_after("contoso", a, 10)
+                .await
+                .unwrap()
+                .rows
+        ),
+        ["b"]
+    );
+}
+
+#[tokio::test]
+async fn sqlite_file_of_a_newer_schema_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("health.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let err = SqliteHealthTable::open(&path, Retention::default()).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("schema version 99") && text.contains("health.db"),
+        "{text}"
+    );
 }
 
 #[tokio::test]

@@ -181,3 +181,41 @@ fn huge_ranges_are_refused_with_advice() {
     let empty = VolumeQuery { to: day0(), ..q };
     assert!(v.query(&empty).unwrap().is_empty());
 }
+
+#[test]
+fn a_tenants_series_cover_every_stream_and_product_and_no_other_tenant() {
+    let v = Volumes::default();
+    let min = Duration::minutes;
+    v.record(sample(min(0), "incidents", None, 4));
+    v.record(sample(min(1), "incidents", Some("sentinel"), 4));
+    v.record(sample(min(1), "alerts", None, 2));
+    let mut other = sample(min(0), "incidents", None, 99);
+    other.component.tenant = "fabrikam".into();
+    v.record(other);
+
+    let series = v
+        .tenant_series("contoso", BinSize::Minute, day0(), day0() + min(3))
+        .unwrap();
+    assert_eq!(
+        records(&series),
+        named(&[
+            ("alerts", &[0, 2, 0]),
+            ("incidents", &[4, 0, 0]),
+            ("incidents → sentinel", &[0, 4, 0]),
+        ])
+    );
+    assert!(series.iter().all(|s| s.key.tenant == "contoso"));
+    assert!(v
+        .tenant_series("nobody", BinSize::Minute, day0(), day0() + min(3))
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        v.tenant_series(
+            "contoso",
+            BinSize::Minute,
+            day0(),
+            day0() + Duration::days(30)
+        ),
+        Err(VolumeError::TooManyBins { .. })
+    ));
+}

@@ -87,6 +87,7 @@ fn record(tenant: &str, name: &str, i: usize) -> InstanceRecord {
         },
         attention: None,
         disconnect_reason: None,
+        superseded_by: None,
         created_by: "bench".into(),
         created_at: now,
         updated_by: "bench".into(),
@@ -116,6 +117,8 @@ fn health_rows(tenant: &str, name: &str) -> Vec<HealthRow> {
         .into_iter()
         .enumerate()
         .map(|(i, status)| HealthRow {
+            seq: 0,
+            previous: None,
             time: Utc::now() - chrono::Duration::seconds(60 - i as i64),
             tenant: tenant.into(),
             connector: connector.clone(),

@@ -44,11 +44,19 @@ pub(crate) fn schema_problems(
                 .skip(1)
                 .map(|s| s.replace("~1", "/").replace("~0", "~"))
                 .collect();
-            let field = if path.is_empty() {
+            let mut field = if path.is_empty() {
                 prefix.to_string()
             } else {
                 format!("{prefix}.{}", path.join("."))
             };
+            // A missing property is the property's problem, not its parent's: a form shows
+            // the message next to the field left empty.
+            if let jsonschema::error::ValidationErrorKind::Required { property } = e.kind() {
+                if let Some(name) = property.as_str() {
+                    field = format!("{field}.{name}");
+                    return Problem::new(field, "a value is required");
+                }
+            }
             Problem::new(field, e.masked().to_string())
         })
         .collect()
@@ -138,5 +146,34 @@ impl Catalog {
     pub fn ids(&self) -> Vec<String> {
         let entries = self.entries.read().unwrap_or_else(|p| p.into_inner());
         entries.keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn problems_name_the_field_even_when_it_is_missing() {
+        let schema = serde_json::json!({
+            "type": "object",
+            "required": ["org_url"],
+            "properties": {
+                "org_url": {"type": "string"},
+                "nested": {"type": "object", "required": ["depth"]},
+                "page_limit": {"type": "integer", "maximum": 1000}
+            }
+        });
+        let validator = compile(&schema).unwrap();
+        let config = serde_json::json!({"nested": {}, "page_limit": 5000});
+        let mut fields: Vec<String> = schema_problems(&validator, &config, "config")
+            .into_iter()
+            .map(|p| p.field)
+            .collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            ["config.nested.depth", "config.org_url", "config.page_limit"]
+        );
     }
 }

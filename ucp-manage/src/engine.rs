@@ -12,8 +12,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Serialize;
 use ucp_core::{
-    BudgetKey, ConfigError, Context, Cursor, PlatformError, RateBudget, Restarted, RunningPlatform,
-    Sink, Source, StreamKey, Subscription,
+    ActOptions, ActionError, ActionRequest, ActionResult, BudgetKey, ConfigError, Context, Cursor,
+    PlatformError, RateBudget, Restarted, RunningPlatform, Sink, Source, StreamKey, Subscription,
 };
 use utoipa::ToSchema;
 
@@ -99,6 +99,15 @@ pub trait Engine: Send + Sync + 'static {
     /// The context the engine gives `tenant`'s connectors (credentials, the one token
     /// provider, HTTP client, clock), so a prerequisite check calls as collection will.
     async fn context(&self, tenant: &str) -> Context;
+    /// Perform a response action through source `name`'s credentials and rate budget, ahead
+    /// of its collection, with the options' idempotency key, timeout and retries; the engine
+    /// reports it to health.
+    async fn act(
+        &self,
+        source: &str,
+        request: ActionRequest,
+        options: ActOptions,
+    ) -> Result<ActionResult, ActionError>;
 }
 
 impl From<ConfigError> for EngineError {
@@ -215,5 +224,14 @@ impl Engine for RunningPlatform {
 
     async fn context(&self, tenant: &str) -> Context {
         RunningPlatform::context(self, tenant).await
+    }
+
+    async fn act(
+        &self,
+        source: &str,
+        request: ActionRequest,
+        options: ActOptions,
+    ) -> Result<ActionResult, ActionError> {
+        RunningPlatform::act(self, source, request, options).await
     }
 }

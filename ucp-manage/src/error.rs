@@ -80,6 +80,14 @@ pub enum ManageError {
     /// A prerequisite of the definition is not met.
     #[error("prerequisites not met: {}", .0.iter().map(|p| format!("{} ({}): {}", p.id, p.description, p.message)).collect::<Vec<_>>().join("; "))]
     Prerequisites(Vec<UnmetPrerequisite>),
+    /// The provider refused a response action for a reason retrying will not change (the
+    /// user is not active, the incident does not exist): an answer, not a failure.
+    #[error("{0}")]
+    ActionRefused(String),
+    /// A response action failed at the provider (its credential was refused, it kept
+    /// failing); says what to do.
+    #[error("{0}")]
+    ActionFailed(String),
     /// The running engine refused or failed the change.
     #[error("the platform refused the change: {0}")]
     Engine(#[from] EngineError),
@@ -108,6 +116,8 @@ impl ManageError {
             ManageError::PreconditionRequired => "precondition_required",
             ManageError::Stale { .. } => "precondition_failed",
             ManageError::Prerequisites(_) => "prerequisites_not_met",
+            ManageError::ActionRefused(_) => "action_refused",
+            ManageError::ActionFailed(_) => "action_failed",
             ManageError::Engine(_) => "engine",
             ManageError::Store(StoreError::Conflict(_)) => "conflict",
             ManageError::Store(_) => "store",

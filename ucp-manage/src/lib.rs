@@ -15,7 +15,8 @@
 //! - an [`Authenticator`]: API keys (stored as keyed hashes) and bearer JWTs.
 //!
 //! [`Manager`] holds the operations (each authorizes, validates, applies to the engine,
-//! persists and audits); [`api::router`] exposes them over HTTP.
+//! persists and audits); [`api::router`] exposes them over HTTP, as JSON under `/api/v1`
+//! and as web pages under `/ui/` ([`ui`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -29,6 +30,7 @@ mod manager;
 pub mod model;
 pub mod products;
 pub mod store;
+pub mod ui;
 pub mod views;
 
 pub use auth::{
@@ -38,7 +40,10 @@ pub use catalog::Catalog;
 pub use engine::{Engine, EngineError, SourceVolumes};
 pub use error::{ManageError, ManageResult, Problem};
 pub use manager::tenancy::{issue_api_key, AuditFilter};
-pub use manager::{Manager, ManagerBuilder, UpgradeOutcome, PLATFORM_AUDIT_TENANT};
+pub use manager::{
+    ConnectorVolumes, Manager, ManagerBuilder, StatusPeriod, StatusTimeline, UpgradeOutcome,
+    Window, PLATFORM_AUDIT_TENANT,
+};
 pub use model::{AuditEntry, InstanceRecord, InstanceState, ProductSubscription, Role, Workspace};
 pub use products::{ProductInfo, ProductSink, Products};
 pub use store::{SqliteStore, Store, StoreError};

@@ -15,9 +15,10 @@ use utoipa::ToSchema;
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Views connectors, the catalog, offsets and the audit log.
+    /// Views connectors (and the actions they offer), the catalog, offsets and the audit log.
     Reader,
-    /// Also creates, updates, pauses, resumes and restarts connectors.
+    /// Also creates, updates, pauses, resumes and restarts connectors, and performs their
+    /// response actions.
     Contributor,
     /// Also deletes and disconnects connectors, resets offsets, connects and offboards the
     /// workspace, stores credentials and assigns roles.
@@ -56,12 +57,16 @@ pub enum InstanceState {
     /// Removed from the engine (delivery stopped for every product); kept for its history,
     /// cursors and audit until deleted.
     Disconnected,
+    /// Removed from the engine because a connected instance of a definition that supersedes
+    /// its own (Defender XDR for a component connector) collects the same data for the same
+    /// provider account; it is resumed, from its cursor, once that instance is disconnected.
+    Superseded,
 }
 
 impl InstanceState {
     /// True when the engine runs (or holds, paused) the instance's source.
     pub fn in_engine(self) -> bool {
-        !matches!(self, InstanceState::Disconnected)
+        matches!(self, InstanceState::Active | InstanceState::Paused)
     }
 }
 
@@ -121,6 +126,9 @@ pub struct InstanceRecord {
     /// Why it was disconnected.
     #[serde(default)]
     pub disconnect_reason: Option<String>,
+    /// The instance that superseded it, while it is [`InstanceState::Superseded`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
     /// Who created it.
     pub created_by: String,
     /// When.

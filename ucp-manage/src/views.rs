@@ -292,6 +292,10 @@ pub struct ConnectorView {
     /// Why it was disconnected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disconnect_reason: Option<String>,
+    /// While `state` is `superseded`: the connector that supersedes it (it collects the same
+    /// data for the same provider account), and what to do to reconnect this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub superseded: Option<SupersededView>,
     /// The tenant's destination workspace.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub workspace: Option<String>,
@@ -317,6 +321,18 @@ pub struct ConnectorView {
     pub updated_at: DateTime<Utc>,
     /// Its version for `If-Match` (also its `ETag`).
     pub revision: u64,
+}
+
+/// Which connector supersedes another, as its view shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+pub struct SupersededView {
+    /// The superseding connector's name.
+    pub by: String,
+    /// Its definition's display name, e.g. `Microsoft Defender XDR`.
+    pub by_display_name: String,
+    /// What it means and what to do, e.g. "superseded by connector 'xdr' (Microsoft
+    /// Defender XDR)…: disconnect 'xdr' to reconnect this one".
+    pub message: String,
 }
 
 /// A stream of a definition.
@@ -401,4 +417,85 @@ pub struct Page<T> {
     /// Pass as `page_token` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
+}
+
+/// A response action a connector offers (`GET …/connectors/{name}/actions`).
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct ActionView {
+    /// Its name, e.g. `suspend_user`.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// The JSON Schema of its parameters.
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Value,
+    /// Doing it twice has the effect of doing it once.
+    pub idempotent: bool,
+    /// What the connector's credential needs at the provider, e.g. `okta.users.manage`.
+    pub permission: String,
+}
+
+/// Body of `POST …/connectors/{name}/actions/{action}`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActRequest {
+    /// The action's parameters, valid against its schema (default: none).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub parameters: serde_json::Value,
+    /// The same key twice performs the action once: the second call gets the first's
+    /// result (1–128 printable ASCII characters; remembered for a day).
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// One request an action sends, as a dry run shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct PlannedRequestView {
+    /// HTTP method.
+    pub method: String,
+    /// The URL (never with a secret in it).
+    pub url: String,
+    /// The body, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub body: Option<serde_json::Value>,
+}
+
+/// What an action did, or (dry run) would send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionOutcomeView {
+    /// A dry run: validated, nothing sent.
+    Planned,
+    /// Done.
+    Done,
+    /// Nothing to do: the target was already in the asked state.
+    AlreadyDone,
+}
+
+/// The answer to `POST …/connectors/{name}/actions/{action}`. A refusal by the provider is
+/// a 409 `action_refused` and a failure a 502 `action_failed`, each with its reason.
+#[derive(Clone, Debug, PartialEq, Serialize, ToSchema)]
+pub struct ActionResponse {
+    /// The connector.
+    pub connector: String,
+    /// The action.
+    pub action: String,
+    /// What happened.
+    pub outcome: ActionOutcomeView,
+    /// One sentence for people.
+    pub message: String,
+    /// For a dry run: the requests it would send, in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requests: Vec<PlannedRequestView>,
+    /// What the provider answered, in a few fields (never a secret).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub detail: Option<serde_json::Value>,
+    /// Calls made to the provider for it (0 for a dry run, or a replay of its idempotency
+    /// key).
+    pub attempts: u32,
+    /// The result of an earlier call with the same idempotency key.
+    pub replayed: bool,
 }

@@ -411,7 +411,7 @@ async fn one_workspace_per_tenant_and_offboarding_needs_a_reason_and_no_deliveri
         )
         .await;
     assert_eq!(other.status, 400, "{}", other.text);
-    assert_eq!(problems(&other)[0].0, "settings");
+    assert_eq!(problems(&other)[0].0, "settings.table");
 }
 
 #[tokio::test]
@@ -723,6 +723,8 @@ proptest! {
                 ("POST", "/workspace/offboard"),
                 ("PUT", "/credentials/x1"),
                 ("PUT", "/roles/y1"),
+                ("POST", "/connectors/okta-a/actions/suspend_user?dry_run=true"),
+                ("POST", "/connectors/okta-a/actions/suspend_user"),
             ];
             for (method, path) in routes {
                 let url = format!("{}/api/v1/tenants/{TENANT}{path}", server.base);
@@ -760,6 +762,9 @@ fn arbitrary_json() -> impl Strategy<Value = Value> {
                     Just("role".to_string()),
                     Just("products".to_string()),
                     Just("credentials".to_string()),
+                    Just("parameters".to_string()),
+                    Just("user_id".to_string()),
+                    Just("idempotency_key".to_string()),
                     "[a-z]{1,8}".prop_map(String::from)
                 ],
                 inner,

@@ -157,3 +157,55 @@ async fn tokens_from_the_issuer_authenticate_their_subject_and_others_are_refuse
         "refetches are limited to one per 30 s"
     );
 }
+
+#[tokio::test]
+async fn the_web_pages_take_a_token_from_the_issuer_as_they_take_an_api_key() {
+    let (url, _) = jwks_server().await;
+    let verifier =
+        JwtVerifier::new(JwtConfig::new(ISSUER, AUDIENCE, JwksSource::Url(url))).unwrap();
+    let server = Server::start_with(Persisted::in_memory(), Fixture::Full, Some(verifier)).await;
+    server
+        .manager
+        .set_role(
+            &Principal::system(),
+            TENANT,
+            "alice@contoso",
+            Some(ucp_manage::Role::Reader),
+        )
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sign_in = |credential: String| {
+        http.post(format!("{}/ui/sign-in", server.base))
+            .form(&[("credential", credential.as_str()), ("tenant", TENANT)])
+            .send()
+    };
+    let forged = token(
+        "k1",
+        json!({"iss": "https://elsewhere.example", "aud": AUDIENCE,
+        "sub": "alice@contoso", "exp": chrono::Utc::now().timestamp() + 600}),
+    );
+    assert_eq!(sign_in(forged).await.unwrap().status(), 401);
+    let signed = sign_in(token("k1", claims("alice@contoso"))).await.unwrap();
+    assert_eq!(signed.status(), 303);
+    let cookie = signed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let page = http
+        .get(format!("{}/ui/t/{TENANT}/connectors", server.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let text = page.text().await.unwrap();
+    assert!(text.contains("alice@contoso (reader)"), "{text}");
+    assert!(text.contains("okta-a"));
+}

@@ -147,6 +147,22 @@ fn endpoints() -> Vec<Endpoint> {
             Fixture::Full,
             own,
         ),
+        e(
+            "GET",
+            "/connectors/{name}/actions",
+            "/connectors/okta-a/actions",
+            None,
+            Fixture::Full,
+            read,
+        ),
+        e(
+            "POST",
+            "/connectors/{name}/actions/{action}",
+            "/connectors/okta-a/actions/suspend_user?dry_run=true",
+            Some(json!({"parameters": {"user_id": "u-1"}})),
+            Fixture::Full,
+            contribute,
+        ),
         e("GET", "/workspace", "/workspace", None, Fixture::Full, read),
         e(
             "PUT",

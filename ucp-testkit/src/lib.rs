@@ -20,6 +20,10 @@
 //! - [`graph`]: a simulated tenant's Microsoft Graph security API (incidents, alerts_v2,
 //!   runHuntingQuery over the 21 Defender XDR tables), with Entra auth, application roles,
 //!   per-minute and per-hour throttling, OData paging and filters, and a changing tenant.
+//! - [`sentinel`]: a simulated Microsoft Sentinel workspace's incidents API over ARM
+//!   (incidents with etags and 409 on a stale one, comments within Sentinel's limits, labels,
+//!   owner, `systemData`, Microsoft incident creation rules that make duplicates of alerts,
+//!   Azure roles, 429 with `Retry-After`).
 //! - [`token_endpoint`]: an OAuth 2.0 token endpoint (Entra ID v2 and Okta client
 //!   credentials) that verifies client secrets and signed assertions, with a protected
 //!   resource for 401 → refresh → retry tests.
@@ -47,6 +51,7 @@ pub mod recording_sink;
 pub mod rest;
 pub mod scale;
 pub mod scale_world;
+pub mod sentinel;
 pub mod token_endpoint;
 
 pub use event_log::{ActionFault, EventLog, EventLogSettings, EventLogSource, Fault, UserStatus};

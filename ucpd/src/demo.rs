@@ -179,7 +179,10 @@ pub fn walkthrough(url: &str, lab: &Lab) -> String {
   curl -s {auth} {api}/connectors/okta-demo/offsets
   curl -s {auth} -X POST {api}/connectors/okta-demo/resume
   curl -s {auth} {api}/audit                        # who did what
-The OpenAPI document: {url}/openapi.json"
+The OpenAPI document: {url}/openapi.json
+Or in the web pages ({url}/ui/, sign in with the key and tenant {TENANT}): Catalog → Connect on
+Okta System Log, with org URL {org}, credential okta-token and the three products ticked.",
+        org = lab.org.base_url()
     )
 }
 

@@ -73,9 +73,8 @@ async fn run(args: &Args) -> Result<(), Failure> {
     let config = Config::load(args.config.as_deref())?;
     let server = Server::start(&config, ucpd::definitions()).await?;
     eprintln!(
-        "ucpd: management API on {} (OpenAPI: {}/openapi.json)",
-        server.url(),
-        server.url()
+        "ucpd: management API on {url} (OpenAPI: {url}/openapi.json), web pages on {url}/ui/",
+        url = server.url()
     );
     stopped().await;
     server.shutdown().await?;
@@ -90,7 +89,7 @@ async fn run_demo() -> Result<(), Failure> {
     let server = Server::start(&config, ucpd::definitions()).await?;
     let key = demo::provision(server.manager(), &lab).await?;
     println!(
-        "ucpd demo: management API on {url}\n{world}\n  tenant '{tenant}': workspace connected, credentials stored\n\nexport UCP_KEY={key}   # an Owner of '{tenant}'\n\n{walk}\n\nCtrl-C stops it (the demo's state is temporary).",
+        "ucpd demo: management API on {url}, the connectors gallery on {url}/ui/ (sign in with the key below, tenant '{tenant}')\n{world}\n  tenant '{tenant}': workspace connected, credentials stored\n\nexport UCP_KEY={key}   # an Owner of '{tenant}'\n\n{walk}\n\nCtrl-C stops it (the demo's state is temporary).",
         url = server.url(),
         world = lab.describe(),
         tenant = demo::TENANT,

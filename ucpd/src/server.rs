@@ -72,15 +72,25 @@ fn open(part: &'static str) -> impl Fn(String) -> ServerError {
     move |reason| ServerError::Open { part, reason }
 }
 
-/// The connector definitions this server ships: Okta's System Log.
+/// The connector definitions this server ships: Okta's System Log, Microsoft Defender XDR
+/// and the Defender for Identity alerts component connector XDR supersedes. One that does
+/// not build is left out, with an error in the log.
 pub fn definitions() -> Vec<ConnectorDefinition> {
-    match ucp_sources::okta::definition() {
-        Ok(okta) => vec![okta],
+    use ucp_sources::defender::{mdi_alerts_definition, xdr_definition};
+    [
+        ("Okta System Log", ucp_sources::okta::definition()),
+        ("Defender XDR", xdr_definition()),
+        ("Defender for Identity alerts", mdi_alerts_definition()),
+    ]
+    .into_iter()
+    .filter_map(|(what, built)| match built {
+        Ok(definition) => Some(definition),
         Err(e) => {
-            tracing::error!(error = %e, "the Okta definition does not build; it is left out");
-            Vec::new()
+            tracing::error!(definition = what, error = %e, "a definition does not build; it is left out");
+            None
         }
-    }
+    })
+    .collect()
 }
 
 /// A running server. [`Server::shutdown`] stops it cleanly; dropping it stops serving.
@@ -124,7 +134,7 @@ impl Server {
             SqliteHealthTable::open(config.health_path(), Retention::default())
                 .map_err(|e| open("health table")(e.to_string()))?,
         );
-        let health = Arc::new(HealthService::builder().table(health_table.clone()).build());
+        let health = Arc::new(HealthService::builder().table(health_table).build());
         let durable = DurableStore::open(&config.data_dir)
             .map_err(|e| open("platform state")(e.to_string()))?;
         let fetcher = HttpTokenFetcher::new().map_err(|e| open("token client")(e.to_string()))?;
@@ -135,7 +145,7 @@ impl Server {
         );
         let platform = Platform::builder()
             .credentials(credentials.clone())
-            .health(health)
+            .health(health.clone())
             .durable(durable)
             .tokens(tokens.clone())
             .clock(clock)
@@ -166,7 +176,7 @@ impl Server {
         let auth = Authenticator::new(store.clone(), api_keys, jwt, config.admins.clone());
         let products = Arc::new(AzureProducts::new(tokens));
         let mut builder = Manager::builder(store, platform.clone(), products, credentials, auth)
-            .health(health_table)
+            .health_service(health)
             .clock(clock);
         for definition in definitions {
             builder = builder.definition(definition);
@@ -195,7 +205,7 @@ impl Server {
                 tracing::error!(error = %e, "the API stopped serving");
             }
         });
-        tracing::info!(%address, "ucpd serves the management API");
+        tracing::info!(%address, "ucpd serves the management API and its web pages (/ui/)");
         Ok(Server {
             url: format!("http://{address}"),
             manager,

@@ -207,6 +207,27 @@ impl CountedWindow {
     fn record(&mut self, now: Instant) {
         self.calls.push_back(now);
     }
+
+    /// The reserve of urgent calls in `spec`'s main window (see [`action_reserve`]).
+    fn reserve(spec: &BudgetSpec) -> Self {
+        CountedWindow {
+            allowed: usize::try_from(action_reserve(spec.allowed())).unwrap_or(0),
+            per: spec.per,
+            calls: std::collections::VecDeque::new(),
+        }
+    }
+}
+
+/// Calls of a main window of `allowed` kept for response actions: one in thirty, at least
+/// one once the window allows ten (below that there is nothing to spare). Collection is
+/// spaced over the rest, so an urgent call never waits for its even spacing while the
+/// reserve lasts, and never pushes the window past its allowance.
+fn action_reserve(allowed: u32) -> u32 {
+    if allowed >= 10 {
+        (allowed / 30).max(1)
+    } else {
+        0
+    }
 }
 
 /// governor's clock trait over tokio's clock, so budgets honour a paused test clock.
@@ -236,6 +257,9 @@ struct BudgetState {
     others: OthersLearning,
     /// The provider's further windows, counted.
     windows: Vec<CountedWindow>,
+    /// Calls of each main window kept for urgent calls (response actions), which take them
+    /// without waiting for collection's even spacing.
+    reserve: CountedWindow,
 }
 
 /// A snapshot of a budget for stats and health.
@@ -300,6 +324,7 @@ impl RateBudget {
                     .iter()
                     .map(|(limit, per)| CountedWindow::new(*limit, *per, spec.share))
                     .collect(),
+                reserve: CountedWindow::reserve(&spec),
             }),
             calls: AtomicU64::new(0),
             throttled: AtomicU64::new(0),
@@ -351,53 +376,58 @@ impl RateBudget {
     /// One attempt at a permit: true when granted; otherwise waits until it is worth trying
     /// again (a collection call gives up the attempt to an urgent one).
     async fn try_acquire(&self, urgent: bool) -> bool {
-        {
-            let now = self.clock.now();
-            let wait = {
-                let mut state = lock(&self.state);
-                let state = &mut *state;
-                if !urgent && self.urgent.load(Ordering::Acquire) > 0 {
-                    return false;
-                }
-                let hold = [state.paused_until, state.not_before]
-                    .into_iter()
-                    .flatten()
-                    .chain(state.windows.iter_mut().filter_map(|w| w.room_at(now)))
-                    .filter(|t| *t > now)
-                    .max();
-                match hold {
-                    Some(until) => Err(until),
-                    None => match state.limiter.check() {
-                        Ok(()) => {
-                            for window in &mut state.windows {
-                                window.record(now);
-                            }
-                            Ok(())
-                        }
-                        Err(not_until) => Err(self.clock.after(
-                            not_until.wait_time_from(now.saturating_duration_since(self.origin)),
-                        )),
-                    },
-                }
-            };
-            match wait {
-                Ok(()) => {
-                    self.calls.fetch_add(1, Ordering::Relaxed);
-                    true
-                }
-                Err(until) => {
-                    if urgent {
-                        tokio::time::sleep_until(until).await;
-                    } else {
-                        // Woken early when an urgent call took a permit: the wait is longer.
-                        let served = self.urgent_served.notified();
-                        tokio::select! {
-                            _ = tokio::time::sleep_until(until) => {}
-                            _ = served => {}
-                        }
+        let now = self.clock.now();
+        let wait = {
+            let mut state = lock(&self.state);
+            let state = &mut *state;
+            if !urgent && self.urgent.load(Ordering::Acquire) > 0 {
+                return false;
+            }
+            // Pauses and the provider's longer windows hold every call, urgent ones too.
+            let held = state
+                .paused_until
+                .into_iter()
+                .chain(state.windows.iter_mut().filter_map(|w| w.room_at(now)))
+                .filter(|t| *t > now)
+                .max();
+            if let Some(until) = held {
+                Err(until)
+            } else if urgent && state.reserve.room_at(now).is_none() {
+                // The reserve kept for actions: no wait for the even spacing.
+                state.reserve.record(now);
+                state.windows.iter_mut().for_each(|w| w.record(now));
+                Ok(())
+            } else if let Some(until) = state.not_before.filter(|t| *t > now) {
+                Err(until)
+            } else {
+                match state.limiter.check() {
+                    Ok(()) => {
+                        state.windows.iter_mut().for_each(|w| w.record(now));
+                        Ok(())
                     }
-                    false
+                    Err(not_until) => Err(self.clock.after(
+                        not_until.wait_time_from(now.saturating_duration_since(self.origin)),
+                    )),
                 }
+            }
+        };
+        match wait {
+            Ok(()) => {
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(until) => {
+                if urgent {
+                    tokio::time::sleep_until(until).await;
+                } else {
+                    // Woken early when an urgent call took a permit: the wait is longer.
+                    let served = self.urgent_served.notified();
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(until) => {}
+                        _ = served => {}
+                    }
+                }
+                false
             }
         }
     }
@@ -423,6 +453,7 @@ impl RateBudget {
         if let Some(limit) = hint.limit.filter(|l| *l > 0 && *l != state.spec.limit) {
             state.spec.limit = limit;
             state.limiter = Arc::new(limiter_for(&state.spec, self.origin));
+            state.reserve = CountedWindow::reserve(&state.spec);
         }
         let default_reserve = state.spec.limit.saturating_sub(state.spec.allowed());
         let reserve = match (hint.reset, hint.remaining) {
@@ -486,10 +517,11 @@ impl RateBudget {
     }
 }
 
-/// Evenly spaced permits (burst of one): at most `allowed + 1` calls in any provider window,
-/// whatever the window's phase.
+/// Evenly spaced permits (burst of one) over what the action reserve leaves: with the
+/// reserve, at most `allowed + 1` calls in any provider window, whatever the window's phase.
 fn limiter_for(spec: &BudgetSpec, origin: Instant) -> Limiter {
-    let period = spec.per / spec.allowed();
+    let spaced = spec.allowed() - action_reserve(spec.allowed());
+    let period = spec.per / spaced.max(1);
     let quota = Quota::with_period(period.max(Duration::from_nanos(1)))
         .unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN))
         .allow_burst(NonZeroU32::MIN);
@@ -506,14 +538,60 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn permits_are_spaced_by_the_allowed_rate() {
-        let budget = RateBudget::new(spec(20).share(0.5), Clock::new());
+        let budget = RateBudget::new(spec(16).share(0.5), Clock::new());
         let start = Instant::now();
         for _ in 0..4 {
             budget.acquire().await;
         }
-        // 10 calls/min → one every 6 s; the first is immediate.
-        assert_eq!(Instant::now() - start, Duration::from_secs(18));
+        // 8 calls/min (too few to keep a reserve for actions) → one every 7.5 s; the first is
+        // immediate.
+        assert_eq!(Instant::now() - start, Duration::from_millis(22_500));
         assert_eq!(budget.status().calls, 4);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn urgent_calls_take_the_reserve_and_collection_is_spaced_over_the_rest() {
+        // 60 a minute: 2 kept for actions, collection spaced over 58.
+        let budget = Arc::new(RateBudget::new(spec(60), Clock::new()));
+        let start = Instant::now();
+        for _ in 0..3 {
+            budget.acquire().await;
+        }
+        let spacing = Duration::from_secs(60) / 58;
+        // tokio's timer counts whole milliseconds.
+        let waited = Instant::now() - start;
+        assert!(
+            waited.abs_diff(spacing * 2) <= Duration::from_millis(2),
+            "{waited:?}"
+        );
+        // Collection saturates the budget; three actions arrive at once: two take the
+        // reserve at once, the third the next permit, ahead of collection.
+        let collector = {
+            let budget = budget.clone();
+            tokio::spawn(async move {
+                loop {
+                    budget.acquire().await;
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let issued = Instant::now();
+        let mut waits = Vec::new();
+        for _ in 0..3 {
+            budget.acquire_urgent().await;
+            waits.push(Instant::now() - issued);
+        }
+        collector.abort();
+        assert_eq!(waits[0], Duration::ZERO);
+        assert_eq!(waits[1], Duration::ZERO);
+        assert!(waits[2] <= spacing, "{waits:?}");
+        // Over a whole window, never more than the allowance (plus the limiter's one).
+        let calls = budget.status().calls;
+        let elapsed = Instant::now() - start;
+        assert!(
+            calls as f64 <= 61.0 * (elapsed.as_secs_f64() / 60.0).ceil(),
+            "{calls} calls in {elapsed:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -631,8 +709,15 @@ mod tests {
             budget.acquire().await;
             times.push(Instant::now() - start);
         }
-        // The first 1,200 calls come at the minute window's pace (40 a minute, 1.5 s apart)…
-        assert_eq!(times[1_199], Duration::from_millis(1_500) * 1_199);
+        // The first 1,200 calls come at the minute window's pace (40 a minute, one of them
+        // kept for actions: 39 spaced evenly)…
+        // (tokio's timer counts whole milliseconds: up to one more per call.)
+        let expected = Duration::from_secs(60) / 39 * 1_199;
+        assert!(
+            times[1_199].abs_diff(expected) <= Duration::from_millis(1_199),
+            "{:?}",
+            times[1_199]
+        );
         for minute in 0..29u32 {
             let from = Duration::from_secs(60) * minute;
             let to = from + Duration::from_secs(60);

@@ -14,10 +14,12 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-/// Resets this close belong to the same provider window: two seconds, or less than half the
-/// window for providers with very short windows.
+/// Resets this close belong to the same provider window: five seconds, or half the window for
+/// providers with windows under ten seconds. A relative reset moves by a second of jitter plus
+/// half a second of rounding either way from response to response (up to three seconds apart);
+/// consecutive windows' resets are a whole window apart.
 pub(super) fn same_window_tolerance(per: Duration) -> Duration {
-    (per / 2).min(Duration::from_secs(2))
+    (per / 2).min(Duration::from_secs(5))
 }
 
 /// One provider window as observed.

@@ -10,17 +10,22 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
-use rusqlite::{params, params_from_iter, Connection};
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use super::table::{
-    cutoff, roll_up, ConnectorStatus, HealthQuery, HealthRow, HealthTable, HealthTableError,
-    PartStatus, Retention,
+    cutoff, first_seq_origin, roll_up, ConnectorStatus, HealthQuery, HealthRow, HealthTable,
+    HealthTableError, PartStatus, Retention, RowsAfter,
 };
 use crate::sync::lock;
 
-const SCHEMA: &str = "
+const PRAGMAS: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
+";
+
+/// The schema as of [`SCHEMA_VERSION`]. `id` is the row's sequence: AUTOINCREMENT never
+/// gives an id twice, even after the highest rows are deleted.
+const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS health_rows (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
     time_ns   INTEGER NOT NULL,
@@ -32,7 +37,8 @@ CREATE TABLE IF NOT EXISTS health_rows (
     status    TEXT NOT NULL,
     kind      TEXT NOT NULL,
     message   TEXT NOT NULL,
-    details   TEXT
+    details   TEXT,
+    previous  TEXT
 );
 CREATE INDEX IF NOT EXISTS health_rows_by_time ON health_rows (time_ns, id);
 CREATE INDEX IF NOT EXISTS health_rows_by_connector ON health_rows (tenant, connector, time_ns);
@@ -50,8 +56,25 @@ CREATE TABLE IF NOT EXISTS health_current (
 );
 ";
 
+/// What version 2 adds to a version 1 file (whose `health_rows` has no `previous`): the
+/// tenant's rows in sequence order, and how far retention reached into them.
+const SCHEMA_2: &str = "
+CREATE INDEX IF NOT EXISTS health_rows_by_tenant_seq ON health_rows (tenant, id);
+CREATE TABLE IF NOT EXISTS health_pruned (
+    tenant    TEXT PRIMARY KEY,
+    through   INTEGER NOT NULL
+);
+";
+
+/// `PRAGMA user_version` of a file with the current schema.
+const SCHEMA_VERSION: i64 = 2;
+
 const COLUMNS: &str =
     "time_ns, tenant, connector, product, workspace, stream, status, kind, message";
+
+/// A row's columns as read back: [`COLUMNS`], then details, previous and the sequence.
+const ROW_COLUMNS: &str =
+    "time_ns, tenant, connector, product, workspace, stream, status, kind, message, details, previous, id";
 
 /// A [`HealthTable`] in a SQLite file.
 #[derive(Clone, Debug)]
@@ -84,14 +107,15 @@ impl SqliteHealthTable {
     }
 
     fn init(
-        conn: Connection,
+        mut conn: Connection,
         path: Arc<str>,
         retention: Retention,
     ) -> Result<Self, HealthTableError> {
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(sql(&path, "setting the busy timeout"))?;
-        conn.execute_batch(SCHEMA)
-            .map_err(sql(&path, "creating the schema"))?;
+        conn.execute_batch(PRAGMAS)
+            .map_err(sql(&path, "setting the journal mode"))?;
+        migrate(&mut conn, &path)?;
         Ok(SqliteHealthTable {
             conn: Arc::new(Mutex::new(conn)),
             path,
@@ -151,6 +175,74 @@ fn sql<'a>(
     }
 }
 
+/// Brings the file's schema to [`SCHEMA_VERSION`] in one transaction, so a crash leaves it
+/// either as it was or fully migrated. Adding a column is a change of SQLite's schema
+/// record only: no row is rewritten, however large the file.
+fn migrate(conn: &mut Connection, path: &str) -> Result<(), HealthTableError> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sql(path, "starting the schema migration"))?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(sql(path, "reading the schema version"))?;
+    if version > SCHEMA_VERSION {
+        return Err(HealthTableError::Corrupt {
+            path: path.to_owned(),
+            detail: format!(
+                "schema version {version} is newer than this version of ucp knows ({SCHEMA_VERSION}); open it with the version that wrote it"
+            ),
+        });
+    }
+    let new = !has_table(&tx, path, "health_rows")?;
+    tx.execute_batch(SCHEMA)
+        .map_err(sql(path, "creating the schema"))?;
+    if new {
+        // Numbering starts at the creation time, above any earlier table's (see HealthRow::seq).
+        let origin = i64::try_from(first_seq_origin()).unwrap_or(0);
+        tx.execute(
+            "INSERT INTO sqlite_sequence (name, seq) VALUES ('health_rows', ?1)",
+            params![origin],
+        )
+        .map_err(sql(path, "starting the row numbering"))?;
+    }
+    if !has_column(&tx, path, "health_rows", "previous")? {
+        tx.execute_batch("ALTER TABLE health_rows ADD COLUMN previous TEXT")
+            .map_err(sql(path, "adding the previous-status column"))?;
+    }
+    tx.execute_batch(SCHEMA_2)
+        .map_err(sql(path, "adding the sequence index"))?;
+    tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))
+        .map_err(sql(path, "writing the schema version"))?;
+    tx.commit().map_err(sql(path, "committing the schema"))
+}
+
+fn has_table(conn: &Connection, path: &str, table: &str) -> Result<bool, HealthTableError> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        params![table],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+    .map_err(sql(path, "looking for the table"))
+}
+
+fn has_column(
+    conn: &Connection,
+    path: &str,
+    table: &str,
+    column: &str,
+) -> Result<bool, HealthTableError> {
+    let mut stmt = conn
+        .prepare(&format!("PRAGMA table_info({table})"))
+        .map_err(sql(path, "reading the table's columns"))?;
+    let names = stmt
+        .query_map([], |r| r.get::<_, String>(1))
+        .map_err(sql(path, "reading the table's columns"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql(path, "reading the table's columns"))?;
+    Ok(names.iter().any(|n| n == column))
+}
+
 fn nanos(time: DateTime<Utc>) -> Result<i64, HealthTableError> {
     time.timestamp_nanos_opt()
         .ok_or(HealthTableError::TimeOutOfRange { time })
@@ -173,10 +265,22 @@ struct Stored {
     kind: String,
     message: String,
     details: Option<String>,
+    previous: Option<String>,
+    seq: i64,
 }
 
 impl Stored {
-    fn read(r: &rusqlite::Row<'_>, with_details: bool) -> rusqlite::Result<Self> {
+    /// A row of `health_rows`, selected as [`ROW_COLUMNS`].
+    fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        let mut stored = Self::read_current(r)?;
+        stored.details = r.get(9)?;
+        stored.previous = r.get(10)?;
+        stored.seq = r.get(11)?;
+        Ok(stored)
+    }
+
+    /// A row of `health_current`, selected as [`COLUMNS`].
+    fn read_current(r: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
         Ok(Stored {
             time_ns: r.get(0)?,
             tenant: r.get(1)?,
@@ -187,7 +291,9 @@ impl Stored {
             status: r.get(6)?,
             kind: r.get(7)?,
             message: r.get(8)?,
-            details: if with_details { r.get(9)? } else { None },
+            details: None,
+            previous: None,
+            seq: 0,
         })
     }
 
@@ -201,7 +307,14 @@ impl Stored {
             .map(|d| serde_json::from_str(&d))
             .transpose()
             .map_err(|e| corrupt(format!("details are not JSON: {e}")))?;
+        let previous = self
+            .previous
+            .map(|p| p.parse())
+            .transpose()
+            .map_err(|e| corrupt(format!("{e}")))?;
         Ok(HealthRow {
+            seq: u64::try_from(self.seq)
+                .map_err(|_| corrupt(format!("negative row id {}", self.seq)))?,
             time: DateTime::from_timestamp_nanos(self.time_ns),
             tenant: self.tenant,
             connector: self.connector,
@@ -209,6 +322,7 @@ impl Stored {
             workspace: self.workspace,
             stream: self.stream,
             status: self.status.parse().map_err(|e| corrupt(format!("{e}")))?,
+            previous,
             kind: self.kind.parse().map_err(|e| corrupt(format!("{e}")))?,
             message: self.message,
             details,
@@ -231,7 +345,7 @@ fn insert_rows(
     {
         let mut add = tx
             .prepare_cached(&format!(
-                "INSERT INTO health_rows ({COLUMNS}, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+                "INSERT INTO health_rows ({COLUMNS}, details, previous) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
             ))
             .map_err(sql(path, "preparing the insert"))?;
         let mut current = tx
@@ -256,7 +370,8 @@ fn insert_rows(
                 row.status.as_str(),
                 row.kind.as_str(),
                 row.message,
-                details
+                details,
+                row.previous.map(|p| p.as_str())
             ])
             .map_err(sql(path, "inserting a row"))?;
             current
@@ -277,10 +392,17 @@ fn insert_rows(
     }
     prune_older(&tx, path, cutoff(now, retention.max_age))?;
     if let Some(max) = retention.max_rows.filter(|&max| over_limit(&tx, path, max)) {
+        let max = i64::try_from(max).unwrap_or(i64::MAX);
+        remember_pruned(
+            &tx,
+            path,
+            "SELECT id FROM health_rows ORDER BY time_ns DESC, id DESC LIMIT -1 OFFSET ?1",
+            max,
+        )?;
         tx.execute(
             "DELETE FROM health_rows WHERE id IN
                 (SELECT id FROM health_rows ORDER BY time_ns DESC, id DESC LIMIT -1 OFFSET ?1)",
-            params![i64::try_from(max).unwrap_or(i64::MAX)],
+            params![max],
         )
         .map_err(sql(path, "applying the row limit"))?;
     }
@@ -314,11 +436,38 @@ fn prune_older(
     let Some(cutoff) = cutoff.and_then(|c| c.timestamp_nanos_opt()) else {
         return Ok(0);
     };
+    remember_pruned(
+        conn,
+        path,
+        "SELECT id FROM health_rows WHERE time_ns < ?1",
+        cutoff,
+    )?;
     conn.execute(
         "DELETE FROM health_rows WHERE time_ns < ?1",
         params![cutoff],
     )
     .map_err(sql(path, "applying the age limit"))
+}
+
+/// Before rows are deleted: raises each tenant's `health_pruned.through` to the highest id
+/// among the rows `ids` (a query of ids taking `?1`) selects, so a reader behind them learns
+/// that rows it never read are gone.
+fn remember_pruned(
+    conn: &Connection,
+    path: &str,
+    ids: &str,
+    arg: i64,
+) -> Result<(), HealthTableError> {
+    conn.execute(
+        &format!(
+            "INSERT INTO health_pruned (tenant, through)
+                SELECT tenant, MAX(id) FROM health_rows WHERE id IN ({ids}) GROUP BY tenant
+             ON CONFLICT (tenant) DO UPDATE SET through = MAX(through, excluded.through)"
+        ),
+        params![arg],
+    )
+    .map(drop)
+    .map_err(sql(path, "remembering the rows retention removes"))
 }
 
 fn select_rows(
@@ -355,11 +504,11 @@ fn select_rows(
     let limit = q.limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
     let mut stmt = conn
         .prepare(&format!(
-            "SELECT {COLUMNS}, details FROM health_rows {filter} ORDER BY time_ns DESC, id DESC LIMIT {limit}"
+            "SELECT {ROW_COLUMNS} FROM health_rows {filter} ORDER BY time_ns DESC, id DESC LIMIT {limit}"
         ))
         .map_err(sql(path, "preparing a query"))?;
     let stored = stmt
-        .query_map(params_from_iter(args), |r| Stored::read(r, true))
+        .query_map(params_from_iter(args), Stored::read_row)
         .map_err(sql(path, "querying rows"))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(sql(path, "reading rows"))?;
@@ -371,7 +520,7 @@ fn select_current(conn: &Connection, path: &str) -> Result<Vec<ConnectorStatus>,
         .prepare(&format!("SELECT {COLUMNS} FROM health_current"))
         .map_err(sql(path, "preparing the status query"))?;
     let stored = stmt
-        .query_map([], |r| Stored::read(r, false))
+        .query_map([], Stored::read_current)
         .map_err(sql(path, "querying current status"))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(sql(path, "reading current status"))?;
@@ -386,6 +535,58 @@ fn select_current(conn: &Connection, path: &str) -> Result<Vec<ConnectorStatus>,
         })
         .collect::<Result<Vec<_>, HealthTableError>>()?;
     Ok(roll_up(parts))
+}
+
+fn select_after(
+    conn: &mut Connection,
+    path: &str,
+    tenant: &str,
+    after: u64,
+    limit: usize,
+) -> Result<RowsAfter, HealthTableError> {
+    // One read transaction: the rows and the pruning mark agree.
+    let tx = conn.transaction().map_err(sql(path, "starting a read"))?;
+    let stored = {
+        let mut stmt = tx
+            .prepare_cached(&format!(
+                "SELECT {ROW_COLUMNS} FROM health_rows WHERE tenant = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+            ))
+            .map_err(sql(path, "preparing an incremental read"))?;
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![tenant, after, limit], Stored::read_row)
+            .map_err(sql(path, "reading rows after a sequence"))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sql(path, "reading rows after a sequence"))?;
+        rows
+    };
+    let pruned: Option<i64> = tx
+        .query_row(
+            "SELECT through FROM health_pruned WHERE tenant = ?1",
+            params![tenant],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql(path, "reading how far retention reached"))?;
+    let last: Option<i64> = tx
+        .query_row(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'health_rows'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql(path, "reading the last sequence"))?;
+    let rows = stored
+        .into_iter()
+        .map(|s| s.into_row(path))
+        .collect::<Result<Vec<_>, _>>()?;
+    let number = |n: Option<i64>| n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0);
+    Ok(RowsAfter {
+        rows,
+        pruned_through: number(pruned),
+        last_seq: number(last),
+    })
 }
 
 #[async_trait]
@@ -423,7 +624,25 @@ impl HealthTable for SqliteHealthTable {
 
     async fn prune(&self, now: DateTime<Utc>) -> Result<usize, HealthTableError> {
         let cut = cutoff(now, self.retention.max_age);
-        self.run(move |conn, path| prune_older(conn, path, cut))
+        self.run(move |conn, path| {
+            let tx = conn
+                .transaction()
+                .map_err(sql(path, "starting a transaction"))?;
+            let removed = prune_older(&tx, path, cut)?;
+            tx.commit().map_err(sql(path, "committing"))?;
+            Ok(removed)
+        })
+        .await
+    }
+
+    async fn read_after(
+        &self,
+        tenant: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<RowsAfter, HealthTableError> {
+        let tenant = tenant.to_owned();
+        self.run(move |conn, path| select_after(conn, path, &tenant, after, limit))
             .await
     }
 }

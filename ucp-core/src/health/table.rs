@@ -14,6 +14,13 @@ use super::{Component, HealthEvent, HealthKind, Status};
 /// One row of the health table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HealthRow {
+    /// The row's place in the table: increasing in the order rows were stored, never reused
+    /// (not even after retention removes rows), so a reader continues after the last one it
+    /// read ([`HealthTable::read_after`]). A new table starts above the microseconds since
+    /// the epoch at its creation, so a table created again continues above the last one.
+    /// 0 until the table stores the row.
+    #[serde(default)]
+    pub seq: u64,
     /// When the status changed.
     pub time: DateTime<Utc>,
     /// Tenant of the connector.
@@ -28,6 +35,9 @@ pub struct HealthRow {
     pub stream: Option<String>,
     /// The new status.
     pub status: Status,
+    /// The status before; `None` for rows stored before the table kept it.
+    #[serde(default)]
+    pub previous: Option<Status>,
     /// What area.
     pub kind: HealthKind,
     /// What failed and what to do. Never a secret: the engine writes it.
@@ -40,6 +50,7 @@ impl HealthRow {
     /// The row for one event; `workspace` is the product's workspace, if any.
     pub fn from_event(event: &HealthEvent, workspace: Option<String>) -> Self {
         HealthRow {
+            seq: 0,
             time: event.time,
             tenant: event.component.tenant.clone(),
             connector: event.component.connector.clone(),
@@ -47,6 +58,7 @@ impl HealthRow {
             workspace,
             stream: event.component.stream.clone(),
             status: event.status,
+            previous: Some(event.previous),
             kind: event.kind,
             message: event.message.clone(),
             details: None,
@@ -255,6 +267,27 @@ pub(crate) fn roll_up(
         .collect()
 }
 
+/// What [`HealthTable::read_after`] found.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RowsAfter {
+    /// The tenant's rows after the sequence asked for, lowest sequence first.
+    pub rows: Vec<HealthRow>,
+    /// The highest sequence among the tenant's rows that retention has removed (0: none).
+    /// When it is above the reader's position, rows the reader never read are gone.
+    pub pruned_through: u64,
+    /// The highest sequence the table has given out (any tenant). A reader whose position
+    /// is above it was reading another table: this one was replaced.
+    pub last_seq: u64,
+}
+
+/// Where a new table starts numbering: the microseconds since the epoch at its creation.
+/// A table created again (in memory after a restart, or a new file) thus numbers above an
+/// earlier one, so a saved reader position stays valid and a record id built from a
+/// sequence never names two different rows.
+pub(crate) fn first_seq_origin() -> u64 {
+    u64::try_from(Utc::now().timestamp_micros()).unwrap_or(0)
+}
+
 /// Why a health table operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum HealthTableError {
@@ -307,6 +340,17 @@ pub trait HealthTable: Send + Sync + 'static {
 
     /// Remove rows older than `now - max_age`; returns how many were removed.
     async fn prune(&self, now: DateTime<Utc>) -> Result<usize, HealthTableError>;
+
+    /// At most `limit` rows of `tenant` whose [`HealthRow::seq`] is above `after`, lowest
+    /// first: how a reader follows the table incrementally. A row is visible here only once
+    /// every row with a lower sequence is, so a reader that continues after the last
+    /// sequence it read misses nothing that retention kept.
+    async fn read_after(
+        &self,
+        tenant: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<RowsAfter, HealthTableError>;
 
     /// The last `n` messages of one connector, newest first.
     async fn last_messages(

@@ -219,11 +219,76 @@ fn add(bins: &mut Bins, bin: BinSize, horizon: chrono::Duration, sample: &Volume
     }
 }
 
+/// The bins a query covers: `[from, to)` widened to whole bins.
+struct BinRange {
+    bin: BinSize,
+    /// Start of the first bin (epoch seconds).
+    first: i64,
+    bins: i64,
+    from: DateTime<Utc>,
+}
+
+impl BinRange {
+    fn new(
+        bin: BinSize,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        asker: &str,
+    ) -> Result<Self, VolumeError> {
+        let width = bin.seconds();
+        let first = bin.floor_secs(from);
+        let end = to.timestamp();
+        let bins = if end > first {
+            (end - first + width - 1) / width
+        } else {
+            0
+        };
+        if bins > MAX_BINS {
+            return Err(VolumeError::TooManyBins {
+                connector: asker.to_owned(),
+                bins,
+                max: MAX_BINS,
+            });
+        }
+        Ok(BinRange {
+            bin,
+            first,
+            bins,
+            from,
+        })
+    }
+
+    /// One point per bin of the range, zero where `data` has none.
+    fn series(&self, key: VolumeKey, data: Option<&Bins>) -> VolumeSeries {
+        let width = self.bin.seconds();
+        VolumeSeries {
+            key,
+            bin: self.bin,
+            points: (0..self.bins)
+                .map(|i| {
+                    let start = self.first + i * width;
+                    let c = data
+                        .and_then(|d| d.get(&start))
+                        .copied()
+                        .unwrap_or_default();
+                    VolumePoint {
+                        start: DateTime::from_timestamp(start, 0).unwrap_or(self.from),
+                        records: c.records,
+                        bytes: c.bytes,
+                    }
+                })
+                .collect(),
+        }
+    }
+}
+
 /// Volume series for every stream and product. Cheap to record into from the hot path.
 #[derive(Debug, Default)]
 pub struct Volumes {
     retention: VolumeRetention,
     series: Mutex<HashMap<VolumeKey, Resolutions>>,
+    /// The time of the first sample: counts are whole from there on.
+    since: std::sync::OnceLock<DateTime<Utc>>,
 }
 
 /// The most bins one query returns (a week of minutes).
@@ -235,11 +300,13 @@ impl Volumes {
         Volumes {
             retention,
             series: Mutex::default(),
+            since: std::sync::OnceLock::new(),
         }
     }
 
     /// Adds one sample to its minute, hour and day bins.
     pub fn record(&self, sample: VolumeSample) {
+        let _ = self.since.get_or_init(|| sample.time);
         let r = self.retention;
         let apply = |res: &mut Resolutions, sample: &VolumeSample| {
             add(&mut res.minute, BinSize::Minute, r.minutes, sample);
@@ -256,23 +323,20 @@ impl Volumes {
         apply(res, &sample);
     }
 
+    /// The time of the first sample recorded (`None` before any): everything reported to
+    /// these volumes since is counted, nothing before.
+    pub fn counting_since(&self) -> Option<DateTime<Utc>> {
+        self.since.get().copied()
+    }
+
+    /// How long each resolution is kept.
+    pub fn retention(&self) -> VolumeRetention {
+        self.retention
+    }
+
     /// Zero-filled series, one per stream, ordered by stream name.
     pub fn query(&self, q: &VolumeQuery) -> Result<Vec<VolumeSeries>, VolumeError> {
-        let width = q.bin.seconds();
-        let first = q.bin.floor_secs(q.from);
-        let end = q.to.timestamp();
-        let bins = if end > first {
-            (end - first + width - 1) / width
-        } else {
-            0
-        };
-        if bins > MAX_BINS {
-            return Err(VolumeError::TooManyBins {
-                connector: q.connector.clone(),
-                bins,
-                max: MAX_BINS,
-            });
-        }
+        let range = BinRange::new(q.bin, q.from, q.to, &q.connector)?;
         let series = lock(&self.series);
         let mut found: BTreeMap<Option<String>, Option<&Bins>> =
             q.streams.iter().map(|s| (Some(s.clone()), None)).collect();
@@ -283,29 +347,39 @@ impl Volumes {
         }
         Ok(found
             .into_iter()
-            .map(|(stream, data)| VolumeSeries {
-                key: Component {
+            .map(|(stream, data)| {
+                let key = Component {
                     tenant: q.tenant.clone(),
                     connector: q.connector.clone(),
                     product: q.product.clone(),
                     stream,
-                },
-                bin: q.bin,
-                points: (0..bins)
-                    .map(|i| {
-                        let start = first + i * width;
-                        let c = data
-                            .and_then(|d| d.get(&start))
-                            .copied()
-                            .unwrap_or_default();
-                        VolumePoint {
-                            start: DateTime::from_timestamp(start, 0).unwrap_or(q.from),
-                            records: c.records,
-                            bytes: c.bytes,
-                        }
-                    })
-                    .collect(),
+                };
+                range.series(key, data)
             })
+            .collect())
+    }
+
+    /// Zero-filled series of every stream and product of `tenant` that has reported, ordered
+    /// by (connector, product, stream): what the tenant's volume records are made of.
+    pub fn tenant_series(
+        &self,
+        tenant: &str,
+        bin: BinSize,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<VolumeSeries>, VolumeError> {
+        let range = BinRange::new(bin, from, to, tenant)?;
+        let series = lock(&self.series);
+        let mut keys: Vec<(&VolumeKey, &Resolutions)> = series
+            .iter()
+            .filter(|(key, _)| key.tenant == tenant)
+            .collect();
+        keys.sort_by(|(a, _), (b, _)| {
+            (&a.connector, &a.product, &a.stream).cmp(&(&b.connector, &b.product, &b.stream))
+        });
+        Ok(keys
+            .into_iter()
+            .map(|(key, res)| range.series(key.clone(), Some(res.bins(bin))))
             .collect())
     }
 

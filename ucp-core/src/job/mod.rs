@@ -400,6 +400,7 @@ impl Job {
                         return RoundEnd::Stopped;
                     }
                     state.last_success = Instant::now();
+                    self.counters.last_success.mark(self.cx.clock().now_utc());
                     state.stale_reported = false;
                     self.health
                         .observe(

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::inventory::PlatformInventory;
 use super::registry::Registry;
 use super::{Platform, Shared};
 use crate::checkpoint::{CheckpointStore, MemoryCheckpoints};
@@ -55,9 +56,17 @@ pub struct PlatformBuilder {
     sinks: Vec<(String, String, Arc<dyn Sink>)>,
     subscriptions: Vec<Subscription>,
     settings: Settings,
+    inventory: PlatformInventory,
 }
 
 impl PlatformBuilder {
+    /// The connectors of the platform being built, per tenant, answered once it runs (empty
+    /// before and after): give it to a health source registered here, for its `inventory`
+    /// stream.
+    pub fn inventory(&self) -> PlatformInventory {
+        self.inventory.clone()
+    }
+
     /// The credential store every connector resolves its credentials from
     /// (default: an empty in-memory store).
     pub fn credentials(mut self, store: Arc<dyn CredentialStore>) -> Self {
@@ -229,6 +238,7 @@ impl PlatformBuilder {
             shared,
             registry,
             subscriptions,
+            inventory: self.inventory,
         })
     }
 }

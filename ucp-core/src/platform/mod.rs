@@ -56,11 +56,13 @@ use crate::subscription::{Subscription, SubscriptionId};
 mod act;
 mod builder;
 mod connectors;
+mod inventory;
 mod registry;
 mod runtime;
 
 pub use builder::PlatformBuilder;
 use builder::Settings;
+pub use inventory::PlatformInventory;
 use registry::Registry;
 use runtime::{RunState, SubscriptionRuntime};
 
@@ -109,6 +111,7 @@ pub struct Platform {
     shared: Arc<Shared>,
     registry: Registry,
     subscriptions: BTreeMap<SubscriptionId, Subscription>,
+    inventory: PlatformInventory,
 }
 
 impl Platform {
@@ -159,10 +162,13 @@ impl Platform {
             state.add_subscription(&shared, sub);
         }
         state.apply_plan(&shared, &stop_tx);
+        let state = Arc::new(Mutex::new(state));
+        self.inventory.attach(&state);
         Ok(RunningPlatform {
             shared,
-            state: Mutex::new(state),
+            state,
             stop: stop_tx,
+            inventory: self.inventory,
         })
     }
 }
@@ -198,8 +204,10 @@ pub struct Restarted {
 /// A started platform. Every method may be called from any task while it runs.
 pub struct RunningPlatform {
     shared: Arc<Shared>,
-    state: Mutex<RunState>,
+    /// Shared only with the [`PlatformInventory`], which holds it weakly.
+    state: Arc<Mutex<RunState>>,
     stop: watch::Sender<bool>,
+    inventory: PlatformInventory,
 }
 
 impl RunningPlatform {
@@ -249,6 +257,12 @@ impl RunningPlatform {
             subscriptions: stats,
             budgets,
         }
+    }
+
+    /// The platform's connectors per tenant, for a health source's `inventory` stream (the
+    /// same answer as [`PlatformBuilder::inventory`]'s).
+    pub fn inventory(&self) -> PlatformInventory {
+        self.inventory.clone()
     }
 
     /// The shared budget of an account, if a source uses it.
@@ -352,7 +366,8 @@ impl RunningPlatform {
     /// shutdown timeout; what is still undelivered then is collected again at the next start.
     pub async fn shutdown(self) -> Result<(), PlatformError> {
         let _ = self.stop.send(true);
-        let mut state = self.state.into_inner();
+        // Taken out, so an inventory handle still holding the state sees nothing running.
+        let mut state = std::mem::take(&mut *self.state.lock().await);
         let timeout = self.shared.settings.shutdown_timeout;
         let deadline = tokio::time::Instant::now() + timeout;
         let mut unfinished = 0;

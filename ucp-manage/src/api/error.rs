@@ -16,8 +16,8 @@ use crate::store::StoreError;
 pub struct ErrorBody {
     /// A machine-readable code: `unauthenticated`, `forbidden`, `not_found`, `invalid`,
     /// `conflict`, `precondition_required`, `precondition_failed`, `prerequisites_not_met`,
-    /// `payload_too_large`, `unsupported_media_type`, `method_not_allowed`, `engine`,
-    /// `store`, `internal`.
+    /// `action_refused`, `action_failed`, `payload_too_large`, `unsupported_media_type`,
+    /// `method_not_allowed`, `engine`, `store`, `internal`.
     pub code: &'static str,
     /// What is wrong and what to do.
     pub message: String,
@@ -54,6 +54,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// Its body: the code, the sentence and, for invalid requests, the problems by field.
+    pub fn body(&self) -> &ErrorBody {
+        &self.body
+    }
 }
 
 impl From<ManageError> for ApiError {
@@ -75,9 +80,14 @@ impl From<ManageError> for ApiError {
                 StatusCode::PRECONDITION_FAILED
             }
             ManageError::Prerequisites(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ManageError::ActionRefused(_) => StatusCode::CONFLICT,
+            ManageError::ActionFailed(_) => StatusCode::BAD_GATEWAY,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let code = match status {
+            StatusCode::CONFLICT if matches!(error, ManageError::ActionRefused(_)) => {
+                "action_refused"
+            }
             StatusCode::CONFLICT => "conflict",
             StatusCode::NOT_FOUND => "not_found",
             StatusCode::PRECONDITION_FAILED => "precondition_failed",

@@ -4,8 +4,9 @@
 //! Every route is declared together with its documentation (`utoipa-axum`), so the document
 //! lists exactly the routes served. Every error is a JSON body with a code and a sentence;
 //! lists are paged; updates need `If-Match` (412 on a stale version); bodies are limited to
-//! 64 KiB. `/ui/` is left for the web pages.
+//! 64 KiB. The web pages ([`crate::ui`]) are served under `/ui/` by the same router.
 
+mod actions;
 mod connectors;
 mod error;
 mod extract;
@@ -49,7 +50,8 @@ pub enum Errors {
     /// Not found, or in a tenant the caller has no role in.
     #[response(status = 404)]
     NotFound(ErrorBody),
-    /// The change conflicts with the current state.
+    /// The change conflicts with the current state (or, for an action, the provider
+    /// refused it: `action_refused`, with the reason).
     #[response(status = 409)]
     Conflict(ErrorBody),
     /// The version named by If-Match is stale.
@@ -64,6 +66,10 @@ pub enum Errors {
     /// An update without If-Match.
     #[response(status = 428)]
     PreconditionRequired(ErrorBody),
+    /// A response action failed at the provider (`action_failed`: what happened and what
+    /// to do).
+    #[response(status = 502)]
+    ActionFailed(ErrorBody),
 }
 
 struct BearerAuth;
@@ -93,6 +99,7 @@ impl Modify for BearerAuth {
     tags(
         (name = "catalog", description = "Connector definitions"),
         (name = "connectors", description = "My connectors and their lifecycle"),
+        (name = "actions", description = "Response actions through a connector's credential and budget"),
         (name = "workspace", description = "The tenant's destination workspace and its products"),
         (name = "credentials", description = "Write-only secrets"),
         (name = "roles", description = "Role assignments per tenant"),
@@ -120,6 +127,8 @@ fn parts() -> OpenApiRouter<ApiState> {
         .routes(routes!(connectors::restart_connector))
         .routes(routes!(connectors::disconnect_connector))
         .routes(routes!(connectors::get_offsets, connectors::reset_offsets))
+        .routes(routes!(actions::list_actions))
+        .routes(routes!(actions::perform_action))
         .routes(routes!(tenant::get_workspace, tenant::connect_workspace))
         .routes(routes!(tenant::offboard_workspace))
         .routes(routes!(tenant::list_credentials))
@@ -150,8 +159,15 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// The API over `manager`: `/api/v1/…` and `/openapi.json`.
+/// The API over `manager`: `/api/v1/…` and `/openapi.json`, with the web pages under
+/// `/ui/` ([`crate::ui`], sessions of the default timeouts).
 pub fn router(manager: Manager) -> Router {
+    router_with(manager, std::sync::Arc::new(crate::ui::Sessions::default()))
+}
+
+/// [`router`] keeping the web pages' sign-ins in `sessions`.
+pub fn router_with(manager: Manager, sessions: std::sync::Arc<crate::ui::Sessions>) -> Router {
+    let pages = crate::ui::router_with(manager.clone(), sessions);
     let (api, document) = parts().split_for_parts();
     let document = serde_json::to_value(&document).unwrap_or_default();
     api.route(
@@ -161,6 +177,7 @@ pub fn router(manager: Manager) -> Router {
             async move { Json(document).into_response() }
         }),
     )
+    .nest_service(crate::ui::BASE, pages)
     .fallback(not_found)
     .method_not_allowed_fallback(method_not_allowed)
     .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -33,18 +33,23 @@ impl Manager {
             .authorize(principal, tenant, Role::Contributor, "creating a connector")
             .await?;
         let _writes = self.inner.writes.lock().await;
-        object_name("name", &body.name)?;
-        let registered = self.inner.catalog.latest(&body.definition).ok_or_else(|| {
-            ManageError::invalid(
+        // Every problem at once, so a form can show each next to its field.
+        let mut problems = match object_name("name", &body.name) {
+            Err(ManageError::Invalid(p)) => p,
+            _ => Vec::new(),
+        };
+        let Some(registered) = self.inner.catalog.latest(&body.definition) else {
+            problems.push(crate::error::Problem::new(
                 "definition",
                 format!(
                     "no definition '{}' in the catalog (available: {})",
                     body.definition,
                     self.inner.catalog.ids().join(", ")
                 ),
-            )
-        })?;
-        let mut problems = registered.problems(&body.config);
+            ));
+            return Err(ManageError::Invalid(problems));
+        };
+        problems.extend(registered.problems(&body.config));
         problems.extend(self.product_problems(&registered, &body.products));
         let credentials = self
             .resolve_credentials(
@@ -90,6 +95,7 @@ impl Manager {
             state: InstanceState::Active,
             attention: None,
             disconnect_reason: None,
+            superseded_by: None,
             created_by: principal.id.clone(),
             created_at: now,
             updated_by: principal.id.clone(),
@@ -97,17 +103,26 @@ impl Manager {
             revision: 1,
         };
         let source = self.build_source(&record, &registered)?;
+        self.refuse_if_superseded(&record, source.as_ref()).await?;
         let previous = self.store_secrets(credentials.to_store).await?;
         let started = async {
             self.check_prerequisites(&record, &registered, &source)
                 .await?;
-            self.attach(
-                &record,
-                source.clone(),
-                Self::subscriptions(&record, &registered),
-            )
-            .await
-            .map_err(ManageError::Engine)?;
+            // The connectors it supersedes stop before it starts: never both at once.
+            let stopped = self
+                .stop_superseded(&record, &registered, source.as_ref())
+                .await?;
+            if let Err(e) = self
+                .attach(
+                    &record,
+                    source.clone(),
+                    Self::subscriptions(&record, &registered),
+                )
+                .await
+            {
+                self.put_back(&stopped).await;
+                return Err(ManageError::Engine(e));
+            }
             let mut entry = self.audit(
                 tenant,
                 principal,
@@ -118,9 +133,10 @@ impl Manager {
             entry.after = Some(serde_json::to_value(&record).unwrap_or_default());
             if let Err(e) = self.inner.store.put_instance(&record, None, entry).await {
                 let _ = self.detach(&record).await;
+                self.put_back(&stopped).await;
                 return Err(e.into());
             }
-            Ok(())
+            self.mark_superseded(principal, &record, stopped).await
         }
         .await;
         if let Err(e) = started {
@@ -189,9 +205,17 @@ impl Manager {
             None
         };
         let previous = self.store_secrets(credentials.to_store).await?;
+        if let Some(source) = &source {
+            self.refuse_if_superseded(&candidate, source.as_ref())
+                .await?;
+        }
         let applied = async {
+            let mut stopped = Vec::new();
             if let Some(source) = source {
                 self.check_prerequisites(&candidate, &registered, &source)
+                    .await?;
+                stopped = self
+                    .stop_superseded(&candidate, &registered, source.as_ref())
                     .await?;
                 let result = if self.is_attached(&record) {
                     self.swap(&record, &candidate, source, &registered).await
@@ -203,7 +227,10 @@ impl Manager {
                     )
                     .await
                 };
-                result.map_err(ManageError::Engine)?;
+                if let Err(e) = result {
+                    self.put_back(&stopped).await;
+                    return Err(ManageError::Engine(e));
+                }
             }
             let mut entry = self.audit(
                 tenant,
@@ -214,11 +241,16 @@ impl Manager {
             entry.connector = Some(name.to_string());
             entry.before = Some(serde_json::to_value(&record).unwrap_or_default());
             entry.after = Some(serde_json::to_value(&candidate).unwrap_or_default());
-            self.inner
+            if let Err(e) = self
+                .inner
                 .store
                 .put_instance(&candidate, Some(record.revision), entry)
-                .await?;
-            Ok(())
+                .await
+            {
+                self.put_back(&stopped).await;
+                return Err(e.into());
+            }
+            self.mark_superseded(principal, &candidate, stopped).await
         }
         .await;
         if let Err(e) = applied {
@@ -239,7 +271,7 @@ impl Manager {
             .await?;
         let _writes = self.inner.writes.lock().await;
         let record = self.load(tenant, name).await?;
-        if record.state != InstanceState::Disconnected {
+        if record.state.in_engine() {
             return Err(ManageError::Conflict(format!(
                 "connector '{name}' is connected: disconnect it first (with a reason), then delete it"
             )));

@@ -8,13 +8,16 @@
 //! Changes are serialized by one lock: they are rare, and it keeps the engine and the store
 //! in step.
 
+mod actions;
 mod catalog_ops;
+mod history;
 mod instances;
 mod lifecycle;
 mod offsets;
 mod prerequisites;
 mod running;
 mod secrets;
+mod supersede;
 pub(crate) mod tenancy;
 mod validation;
 mod view;
@@ -25,7 +28,7 @@ use std::sync::{Arc, Mutex as StdMutex};
 use chrono::{DateTime, Utc};
 use ucp_core::catalog::ConnectorDefinition;
 use ucp_core::credentials::CredentialStore;
-use ucp_core::health::HealthTable;
+use ucp_core::health::{HealthService, HealthTable};
 use ucp_core::Clock;
 
 use crate::auth::{Authenticator, Principal};
@@ -36,6 +39,7 @@ use crate::model::{AuditEntry, Role};
 use crate::products::Products;
 use crate::store::Store;
 
+pub use history::{ConnectorVolumes, StatusPeriod, StatusTimeline, Window};
 pub use lifecycle::UpgradeOutcome;
 
 /// The tenant under which platform-wide changes (definitions, API keys) are audited. Not a
@@ -53,6 +57,8 @@ struct Inner {
     workspace_schema: jsonschema::Validator,
     credentials: Arc<dyn CredentialStore>,
     health: Option<Arc<dyn HealthTable>>,
+    /// The health service whose volume series the connector pages draw.
+    volumes: Option<Arc<HealthService>>,
     auth: Authenticator,
     clock: Clock,
     health_messages: usize,
@@ -86,6 +92,7 @@ pub struct ManagerBuilder {
     credentials: Arc<dyn CredentialStore>,
     auth: Authenticator,
     health: Option<Arc<dyn HealthTable>>,
+    volumes: Option<Arc<HealthService>>,
     clock: Clock,
     definitions: Vec<ConnectorDefinition>,
     health_messages: usize,
@@ -102,6 +109,15 @@ impl ManagerBuilder {
     /// platform's health service writes).
     pub fn health(mut self, table: Arc<dyn HealthTable>) -> Self {
         self.health = Some(table);
+        self
+    }
+
+    /// Read health from the platform's health service: status and last messages from its
+    /// table (as [`ManagerBuilder::health`]), and volume series per stream and product
+    /// from its [`Volumes`](ucp_core::health::Volumes).
+    pub fn health_service(mut self, service: Arc<HealthService>) -> Self {
+        self.health = Some(service.table().clone());
+        self.volumes = Some(service);
         self
     }
 
@@ -134,6 +150,7 @@ impl ManagerBuilder {
                 workspace_schema,
                 credentials: self.credentials,
                 health: self.health,
+                volumes: self.volumes,
                 auth: self.auth,
                 clock: self.clock,
                 health_messages: self.health_messages,
@@ -167,6 +184,7 @@ impl Manager {
             credentials,
             auth,
             health: None,
+            volumes: None,
             clock: Clock::new(),
             definitions: Vec::new(),
             health_messages: DEFAULT_HEALTH_MESSAGES,
@@ -181,6 +199,14 @@ impl Manager {
     /// The catalog.
     pub fn catalog(&self) -> &Catalog {
         &self.inner.catalog
+    }
+
+    /// The principal's role in `tenant`: "not found" when it has none (so a tenant's
+    /// existence does not leak). What a page offers follows from it; every operation still
+    /// checks it.
+    pub async fn role_in(&self, principal: &Principal, tenant: &str) -> ManageResult<Role> {
+        self.authorize(principal, tenant, Role::Reader, "reading a tenant")
+            .await
     }
 
     fn now(&self) -> DateTime<Utc> {

@@ -1,6 +1,6 @@
 //! A stopped connector's cursors ("offsets"): view them per stream, reset them to the start
 //! or to a time. As with Kafka Connect's offsets API, the connector must be stopped
-//! (paused or disconnected), so no collection races the change.
+//! (paused, disconnected or superseded), so no collection races the change.
 
 use std::time::Duration;
 
@@ -30,6 +30,23 @@ impl Manager {
             .await?;
         let record = self.load(tenant, name).await?;
         let registered = self.stopped(&record)?;
+        self.read_offsets(&record, &registered, &[]).await
+    }
+
+    /// The saved cursor of each stream of a connector in any state. While it runs, a saved
+    /// cursor lags the one in memory (it moves once every product has accepted a page), so
+    /// this is what a restart would resume from, for people to look at; changing cursors
+    /// still needs a stopped connector.
+    pub async fn saved_offsets(
+        &self,
+        principal: &Principal,
+        tenant: &str,
+        name: &str,
+    ) -> ManageResult<Vec<StreamOffset>> {
+        self.authorize(principal, tenant, Role::Reader, "reading offsets")
+            .await?;
+        let record = self.load(tenant, name).await?;
+        let registered = self.registered_of(&record)?;
         self.read_offsets(&record, &registered, &[]).await
     }
 
@@ -139,6 +156,11 @@ impl Manager {
                 record.name
             )));
         }
+        self.registered_of(record)
+    }
+
+    /// The definition version a connector runs (or, if gone, the newest one).
+    fn registered_of(&self, record: &InstanceRecord) -> ManageResult<std::sync::Arc<Registered>> {
         self.inner
             .catalog
             .get(&record.definition, &record.version)

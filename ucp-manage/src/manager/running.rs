@@ -49,6 +49,16 @@ impl Manager {
                 "connector '{name}' is disconnected: create it again to collect, or delete it"
             )));
         }
+        if record.state == InstanceState::Superseded {
+            if to == InstanceState::Paused {
+                return Err(ManageError::Conflict(format!(
+                    "connector '{name}' is superseded by '{}': nothing of it runs, so there is nothing to pause",
+                    record.superseded_by.as_deref().unwrap_or("another connector")
+                )));
+            }
+            let resumed = self.resume_superseded(principal, record).await?;
+            return self.full_view(&resumed).await;
+        }
         if record.state == to {
             return self.full_view(&record).await;
         }
@@ -115,6 +125,7 @@ impl Manager {
                     InstanceState::Active => "it needs attention",
                     InstanceState::Paused => "paused",
                     InstanceState::Disconnected => "disconnected",
+                    InstanceState::Superseded => "superseded by another connector",
                 },
                 if record.state == InstanceState::Paused {
                     "; resume it instead"
@@ -177,6 +188,7 @@ impl Manager {
         let mut changed = record.clone();
         changed.state = InstanceState::Disconnected;
         changed.disconnect_reason = Some(why.clone());
+        changed.superseded_by = None;
         changed.revision = record.revision.saturating_add(1);
         changed.updated_by = principal.id.clone();
         changed.updated_at = self.now();

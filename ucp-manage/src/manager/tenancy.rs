@@ -10,9 +10,7 @@ use ucp_core::credentials::{CredentialError, CredentialRef};
 use super::{object_name, principal_id, reason, Manager, PLATFORM_AUDIT_TENANT};
 use crate::auth::{ApiKeys, Principal};
 use crate::error::{ManageError, ManageResult};
-use crate::model::{
-    engine_sink_name, AuditEntry, AuditQuery, InstanceState, Role, RoleAssignment, Workspace,
-};
+use crate::model::{engine_sink_name, AuditEntry, AuditQuery, Role, RoleAssignment, Workspace};
 use crate::store::Store;
 use crate::views::{ConnectWorkspace, CredentialView, Page, ProductEntry, SecretInput};
 
@@ -133,11 +131,7 @@ impl Manager {
             .all_instances()
             .await?
             .into_iter()
-            .filter(|r| {
-                r.tenant == tenant
-                    && r.state != InstanceState::Disconnected
-                    && !r.products.is_empty()
-            })
+            .filter(|r| r.tenant == tenant && r.state.in_engine() && !r.products.is_empty())
             .map(|r| r.name)
             .collect();
         if !delivering.is_empty() {

@@ -163,19 +163,7 @@ impl Manager {
             })
             .unwrap_or_default();
         let sink_prefix = engine_sink_name(&record.tenant, "");
-        let health = rows
-            .iter()
-            .map(|row| HealthMessage {
-                time: row.time,
-                product: row
-                    .product
-                    .as_deref()
-                    .map(|p| p.strip_prefix(&sink_prefix).unwrap_or(p).to_string()),
-                stream: row.stream.clone(),
-                status: row.status.as_str().to_string(),
-                message: row.message.clone(),
-            })
-            .collect();
+        let health = rows.iter().map(|row| message(row, &sink_prefix)).collect();
         let volumes = if volumes && record.state.in_engine() {
             let mut v = self.inner.engine.volumes(&record.engine_name()).await;
             let strip = |m: BTreeMap<String, u64>| {
@@ -202,6 +190,7 @@ impl Manager {
             status: roll_up(&rows).map(|s| s.as_str().to_string()),
             attention: record.attention.clone(),
             disconnect_reason: record.disconnect_reason.clone(),
+            superseded: self.superseded_view(record).await?,
             workspace: workspace.map(|w| w.name.clone()),
             config: record.config.clone(),
             credentials: record.credentials.clone(),
@@ -228,6 +217,21 @@ impl Manager {
             updated_at: record.updated_at,
             revision: record.revision,
         })
+    }
+}
+
+/// A health row as a connector's view shows it: products by their id, not their engine
+/// name (`sink_prefix` is the tenant's `<tenant>.`).
+pub(super) fn message(row: &HealthRow, sink_prefix: &str) -> HealthMessage {
+    HealthMessage {
+        time: row.time,
+        product: row
+            .product
+            .as_deref()
+            .map(|p| p.strip_prefix(sink_prefix).unwrap_or(p).to_string()),
+        stream: row.stream.clone(),
+        status: row.status.as_str().to_string(),
+        message: row.message.clone(),
     }
 }
 

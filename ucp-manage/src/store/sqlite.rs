@@ -684,6 +684,7 @@ mod tests {
             state: InstanceState::Active,
             attention: None,
             disconnect_reason: None,
+            superseded_by: None,
             created_by: "alice".into(),
             created_at: now,
             updated_by: "alice".into(),

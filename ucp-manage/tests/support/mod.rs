@@ -39,7 +39,18 @@ pub struct EventsSettings {
 
 /// A connector type reading an in-process event log, with a JSON Schema written by hand.
 pub fn events_definition(log: EventLog, version: &str) -> ConnectorDefinition {
-    ConnectorDefinition::builder("events", "Events")
+    events_definition_as("events", "Events", log, version)
+}
+
+/// [`events_definition`] under another id and name (its budget's account is the
+/// configuration's `account`).
+pub fn events_definition_as(
+    id: &str,
+    display_name: &str,
+    log: EventLog,
+    version: &str,
+) -> ConnectorDefinition {
+    ConnectorDefinition::builder(id, display_name)
         .provider("eventlog")
         .publisher("ucp tests")
         .version(version)
@@ -215,6 +226,24 @@ impl Server {
         fixture: Fixture,
         jwt: Option<ucp_manage::JwtVerifier>,
     ) -> Server {
+        Self::start_full(persisted, fixture, jwt, |_| Vec::new()).await
+    }
+
+    /// A server that also registers the definitions `more` makes (given the event log the
+    /// `events` definition reads).
+    pub async fn start_with_definitions(
+        fixture: Fixture,
+        more: impl FnOnce(&EventLog) -> Vec<ConnectorDefinition>,
+    ) -> Server {
+        Self::start_full(Persisted::in_memory(), fixture, None, more).await
+    }
+
+    async fn start_full(
+        persisted: Persisted,
+        fixture: Fixture,
+        jwt: Option<ucp_manage::JwtVerifier>,
+        more: impl FnOnce(&EventLog) -> Vec<ConnectorDefinition>,
+    ) -> Server {
         let Persisted { store, checkpoints } = persisted;
         let log = EventLog::new();
         let credentials = Arc::new(MemoryCredentials::new());
@@ -233,17 +262,18 @@ impl Server {
         let products = Arc::new(RecordingProducts::default());
         let keys = ApiKeys::new(secrecy::SecretSlice::from(vec![7u8; 32])).unwrap();
         let auth = Authenticator::new(store.clone(), keys, jwt, ["admin".to_string()]);
-        let manager = Manager::builder(
+        let mut builder = Manager::builder(
             store.clone(),
             platform.clone(),
             products.clone(),
             credentials.clone(),
             auth,
         )
-        .definition(events_definition(log.clone(), "1.0.0"))
-        .start()
-        .await
-        .unwrap();
+        .definition(events_definition(log.clone(), "1.0.0"));
+        for definition in more(&log) {
+            builder = builder.definition(definition);
+        }
+        let manager = builder.start().await.unwrap();
         let admin = Principal::system();
         let mut keys = BTreeMap::new();
         for (who, tenant, role) in [

@@ -36,6 +36,7 @@
 mod encode;
 #[cfg(test)]
 mod encode_proptests;
+pub mod health;
 mod mapping;
 mod row;
 mod tree;

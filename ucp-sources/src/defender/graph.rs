@@ -31,6 +31,12 @@ pub(crate) enum Call {
         /// The KQL sent.
         query: String,
     },
+    /// `GET /security/incidents/{id}`.
+    Incident,
+    /// `PATCH /security/incidents/{id}`.
+    UpdateIncident,
+    /// `POST /security/incidents/{id}/comments`.
+    CommentIncident,
 }
 
 impl Call {
@@ -39,15 +45,19 @@ impl Call {
             Call::Incidents => "GET /security/incidents",
             Call::Alerts => "GET /security/alerts_v2",
             Call::Hunting { .. } => "POST /security/runHuntingQuery",
+            Call::Incident => "GET /security/incidents/{id}",
+            Call::UpdateIncident => "PATCH /security/incidents/{id}",
+            Call::CommentIncident => "POST /security/incidents/{id}/comments",
         }
     }
 
     /// The least application permission that allows the call.
     pub(crate) fn permission(&self) -> &'static str {
         match self {
-            Call::Incidents => "SecurityIncident.Read.All",
+            Call::Incidents | Call::Incident => "SecurityIncident.Read.All",
             Call::Alerts => "SecurityAlert.Read.All",
             Call::Hunting { .. } => "ThreatHunting.Read.All",
+            Call::UpdateIncident | Call::CommentIncident => "SecurityIncident.ReadWrite.All",
         }
     }
 }
@@ -78,6 +88,34 @@ impl Graph {
         url: &Url,
         body: Option<Bytes>,
     ) -> Result<Bytes, SourceError> {
+        self.send_to(cx, call, method, url, body, false)
+            .await?
+            .ok_or_else(|| SourceError::Permanent {
+                message: format!("{}: {} answered 404", self.what(), call.endpoint()),
+            })
+    }
+
+    /// Like [`send`](Self::send), with a 404 answered as `None` (the item does not exist).
+    pub async fn send_or_missing(
+        &self,
+        cx: &SourceContext,
+        call: &Call,
+        method: Method,
+        url: &Url,
+        body: Option<Bytes>,
+    ) -> Result<Option<Bytes>, SourceError> {
+        self.send_to(cx, call, method, url, body, true).await
+    }
+
+    async fn send_to(
+        &self,
+        cx: &SourceContext,
+        call: &Call,
+        method: Method,
+        url: &Url,
+        body: Option<Bytes>,
+        missing_ok: bool,
+    ) -> Result<Option<Bytes>, SourceError> {
         let request = TokenRequest::named(cx.credentials(), &self.credential, GRAPH_SCOPE)
             .with_budget(cx.budget().clone());
         let mut attempts = 0u32;
@@ -93,13 +131,15 @@ impl Graph {
                         // The scheduler paid for the first attempt only.
                         cx.budget().acquire().await;
                     }
-                    self.exchange(cx, call, method, url, body, &token).await
+                    self.exchange(cx, call, method, url, body, &token, missing_ok)
+                        .await
                 }
             })
             .await;
         outcome.unwrap_or_else(|error| Err(self.token_error(error)))
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn exchange(
         &self,
         cx: &SourceContext,
@@ -108,7 +148,8 @@ impl Graph {
         url: &Url,
         body: Option<Bytes>,
         token: &AccessToken,
-    ) -> Attempt<Result<Bytes, SourceError>> {
+        missing_ok: bool,
+    ) -> Attempt<Result<Option<Bytes>, SourceError>> {
         let what = self.what();
         let mut request = cx
             .http()
@@ -136,6 +177,9 @@ impl Graph {
         if response.status() == StatusCode::UNAUTHORIZED {
             return Attempt::Unauthorized;
         }
+        if missing_ok && response.status() == StatusCode::NOT_FOUND {
+            return Attempt::Done(Ok(None));
+        }
         if !response.status().is_success() {
             let failure = HttpFailure::from_response(response, received).await;
             return Attempt::Done(Err(self.failure_error(call, &failure)));
@@ -144,6 +188,7 @@ impl Graph {
             response
                 .bytes()
                 .await
+                .map(Some)
                 .map_err(|e| http::transport_source_error(&what, e)),
         )
     }

@@ -25,7 +25,7 @@ use super::sweep::{List, Reader};
 /// The service source this connector reads.
 pub const MDI_SERVICE_SOURCE: &str = "microsoftDefenderForIdentity";
 
-/// Defender for Identity alerts of one tenant. See the [module docs](self).
+/// Defender for Identity alerts of one tenant. See the [`defender`](crate::defender) module docs.
 #[derive(Debug)]
 pub struct MdiAlertsSource {
     config: DefenderConfig,

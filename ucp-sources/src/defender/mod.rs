@@ -13,7 +13,14 @@
 //!   reaches the 100,000-row cap is halved and asked again.
 //! - [`MdiAlertsSource`]: the Defender for Identity alerts component connector (`alerts_v2`
 //!   filtered on `serviceSource`), the kind Defender XDR supersedes.
+//! - [`xdr_definition`] and [`mdi_alerts_definition`]: their catalog entries (XDR supersedes
+//!   the component, see `definition.rs`).
 //! - [`xdr_volume_lines`]: the connector page's chart: incidents, alerts and events.
+//! - Response actions of [`DefenderSource`] (see `actions.rs`): [`UPDATE_INCIDENT`]
+//!   (`PATCH /security/incidents/{id}` of assignedTo, classification, determination, status,
+//!   customTags) and [`ADD_COMMENT`] (`POST /security/incidents/{id}/comments`), with the
+//!   permission `SecurityIncident.ReadWrite.All`; [`DefenderSource::incident`] reads one
+//!   incident.
 //!
 //! **Auth.** The Entra app's credential (a client secret or a certificate's private key, with
 //! the tenant's token URL) is named in the configuration and lives in the credential store;
@@ -47,8 +54,10 @@
 //! length. Both survive restarts; [`Source::cursor_at`](ucp_core::Source::cursor_at) makes one
 //! from a time for every stream.
 
+mod actions;
 mod config;
 mod cursor;
+mod definition;
 mod enums;
 mod graph;
 pub mod hunting;
@@ -58,8 +67,13 @@ mod source;
 mod sweep;
 mod volume;
 
+pub use actions::{ADD_COMMENT, MAX_COMMENT_CHARS, UPDATE_INCIDENT};
 pub use config::{DefenderConfig, GraphLimits, StartAt, GRAPH_SCOPE, GRAPH_URL};
 pub use cursor::MAX_SEEN;
+pub use definition::{
+    mdi_alerts_definition, xdr_definition, DefenderAlertsSettings, DefenderXdrSettings,
+    CREDENTIAL_SLOT, MDI_ALERTS_DEFINITION_ID, XDR_DEFINITION_ID,
+};
 pub use enums::{
     AlertStatus, Classification, Determination, IncidentStatus, ServiceSource, Severity,
 };

@@ -5,10 +5,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use reqwest::{Method, Url};
 use ucp_core::{
-    BudgetKey, BudgetSpec, CollectRequest, Cursor, Page, Source, SourceCapabilities, SourceContext,
-    SourceError, SourceInfo, StreamInfo,
+    ActionInfo, ActionOutcome, ActionPlan, ActionRequest, BudgetKey, BudgetSpec, CollectRequest,
+    Cursor, Page, Source, SourceCapabilities, SourceContext, SourceError, SourceInfo, StreamInfo,
 };
 
+use super::actions;
 use super::config::{limits_problem, DefenderConfig, GraphLimits};
 use super::cursor::SweepCursor;
 use super::graph::{Call, Graph};
@@ -130,6 +131,35 @@ impl DefenderSource {
         }
     }
 
+    /// Incident `id` as Graph serves it now (`GET /security/incidents/{id}?$expand=alerts`),
+    /// or `None` if the tenant has no such incident. One call: draw a permit first.
+    pub async fn incident(
+        &self,
+        cx: &SourceContext,
+        id: &str,
+    ) -> Result<Option<serde_json::Value>, SourceError> {
+        let mut url = self.origin.clone();
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments
+                .clear()
+                .extend(["v1.0", "security", "incidents", id]);
+        }
+        url.query_pairs_mut().append_pair("$expand", "alerts");
+        let body = self
+            .graph
+            .send_or_missing(cx, &Call::Incident, Method::GET, &url, None)
+            .await?;
+        body.map(|body| {
+            serde_json::from_slice(&body).map_err(|e| SourceError::Malformed {
+                message: format!(
+                    "{}, incident {id}: the answer is not JSON ({e})",
+                    self.graph.what()
+                ),
+            })
+        })
+        .transpose()
+    }
+
     fn reader(&self, now: DateTime<Utc>) -> Reader<'_> {
         Reader {
             graph: &self.graph,
@@ -183,5 +213,21 @@ impl Source for DefenderSource {
         self.list(stream)
             .ok_or_else(|| self.unknown_stream(stream))?;
         Ok(SweepCursor::starting(time).encode())
+    }
+
+    fn actions(&self) -> Vec<ActionInfo> {
+        actions::infos()
+    }
+
+    fn plan_action(&self, request: &ActionRequest) -> Result<ActionPlan, SourceError> {
+        actions::plan(&self.origin, request)
+    }
+
+    async fn act(
+        &self,
+        cx: &SourceContext,
+        request: &ActionRequest,
+    ) -> Result<ActionOutcome, SourceError> {
+        actions::act(&self.graph, &self.origin, cx, request).await
     }
 }

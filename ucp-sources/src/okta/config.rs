@@ -10,6 +10,8 @@ pub const MAX_PAGE_LIMIT: u32 = 1000;
 /// The scope an OAuth service app needs to read the System Log.
 pub const LOGS_SCOPE: &str = "okta.logs.read";
 
+use super::actions::USERS_MANAGE_SCOPE;
+
 /// How the source authenticates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
@@ -95,6 +97,10 @@ pub struct OktaConfig {
     /// Timeout of one HTTP request (default 30 s), set on each request to the platform's
     /// client. `None` leaves the client's own ([`ucp_core::http::REQUEST_TIMEOUT`]).
     pub request_timeout: Option<Duration>,
+    /// The scopes an OAuth service app asks for to perform response actions, space-separated
+    /// (default [`USERS_MANAGE_SCOPE`]); a token of its own, apart from collection's. Unused
+    /// with an API token, which acts with its admin's role.
+    pub action_scope: String,
 }
 
 impl OktaConfig {
@@ -111,6 +117,7 @@ impl OktaConfig {
             rate_limit_per_minute: 600,
             rate_limit_window: Duration::from_secs(60),
             request_timeout: Some(Duration::from_secs(30)),
+            action_scope: USERS_MANAGE_SCOPE.into(),
         }
     }
 
@@ -167,6 +174,13 @@ impl OktaConfig {
     /// Timeout of one HTTP request.
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// Ask for `scope` (space-separated scopes) to perform response actions as an OAuth
+    /// service app.
+    pub fn action_scope(mut self, scope: impl Into<String>) -> Self {
+        self.action_scope = scope.into();
         self
     }
 

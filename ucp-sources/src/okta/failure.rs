@@ -209,7 +209,7 @@ impl Org<'_> {
 /// What Okta answered, for a message: `HTTP 403, E0000006: You do not have permission…,
 /// request id XkQ7…` (the kit's one-line, redacted summary of Okta's error body, and Okta's
 /// `X-Okta-Request-Id`, which its support asks for).
-fn said(failure: &HttpFailure) -> String {
+pub(crate) fn said(failure: &HttpFailure) -> String {
     let mut said = format!("HTTP {}", failure.status.as_u16());
     if let Some(summary) = &failure.summary {
         said.push_str(", ");

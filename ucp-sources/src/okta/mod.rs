@@ -20,7 +20,14 @@
 //! ([`cx.tokens()`](ucp_core::Context::tokens)), so every connector of the org uses one token per credential
 //! and scope; the token request is a call to the org and draws from the org's budget; a 401
 //! drops the token and the call is made once more with a fresh one.
+//!
+//! Response actions (`actions.rs`, performed in `act.rs`): [`SUSPEND_USER`], [`UNSUSPEND_USER`],
+//! [`CLEAR_USER_SESSIONS`] and [`RESET_FACTORS`], through the same credential and the org's
+//! budget; a service app asks for a token of the action scope
+//! ([`OktaConfig::action_scope`], default [`USERS_MANAGE_SCOPE`]).
 
+mod act;
+mod actions;
 mod config;
 mod cursor;
 #[cfg(test)]
@@ -29,6 +36,7 @@ pub mod definition;
 mod failure;
 #[cfg(test)]
 mod page_proptests;
+mod request;
 mod response;
 mod scim;
 #[cfg(test)]
@@ -37,22 +45,21 @@ mod start_proptests;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
-use reqwest::{StatusCode, Url};
-use secrecy::ExposeSecret;
-use tracing::{debug, warn};
-use ucp_core::credentials::token::{AccessToken, Attempt, TokenRequest};
-use ucp_core::credentials::{Credential, CredentialError, CredentialRef};
-use ucp_core::http::{self, HttpFailure};
+use reqwest::{Method, Url};
+use tracing::warn;
+use ucp_core::http;
 use ucp_core::{
-    BudgetKey, BudgetSpec, CollectRequest, Cursor, Page, RateLimitHint, Source, SourceCapabilities,
-    SourceContext, SourceError, SourceInfo, StreamInfo,
+    ActionInfo, ActionOutcome, ActionPlan, ActionRequest, BudgetKey, BudgetSpec, CollectRequest,
+    Cursor, Page, Source, SourceCapabilities, SourceContext, SourceError, SourceInfo, StreamInfo,
 };
 
 use failure::Org;
+use request::{CallError, Exchange, Purpose};
 
+pub use actions::{
+    CLEAR_USER_SESSIONS, RESET_FACTORS, SUSPEND_USER, UNSUSPEND_USER, USERS_MANAGE_SCOPE,
+};
 pub use config::{OktaAuth, OktaConfig, StartAt, LOGS_SCOPE, MAX_PAGE_LIMIT};
 pub use cursor::LOGS_PATH;
 pub use definition::definition;
@@ -61,7 +68,7 @@ pub use scim::to_scim;
 /// The one stream an Okta source offers.
 pub const SYSTEM_LOG: &str = "system_log";
 
-/// An Okta org's System Log. See the module docs.
+/// An Okta org's System Log, and the response actions on its users. See the module docs.
 #[derive(Debug)]
 pub struct OktaSource {
     config: OktaConfig,
@@ -69,31 +76,6 @@ pub struct OktaSource {
     org: Url,
     /// `host[:port]`, for messages and the budget key.
     org_name: String,
-}
-
-/// A successful HTTP exchange.
-struct Exchange {
-    headers: HeaderMap,
-    body: Bytes,
-    hint: Option<RateLimitHint>,
-    /// Okta's `X-Okta-Request-Id`, for messages about the page.
-    request_id: Option<String>,
-}
-
-impl Exchange {
-    /// ` (request id …)`, or nothing when Okta sent none.
-    fn request_id_text(&self) -> String {
-        self.request_id
-            .as_deref()
-            .map(|id| format!(" (request id {id})"))
-            .unwrap_or_default()
-    }
-}
-
-/// What one request came to. A 401 stays apart so an OAuth token can be refreshed once.
-enum Sent {
-    Done(Result<Exchange, SourceError>),
-    Unauthorized(SourceError),
 }
 
 impl OktaSource {
@@ -139,6 +121,11 @@ impl OktaSource {
                 "Okta org {org_name}: the rate limit must be at least 1 call per minute"
             )));
         }
+        if config.action_scope.trim().is_empty() {
+            return Err(config_error(format!(
+                "Okta org {org_name}: the action scope is empty: use e.g. {USERS_MANAGE_SCOPE}"
+            )));
+        }
         if config.rate_limit_window < Duration::from_millis(1) {
             return Err(config_error(format!(
                 "Okta org {org_name}: the rate-limit window must be at least 1 ms (default 60 s)"
@@ -165,157 +152,13 @@ impl OktaSource {
         }
     }
 
-    /// The `Authorization` header of an API token or a static access token, marked
-    /// sensitive so it never reaches logs.
-    async fn static_authorization(&self, cx: &SourceContext) -> Result<HeaderValue, SourceError> {
-        let name = self.config.auth.credential();
-        let credential = cx.credential(name).await?;
-        let token = match credential {
-            Credential::ApiToken { token } => token,
-            other => {
-                return Err(CredentialError::WrongKind {
-                    reference: CredentialRef::new(cx.tenant(), name),
-                    expected: "api token",
-                    found: other.kind(),
-                }
-                .into())
-            }
-        };
-        let scheme = match self.config.auth {
-            OktaAuth::ApiToken { .. } => "SSWS",
-            _ => "Bearer",
-        };
-        self.header(scheme, token.expose_secret()).ok_or_else(|| SourceError::Config {
-            message: format!(
-                "credential '{name}' for Okta org {} contains characters not allowed in an HTTP header",
-                self.org_name
-            ),
-        })
-    }
-
-    /// `<scheme> <token>` as a sensitive header value (never shown by `Debug` or logs).
-    fn header(&self, scheme: &str, token: &str) -> Option<HeaderValue> {
-        let mut value = HeaderValue::from_str(&format!("{scheme} {token}")).ok()?;
-        value.set_sensitive(true);
-        Some(value)
-    }
-
-    /// One authenticated GET, with every non-success status mapped to the error it means.
+    /// One System Log GET, with every error answer mapped to the error it means.
     async fn get(&self, cx: &SourceContext, url: &Url) -> Result<Exchange, SourceError> {
-        match &self.config.auth {
-            OktaAuth::OAuth { credential, scope } => {
-                self.get_with_oauth(cx, url, credential, scope).await
-            }
-            _ => {
-                let authorization = self.static_authorization(cx).await?;
-                match self.send(cx, url, authorization).await {
-                    Sent::Done(result) => result,
-                    Sent::Unauthorized(error) => Err(error),
-                }
-            }
+        match self.call(cx, Method::GET, url, Purpose::Collect).await {
+            Ok(exchange) => Ok(exchange),
+            Err(CallError::Refused(refusal)) => Err(self.org().status_error(&refusal.failure, url)),
+            Err(CallError::Failed(error)) => Err(error),
         }
-    }
-
-    /// A GET with the service app's access token from the platform's token provider; after
-    /// a 401 the token is dropped and the GET made once more with a fresh one.
-    async fn get_with_oauth(
-        &self,
-        cx: &SourceContext,
-        url: &Url,
-        credential: &str,
-        scope: &str,
-    ) -> Result<Exchange, SourceError> {
-        let tokens = cx.tokens();
-        // The token endpoint is the org's own: its requests count against the org's budget.
-        let request = TokenRequest::named(cx.credentials(), credential, scope)
-            .with_budget(cx.budget().clone());
-        let mut calls = 0u32;
-        let outcome = tokens
-            .with_token(&request, |token: AccessToken| {
-                calls = calls.saturating_add(1);
-                let again = calls > 1;
-                async move {
-                    if again {
-                        // The scheduler paid for the first request only.
-                        cx.budget().acquire().await;
-                    }
-                    let Some(authorization) = self.header("Bearer", token.secret().expose_secret())
-                    else {
-                        return Attempt::Done(Err(SourceError::Auth {
-                            message: format!(
-                                "Okta org {}: the access token minted for credential '{credential}' is not a valid HTTP header value",
-                                self.org_name
-                            ),
-                        }));
-                    };
-                    match self.send(cx, url, authorization).await {
-                        Sent::Done(result) => Attempt::Done(result),
-                        Sent::Unauthorized(_) => Attempt::Unauthorized,
-                    }
-                }
-            })
-            .await;
-        outcome.unwrap_or_else(|error| Err(self.org().token_error(credential, scope, error)))
-    }
-
-    /// One GET with `authorization`.
-    async fn send(&self, cx: &SourceContext, url: &Url, authorization: HeaderValue) -> Sent {
-        match self.exchange(cx, url, authorization).await {
-            Ok(exchange) => Sent::Done(Ok(exchange)),
-            Err((Some(StatusCode::UNAUTHORIZED), error)) => Sent::Unauthorized(error),
-            Err((_, error)) => Sent::Done(Err(error)),
-        }
-    }
-
-    /// One GET through the platform's client; a failure comes with the HTTP status, if
-    /// there was a response.
-    async fn exchange(
-        &self,
-        cx: &SourceContext,
-        url: &Url,
-        authorization: HeaderValue,
-    ) -> Result<Exchange, (Option<StatusCode>, SourceError)> {
-        debug!(org = %self.org_name, url = %url, "okta request");
-        let mut request = cx
-            .http()
-            .get(url.clone())
-            .header(AUTHORIZATION, authorization)
-            .header(ACCEPT, "application/json");
-        if let Some(timeout) = self.config.request_timeout {
-            request = request.timeout(timeout);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| (None, self.org().transport_error(e)))?;
-        let received = cx.clock().now_utc();
-        let status = response.status();
-        if !status.is_success() {
-            let failure = HttpFailure::from_response(response, received).await;
-            warn!(
-                org = %self.org_name,
-                status = status.as_u16(),
-                request_id = %failure.request_id.as_deref().unwrap_or("none"),
-                said = %failure.summary.as_deref().unwrap_or(""),
-                "okta request failed"
-            );
-            return Err((Some(status), self.org().status_error(&failure, url)));
-        }
-        let headers = response.headers().clone();
-        let hint = http::rate_limit_hint(&headers, received);
-        let request_id = http::request_id(&headers);
-        let body = response.bytes().await.map_err(|e| {
-            (
-                Some(status),
-                self.org().body_error(e, request_id.as_deref()),
-            )
-        })?;
-        Ok(Exchange {
-            headers,
-            body,
-            hint,
-            request_id,
-        })
     }
 
     fn start(&self, cx: &SourceContext) -> DateTime<Utc> {
@@ -443,5 +286,22 @@ impl Source for OktaSource {
             more,
             hint: exchange.hint,
         })
+    }
+
+    fn actions(&self) -> Vec<ActionInfo> {
+        actions::catalogue(&self.config.action_scope)
+    }
+
+    fn plan_action(&self, request: &ActionRequest) -> Result<ActionPlan, SourceError> {
+        Ok(self.user_action(request)?.plan(&self.org, &self.org_name))
+    }
+
+    async fn act(
+        &self,
+        cx: &SourceContext,
+        request: &ActionRequest,
+    ) -> Result<ActionOutcome, SourceError> {
+        let action = self.user_action(request)?;
+        self.perform(cx, &action).await
     }
 }

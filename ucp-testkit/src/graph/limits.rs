@@ -61,6 +61,11 @@ impl Windows {
         }
     }
 
+    /// Calls counted in the last hour (as of the last call).
+    pub fn in_hour(&self) -> u32 {
+        u32::try_from(self.calls.len()).unwrap_or(u32::MAX)
+    }
+
     /// Count a call at `now`, or refuse it with how long until one fits.
     pub fn admit(&mut self, now: DateTime<Utc>) -> Result<(), Duration> {
         let now = now.timestamp_millis();

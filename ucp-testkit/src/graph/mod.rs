@@ -8,7 +8,13 @@
 //!   `$count`, `$expand=alerts`, and `@odata.nextLink` while more remain;
 //! - `GET /security/alerts_v2`: the same for alerts (also filterable on `serviceSource`);
 //! - `POST /security/runHuntingQuery` `{"Query", "Timespan"}`: the 21 advanced hunting tables
-//!   of the Defender XDR connector over generated rows (see [`hunting`]).
+//!   of the Defender XDR connector over generated rows (see [`hunting`]);
+//! - `GET /security/incidents/{id}` (`$expand=alerts`), `PATCH /security/incidents/{id}`
+//!   (the five updatable properties, `SecurityIncident.ReadWrite.All`; 200 with the incident)
+//!   and `POST /security/incidents/{id}/comments` (200 with the whole list); people's edits
+//!   in the portal come from [`GraphSimulator::edit_incident`] and
+//!   [`GraphSimulator::comment_on_incident`], and every app write is kept
+//!   ([`GraphSimulator::writes`]) with what it changed.
 //!
 //! Like Graph it takes an Entra access token for `https://graph.microsoft.com/.default`
 //! (from the simulator's own Entra token endpoint, [`GraphSimulator::token_url`]; 401
@@ -32,9 +38,11 @@
 //! # Ok(()) }
 //! ```
 
+mod edits;
 mod errors;
 pub mod hunting;
-mod limits;
+mod incident_routes;
+pub(crate) mod limits;
 pub mod odata;
 mod server;
 mod tenant;
@@ -50,8 +58,10 @@ use ucp_core::Clock;
 
 use crate::token_endpoint::TokenEndpoint;
 
+pub use edits::IncidentEdit;
+pub(crate) use errors::request_id;
 pub use limits::Limits;
-pub use server::{ALERT_ROLES, HUNTING_ROLES, INCIDENT_ROLES};
+pub use server::{ALERT_ROLES, HUNTING_ROLES, INCIDENT_ROLES, INCIDENT_WRITE_ROLES};
 
 use hunting::{Hunting, TABLES};
 use server::{lock, AppState, Churn, Counters, Shared, SimState};
@@ -72,6 +82,24 @@ pub enum Endpoint {
     Alerts,
     /// `POST /security/runHuntingQuery`.
     Hunting,
+    /// `PATCH /security/incidents/{id}` (throttled with incidents and alerts).
+    IncidentUpdate,
+    /// `POST /security/incidents/{id}/comments` (throttled with incidents and alerts).
+    IncidentComment,
+}
+
+/// One write an app made to an incident.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphWrite {
+    /// The incident.
+    pub incident: String,
+    /// The app's client id.
+    pub client: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The properties whose value it changed (`comments` for a comment); empty when the
+    /// write changed nothing.
+    pub changed: Vec<String>,
 }
 
 /// How the simulated tenant starts and behaves.
@@ -291,6 +319,8 @@ impl GraphSimulator {
             default_top: config.default_top,
             max_top: config.max_top,
             base_url: url.clone(),
+            writes: Vec::new(),
+            before_update: std::collections::VecDeque::new(),
         }));
         let app = wrap(server::router(AppState {
             shared: shared.clone(),
@@ -387,6 +417,44 @@ impl GraphSimulator {
         let mut sim = lock(&self.shared);
         let now = sim.now();
         sim.tenant.open(alerts, now)
+    }
+
+    /// A person's edit of incident `id` in the Defender portal, signed `by` (its
+    /// `lastModifiedBy`); false if there is no such incident.
+    pub fn edit_incident(&self, id: &str, by: &str, edit: IncidentEdit) -> bool {
+        let mut sim = lock(&self.shared);
+        let now = sim.now();
+        sim.tenant.edit(id, by, edit, now)
+    }
+
+    /// A person's edit of incident `id` that lands just before the next app's `PATCH` (of any
+    /// incident) is applied: a change the app's update did not see.
+    pub fn edit_before_next_update(&self, id: &str, by: &str, edit: IncidentEdit) {
+        lock(&self.shared)
+            .before_update
+            .push_back((id.to_string(), by.to_string(), edit));
+    }
+
+    /// A person's comment on incident `id`; false if there is no such incident.
+    pub fn comment_on_incident(&self, id: &str, by: &str, text: &str) -> bool {
+        let mut sim = lock(&self.shared);
+        let now = sim.now();
+        sim.tenant.comment(id, by, text, now).is_ok()
+    }
+
+    /// Incident `id` as served (alerts expanded).
+    pub fn incident(&self, id: &str) -> Option<Value> {
+        let sim = lock(&self.shared);
+        sim.tenant
+            .incidents
+            .iter()
+            .find(|i| i.id == id)
+            .map(|i| sim.tenant.incident_json(i, true))
+    }
+
+    /// Every write an app made (`PATCH` and comments), in order.
+    pub fn writes(&self) -> Vec<GraphWrite> {
+        lock(&self.shared).writes.clone()
     }
 
     /// `n` random changes now, all at once.

@@ -36,6 +36,8 @@ pub const ALERT_ROLES: &[&str] = &[
 ];
 /// Roles that allow hunting queries.
 pub const HUNTING_ROLES: &[&str] = &["ThreatHunting.Read.All"];
+/// Roles that allow updating incidents and commenting on them.
+pub const INCIDENT_WRITE_ROLES: &[&str] = &["SecurityIncident.ReadWrite.All"];
 
 const INCIDENT_FILTERABLE: &[&str] = &[
     "assignedTo",
@@ -95,6 +97,10 @@ pub(crate) struct SimState {
     pub default_top: usize,
     pub max_top: usize,
     pub base_url: String,
+    /// Every app write, in order.
+    pub writes: Vec<super::GraphWrite>,
+    /// People's edits that land just before the next app update: `(incident, by, edit)`.
+    pub before_update: std::collections::VecDeque<(String, String, super::IncidentEdit)>,
 }
 
 impl SimState {
@@ -136,25 +142,33 @@ pub(crate) fn router(state: AppState) -> axum::Router {
         .route("/v1.0/security/incidents", get(incidents))
         .route("/v1.0/security/alerts_v2", get(alerts))
         .route("/v1.0/security/runHuntingQuery", post(hunting))
+        .route(
+            "/v1.0/security/incidents/{id}",
+            get(super::incident_routes::get_incident).patch(super::incident_routes::update),
+        )
+        .route(
+            "/v1.0/security/incidents/{id}/comments",
+            post(super::incident_routes::comment),
+        )
         .with_state(state)
 }
 
 /// The answer being built: status, extra headers, body.
-struct Answer {
-    status: StatusCode,
-    headers: Vec<(header::HeaderName, String)>,
-    body: String,
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: Vec<(header::HeaderName, String)>,
+    pub body: String,
 }
 
 /// Ids and time of one request, for every answer's headers and error bodies.
-struct Call {
-    request_id: String,
-    client_request_id: Option<String>,
-    now: DateTime<Utc>,
+pub(crate) struct Call {
+    pub request_id: String,
+    pub client_request_id: Option<String>,
+    pub now: DateTime<Utc>,
 }
 
 impl Call {
-    fn error(&self, status: StatusCode, code: &str, message: &str) -> Answer {
+    pub(crate) fn error(&self, status: StatusCode, code: &str, message: &str) -> Answer {
         Answer {
             status,
             headers: Vec::new(),
@@ -168,7 +182,7 @@ impl Call {
         }
     }
 
-    fn respond(&self, answer: Answer) -> Response {
+    pub(crate) fn respond(&self, answer: Answer) -> Response {
         let mut response = (answer.status, answer.body).into_response();
         let out = response.headers_mut();
         out.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"));
@@ -194,14 +208,15 @@ impl Call {
     }
 }
 
-/// Auth, roles and throttling, in Graph's order; the refusal if any.
-fn admit(
+/// Auth, roles and throttling, in Graph's order: the calling app's client id, or the
+/// refusal.
+pub(crate) fn admit(
     state: &AppState,
     sim: &mut SimState,
     headers: &HeaderMap,
     endpoint: Endpoint,
     call: &Call,
-) -> Result<(), Answer> {
+) -> Result<String, Answer> {
     *sim.counters.requests.entry(endpoint).or_default() += 1;
     let bearer = headers
         .get(header::AUTHORIZATION)
@@ -232,6 +247,7 @@ fn admit(
         Endpoint::Incidents => INCIDENT_ROLES,
         Endpoint::Alerts => ALERT_ROLES,
         Endpoint::Hunting => HUNTING_ROLES,
+        Endpoint::IncidentUpdate | Endpoint::IncidentComment => INCIDENT_WRITE_ROLES,
     };
     let granted = sim.roles.get(&client).cloned().unwrap_or_default();
     if !required.iter().any(|r| granted.contains(*r)) {
@@ -254,7 +270,7 @@ fn admit(
         _ => &mut sim.security,
     };
     let window = windows
-        .entry(client)
+        .entry(client.clone())
         .or_insert_with(|| Windows::new(limits, speed));
     if let Err(wait) = window.admit(call.now) {
         sim.counters.throttled += 1;
@@ -268,7 +284,7 @@ fn admit(
             .push((header::RETRY_AFTER, retry_after_text(wait)));
         return Err(answer);
     }
-    Ok(())
+    Ok(client)
 }
 
 /// `Retry-After` as Graph writes it: seconds, with a fraction when not whole (`2.128`).
@@ -281,7 +297,7 @@ fn retry_after_text(wait: Duration) -> String {
     }
 }
 
-fn start(headers: &HeaderMap, sim: &SimState) -> Call {
+pub(crate) fn start(headers: &HeaderMap, sim: &SimState) -> Call {
     Call {
         request_id: request_id(),
         client_request_id: headers

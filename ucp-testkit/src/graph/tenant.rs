@@ -102,18 +102,31 @@ pub(crate) struct Alert {
     pub host: usize,
 }
 
+/// One comment on an incident (Graph's `alertComment`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Comment {
+    pub text: String,
+    pub by: String,
+    pub at: DateTime<Utc>,
+}
+
 /// One incident; its alerts are found by their `incident_id`.
 #[derive(Clone, Debug)]
 pub(crate) struct Incident {
     pub id: String,
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
-    pub status: &'static str,
-    pub severity: &'static str,
-    pub classification: &'static str,
-    pub determination: &'static str,
+    pub title: String,
+    pub description: String,
+    pub status: String,
+    pub severity: String,
+    pub classification: String,
+    pub determination: String,
     pub redirect: Option<String>,
     pub assigned_to: Option<String>,
+    pub custom_tags: Vec<String>,
+    pub comments: Vec<Comment>,
+    pub last_modified_by: String,
 }
 
 /// Everything the tenant holds.
@@ -129,9 +142,12 @@ pub(crate) struct Tenant {
 }
 
 /// A time stamp after `previous`: `now`, or a microsecond past `previous` if `now` is not later.
-fn after(previous: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn after(previous: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
     now.max(previous + chrono::Duration::microseconds(1))
 }
+
+/// Who Defender names as the last modifier of what it changes itself.
+pub(crate) const DEFENDER: &str = "Microsoft Defender XDR";
 
 fn severity_of(rng: &mut StdRng) -> &'static str {
     ["informational", "low", "medium", "medium", "high"][rng.random_range(0..5)]
@@ -182,18 +198,26 @@ impl Tenant {
     fn new_incident(&mut self, created: DateTime<Utc>) -> String {
         self.next_incident += 1;
         let id = self.next_incident.to_string();
-        let severity = severity_of(&mut self.rng);
+        let severity = severity_of(&mut self.rng).to_string();
         self.index.insert(id.clone(), self.incidents.len());
         self.incidents.push(Incident {
+            title: format!(
+                "Multi-stage incident involving {} on one endpoint",
+                TITLES[id.len() % TITLES.len()].1
+            ),
+            description: "Microsoft observed activity correlated across several products.".into(),
             id: id.clone(),
             created,
             updated: created,
-            status: "active",
+            status: "active".into(),
             severity,
-            classification: "unknown",
-            determination: "unknown",
+            classification: "unknown".into(),
+            determination: "unknown".into(),
             redirect: None,
             assigned_to: None,
+            custom_tags: Vec::new(),
+            comments: Vec::new(),
+            last_modified_by: DEFENDER.into(),
         });
         id
     }
@@ -243,19 +267,20 @@ impl Tenant {
         let Some(incident) = self.incident_mut(id) else {
             return false;
         };
-        match incident.status {
+        match incident.status.as_str() {
             "active" => {
-                incident.status = "inProgress";
+                incident.status = "inProgress".into();
                 incident.assigned_to = Some("secops@contoso.com".into());
             }
             "inProgress" => {
-                incident.status = "resolved";
-                incident.classification = "truePositive";
-                incident.determination = "malware";
+                incident.status = "resolved".into();
+                incident.classification = "truePositive".into();
+                incident.determination = "malware".into();
             }
             _ => return false,
         }
         incident.updated = after(incident.updated, now);
+        incident.last_modified_by = DEFENDER.into();
         let updated = incident.updated;
         for alert in self.alerts.iter_mut().filter(|a| a.incident_id == id) {
             if incident_status_moves_alert(alert) {
@@ -285,9 +310,10 @@ impl Tenant {
             return false;
         }
         if let Some(source) = self.incident_mut(from) {
-            source.status = "redirected";
+            source.status = "redirected".into();
             source.redirect = Some(into.to_string());
             source.updated = after(source.updated, now);
+            source.last_modified_by = DEFENDER.into();
         }
         if let Some(target) = self.incident_mut(into) {
             target.updated = after(target.updated, now);
@@ -407,7 +433,7 @@ impl Tenant {
             "id": incident.id,
             "incidentWebUrl": format!("https://security.microsoft.com/incidents/{}?tid={}", incident.id, self.tenant_id),
             "redirectIncidentId": incident.redirect,
-            "displayName": format!("Multi-stage incident involving {} on one endpoint", TITLES[incident.id.len() % TITLES.len()].1),
+            "displayName": incident.title,
             "tenantId": self.tenant_id,
             "createdDateTime": kusto_time(incident.created),
             "lastUpdateDateTime": kusto_time(incident.updated),
@@ -416,11 +442,11 @@ impl Tenant {
             "determination": incident.determination,
             "status": incident.status,
             "severity": incident.severity,
-            "customTags": [],
+            "customTags": incident.custom_tags,
             "systemTags": [],
-            "description": "Microsoft observed activity correlated across several products.",
-            "comments": [],
-            "lastModifiedBy": "API-App:secops@contoso.com",
+            "description": incident.description,
+            "comments": comments_json(&incident.comments),
+            "lastModifiedBy": incident.last_modified_by,
             "resolvingComment": Value::Null,
             "summary": Value::Null
         });
@@ -435,6 +461,22 @@ impl Tenant {
         }
         value
     }
+}
+
+/// Comments as Graph lists them (`alertComment`).
+pub(crate) fn comments_json(comments: &[Comment]) -> Value {
+    Value::Array(
+        comments
+            .iter()
+            .map(|c| {
+                json!({
+                    "comment": c.text,
+                    "createdByDisplayName": c.by,
+                    "createdDateTime": kusto_time(c.at),
+                })
+            })
+            .collect(),
+    )
 }
 
 /// The evidence of an alert: the device it fired on and the user involved.

@@ -187,6 +187,46 @@ const AGENTS: &[(&str, &str, &str)] = &[
     ("Okta Verify/9.2 (iPhone; iOS 17.2)", "iOS", "UNKNOWN"),
 ];
 
+/// One person of the org the events are about: the actors and targets of the log, and the
+/// users of the simulated user directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Person {
+    /// Okta user id (`00u` and 17 digits), stable per name.
+    pub id: String,
+    /// `first.last@domain`.
+    pub login: String,
+    pub first: &'static str,
+    pub last: &'static str,
+}
+
+impl Person {
+    fn new(first: &'static str, last: &'static str, domain: &str) -> Self {
+        // Stable id per name so the same person keeps one id.
+        let id_seed = first.len() * 31 + last.len() * 7 + first.as_bytes()[0] as usize;
+        Person {
+            id: format!(
+                "00u{:017}",
+                id_seed * 1_000_003 + last.as_bytes()[0] as usize
+            ),
+            login: format!("{}.{}@{domain}", first.to_lowercase(), last.to_lowercase()),
+            first,
+            last,
+        }
+    }
+}
+
+/// Everyone the generator can name, once per user id (two names can share an id; the first
+/// keeps it).
+pub(crate) fn roster(domain: &str) -> Vec<Person> {
+    let mut seen = std::collections::HashSet::new();
+    FIRST
+        .iter()
+        .flat_map(|first| LAST.iter().map(move |last| (*first, *last)))
+        .map(|(first, last)| Person::new(first, last, domain))
+        .filter(|person| seen.insert(person.id.clone()))
+        .collect()
+}
+
 /// Generates events one at a time from a seed.
 #[derive(Debug)]
 pub struct EventGenerator {
@@ -260,12 +300,11 @@ impl EventGenerator {
     fn user(&mut self) -> Value {
         let first = FIRST[self.rng.random_range(0..FIRST.len())];
         let last = LAST[self.rng.random_range(0..LAST.len())];
-        // Stable id per name so the same person keeps one id.
-        let id_seed = first.len() * 31 + last.len() * 7 + first.as_bytes()[0] as usize;
+        let person = Person::new(first, last, &self.domain);
         json!({
-            "id": format!("00u{:017}", id_seed * 1_000_003 + last.as_bytes()[0] as usize),
+            "id": person.id,
             "type": "User",
-            "alternateId": format!("{}.{}@{}", first.to_lowercase(), last.to_lowercase(), self.domain),
+            "alternateId": person.login,
             "displayName": format!("{first} {last}"),
             "detailEntry": null
         })

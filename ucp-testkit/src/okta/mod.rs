@@ -11,6 +11,13 @@
 //! and counters so tests can assert exactly how many calls were made (and with which
 //! `User-Agent`).
 //!
+//! The org also has **users** ([`OktaUser`], seeded with the people the System Log names:
+//! most `ACTIVE`, some `SUSPENDED` and `DEPROVISIONED`) and the endpoints response actions
+//! call: `GET /api/v1/users/{idOrLogin}`, `POST /api/v1/users/{id}/lifecycle/{suspend,
+//! unsuspend, reset_factors}` and `DELETE /api/v1/users/{id}/sessions[?oauthTokens=true]`,
+//! with Okta's state rules and codes (see `users_api.rs`), each counted per [`UserCall`] and
+//! against its [`RateBucket`].
+//!
 //! Like a real org it is also its own OAuth 2.0 authorization server: `POST /oauth2/v1/token`
 //! on the org URL ([`OktaSimulator::token_url`]) mints access tokens for service apps
 //! (`client_credentials` + `private_key_jwt`) registered through [`OktaSimulator::oauth`], a
@@ -49,6 +56,8 @@ mod log;
 mod query;
 mod scim;
 mod server;
+mod users;
+mod users_api;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
@@ -63,9 +72,11 @@ use crate::token_endpoint::TokenEndpoint;
 pub use events::{EventGenerator, LogEvent};
 pub use faults::Fault;
 pub use scim::{Op as ScimOp, Scim};
+pub use users::{OktaUser, UserStatus};
 
 use log::{EventLog, Live};
 use server::{lock, Counters, RateWindow, Shared, SimState};
+use users::Users;
 
 /// How the simulated org behaves.
 #[derive(Clone, Debug)]
@@ -90,6 +101,12 @@ pub struct OktaSimConfig {
     pub late_by: Duration,
     /// Calls per minute the org allows on `/api/v1/logs`.
     pub rate_limit_per_minute: u32,
+    /// Calls per minute of the "get a user by id or login" bucket (default 2,000, Okta's
+    /// Workforce Identity figure).
+    pub user_read_rate_limit_per_minute: u32,
+    /// Calls per minute of the "most other API actions" bucket, where the lifecycle and
+    /// session calls count (default 1,200, Okta's Workforce Identity figure).
+    pub other_rate_limit_per_minute: u32,
     /// Time compression of the rate limit, for demos and fast tests: the org's minute
     /// window lasts `60 s / speed` of real time (default 1). Headers stay truthful: the
     /// limit and remaining calls per window, and the window's real end (epoch seconds,
@@ -115,6 +132,8 @@ impl Default for OktaSimConfig {
             late_every: None,
             late_by: Duration::from_secs(120),
             rate_limit_per_minute: 600,
+            user_read_rate_limit_per_minute: 2000,
+            other_rate_limit_per_minute: 1200,
             speed: 1.0,
             clock_offset: chrono::Duration::zero(),
         }
@@ -177,6 +196,13 @@ impl OktaSimConfig {
         self
     }
 
+    /// Allow `calls` per minute in the "most other API actions" bucket (the lifecycle and
+    /// session calls).
+    pub fn other_rate_limit(mut self, calls: u32) -> Self {
+        self.other_rate_limit_per_minute = calls;
+        self
+    }
+
     /// Run the rate-limit window `speed` times faster than real time (see the field).
     pub fn speed(mut self, speed: f64) -> Self {
         self.speed = speed;
@@ -205,6 +231,33 @@ pub struct VisibleEvent {
     pub event_type: String,
     /// The exact JSON text the API serves for it.
     pub json: String,
+}
+
+/// The org's rate-limit buckets the simulator counts separately, as Okta does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RateBucket {
+    /// "Get System Log data", `/api/v1/logs`.
+    Logs,
+    /// "Get a user by ID or login", `GET /api/v1/users/{idOrLogin}` only.
+    UserRead,
+    /// "Most other API actions", `/api/v1`: the lifecycle and session calls (Okta's "update
+    /// or delete a user by ID" row names `/api/v1/users/{id}` *only*).
+    Other,
+}
+
+/// The calls to the users endpoints the simulator counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum UserCall {
+    /// `GET /api/v1/users/{idOrLogin}`.
+    GetUser,
+    /// `POST /api/v1/users/{id}/lifecycle/suspend`.
+    Suspend,
+    /// `POST /api/v1/users/{id}/lifecycle/unsuspend`.
+    Unsuspend,
+    /// `DELETE /api/v1/users/{id}/sessions`.
+    ClearSessions,
+    /// `POST /api/v1/users/{id}/lifecycle/reset_factors`.
+    ResetFactors,
 }
 
 /// A running simulated org. Dropping it stops the server.
@@ -244,25 +297,34 @@ impl OktaSimulator {
         log.backlog(config.backlog, now - span, now);
         log.advance(now);
         let oauth = Arc::new(TokenEndpoint::mounted(base_url.clone()));
+        let window = |limit| RateWindow {
+            limit,
+            length_ms: config.rate_window().as_millis() as i64,
+            window_end_ms: i64::MIN,
+            used: 0,
+        };
         let shared: Shared = Arc::new(Mutex::new(SimState {
             clock: config.clock,
             offset: config.clock_offset,
             log,
             ssws: config.tokens.iter().cloned().collect(),
             bearer: HashSet::new(),
-            rate: RateWindow {
-                limit: config.rate_limit_per_minute,
-                length_ms: config.rate_window().as_millis() as i64,
-                window_end_ms: i64::MIN,
-                used: 0,
-            },
+            rate: window(config.rate_limit_per_minute),
+            user_read_rate: window(config.user_read_rate_limit_per_minute),
+            other_rate: window(config.other_rate_limit_per_minute),
             faults: Default::default(),
             counters: Counters::default(),
             authorized_requests: 0,
             base_url: base_url.clone(),
             oauth: oauth.clone(),
+            users: Users::seeded(config.seed, &config.domain, now),
+            read_only_ssws: HashSet::new(),
         }));
-        let app = wrap(server::router(shared.clone()).merge(oauth.okta_routes()));
+        let app = wrap(
+            server::router(shared.clone())
+                .merge(users_api::router(shared.clone()))
+                .merge(oauth.okta_routes()),
+        );
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -332,6 +394,67 @@ impl OktaSimulator {
         let mut state = lock(&self.shared);
         state.ssws.remove(token);
         state.bearer.remove(token);
+    }
+
+    /// Accept `token` as the `SSWS` token of a read-only administrator: it reads the log and
+    /// users, and any change is refused with 403 `E0000006`.
+    pub fn allow_read_only_ssws(&self, token: impl Into<String>) {
+        lock(&self.shared).read_only_ssws.insert(token.into());
+    }
+
+    /// Every user, by id.
+    pub fn users(&self) -> Vec<OktaUser> {
+        lock(&self.shared).users.all().cloned().collect()
+    }
+
+    /// The user with this id or login.
+    pub fn user(&self, id_or_login: &str) -> Option<OktaUser> {
+        lock(&self.shared).users.find(id_or_login).cloned()
+    }
+
+    /// Users with `status`, by id.
+    pub fn users_with_status(&self, status: UserStatus) -> Vec<OktaUser> {
+        lock(&self.shared)
+            .users
+            .all()
+            .filter(|u| u.status == status)
+            .cloned()
+            .collect()
+    }
+
+    /// Add a user, or replace the one with its id.
+    pub fn put_user(&self, user: OktaUser) {
+        lock(&self.shared).users.put(user);
+    }
+
+    /// Requests of `call` received (whatever the answer).
+    pub fn user_calls(&self, call: UserCall) -> u64 {
+        lock(&self.shared)
+            .counters
+            .user_calls
+            .get(&call)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Requests to every users endpoint received.
+    pub fn user_calls_total(&self) -> u64 {
+        lock(&self.shared).counters.user_calls.values().sum()
+    }
+
+    /// Requests counted against `bucket` (the ones it refused with 429 included).
+    pub fn bucket_calls(&self, bucket: RateBucket) -> u64 {
+        lock(&self.shared)
+            .counters
+            .bucket_calls
+            .get(&bucket)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Change the per-minute limit of `bucket`.
+    pub fn set_bucket_limit(&self, bucket: RateBucket, calls: u32) {
+        lock(&self.shared).window(bucket).limit = calls;
     }
 
     /// Persist `count` events published at `published` (in the past) now: they become
@@ -426,7 +549,7 @@ impl OktaSimulator {
         lock(&self.shared).counters.log_requests
     }
 
-    /// `429` responses sent.
+    /// `429` responses sent, all buckets.
     pub fn throttled(&self) -> u64 {
         lock(&self.shared).counters.throttled
     }
@@ -436,7 +559,8 @@ impl OktaSimulator {
         lock(&self.shared).counters.unauthorized
     }
 
-    /// `403` responses sent (a live access token without the `okta.logs.read` scope).
+    /// `403 E0000006` responses sent (a live access token without the scope a call needs,
+    /// or a read-only administrator's token asked to change a user).
     pub fn forbidden(&self) -> u64 {
         lock(&self.shared).counters.forbidden
     }

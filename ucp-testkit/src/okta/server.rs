@@ -1,5 +1,6 @@
 //! The HTTP side of the simulator: `GET /api/v1/logs` with Okta's auth, rate-limit headers,
-//! `Link` headers and error bodies.
+//! `Link` headers and error bodies, and what every endpoint of the org shares (credentials
+//! and scopes, rate-limit buckets, request ids, the response).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,8 @@ use super::errors::error_body;
 use super::faults::{Fault, FaultPlan};
 use super::log::EventLog;
 use super::query::{LogQuery, QueryError};
+use super::users::Users;
+use super::{RateBucket, UserCall};
 use crate::faults::http_date;
 use crate::token_endpoint::TokenEndpoint;
 
@@ -51,7 +54,7 @@ impl RateWindow {
         self.window_end_ms.div_euclid(1000) + i64::from(self.window_end_ms.rem_euclid(1000) > 0)
     }
 
-    fn remaining(&self) -> u32 {
+    pub(crate) fn remaining(&self) -> u32 {
         self.limit.saturating_sub(self.used)
     }
 }
@@ -65,6 +68,11 @@ pub(crate) struct Counters {
     /// The `X-Okta-Request-Id` of the latest response.
     pub last_request_id: Option<String>,
     pub log_requests: u64,
+    /// Requests to the users endpoints, by call (whatever the answer).
+    pub user_calls: HashMap<UserCall, u64>,
+    /// Requests counted against each rate-limit bucket (429s included).
+    pub bucket_calls: HashMap<RateBucket, u64>,
+    /// `429` responses, all buckets.
     pub throttled: u64,
     pub unauthorized: u64,
     pub forbidden: u64,
@@ -78,18 +86,36 @@ pub(crate) struct SimState {
     pub log: EventLog,
     pub ssws: HashSet<String>,
     pub bearer: HashSet<String>,
+    /// The `/api/v1/logs` bucket.
     pub rate: RateWindow,
+    /// The "get a user by id or login" bucket (`GET /api/v1/users/{idOrLogin}`).
+    pub user_read_rate: RateWindow,
+    /// The "most other API actions" bucket (`/api/v1`): the lifecycle and session calls.
+    pub other_rate: RateWindow,
     pub faults: FaultPlan,
     pub counters: Counters,
     pub authorized_requests: u64,
     pub base_url: String,
     /// The org authorization server whose access tokens are accepted as bearer tokens.
     pub oauth: Arc<TokenEndpoint>,
+    /// The org's users, for the response-action endpoints.
+    pub users: Users,
+    /// `SSWS` tokens of a read-only administrator: they read, and any write is refused.
+    pub read_only_ssws: HashSet<String>,
 }
 
 impl SimState {
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now_utc() + self.offset
+    }
+
+    /// The window of `bucket`.
+    pub fn window(&mut self, bucket: RateBucket) -> &mut RateWindow {
+        match bucket {
+            RateBucket::Logs => &mut self.rate,
+            RateBucket::UserRead => &mut self.user_read_rate,
+            RateBucket::Other => &mut self.other_rate,
+        }
     }
 }
 
@@ -99,23 +125,189 @@ pub(crate) fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, SimState> {
     shared.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// What a request needs of its credential.
+pub(crate) struct Need {
+    /// An OAuth access token needs one of these scopes (the first is named in a refusal).
+    pub scopes: &'static [&'static str],
+    /// It changes something: a read-only administrator's token is refused.
+    pub write: bool,
+}
+
 /// What the `Authorization` header allows.
-enum Access {
+pub(crate) enum Access {
     Granted,
     /// No credential, or an unknown, revoked or expired one.
     Denied,
-    /// A live access token without [`LOGS_SCOPE`].
-    MissingScope,
+    /// A live access token without the scope, or a read-only administrator's token asked to
+    /// write.
+    Forbidden,
+}
+
+/// What `Authorization` allows for a request needing `need`.
+pub(crate) fn access(state: &SimState, presented: &str, need: &Need) -> Access {
+    let (scheme, token) = presented.split_once(' ').unwrap_or(("", ""));
+    match scheme {
+        "SSWS" if state.ssws.contains(token) => Access::Granted,
+        "SSWS" if state.read_only_ssws.contains(token) => {
+            if need.write {
+                Access::Forbidden
+            } else {
+                Access::Granted
+            }
+        }
+        "Bearer" if state.bearer.contains(token) => Access::Granted,
+        "Bearer" => match state.oauth.introspect(token) {
+            Some(issued)
+                if issued
+                    .scopes
+                    .iter()
+                    .any(|s| need.scopes.contains(&s.as_str())) =>
+            {
+                Access::Granted
+            }
+            Some(_) => Access::Forbidden,
+            None => Access::Denied,
+        },
+        _ => Access::Denied,
+    }
+}
+
+/// The presented `Authorization` header, or nothing.
+pub(crate) fn authorization(headers: &HeaderMap) -> &str {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
 }
 
 /// A response decided under the lock, sent after any injected latency.
-struct Prepared {
+pub(crate) struct Prepared {
     /// Its `X-Okta-Request-Id`.
-    request_id: String,
-    status: StatusCode,
-    headers: Vec<(HeaderName, String)>,
-    body: String,
-    latency: Duration,
+    pub request_id: String,
+    pub status: StatusCode,
+    pub headers: Vec<(HeaderName, String)>,
+    pub body: String,
+    pub latency: Duration,
+}
+
+impl Prepared {
+    /// A `200` with the org's `Date` and a fresh request id, noting the request's
+    /// `User-Agent` and the id for the counters.
+    pub fn begin(state: &mut SimState, headers: &HeaderMap, now: DateTime<Utc>) -> Prepared {
+        let request_id = request_id();
+        state.counters.last_request_id = Some(request_id.clone());
+        if let Some(agent) = headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+        {
+            if !state.counters.user_agents.contains(agent) {
+                state.counters.user_agents.insert(agent.to_string());
+            }
+        }
+        Prepared {
+            request_id,
+            status: StatusCode::OK,
+            // The org's own time, which its rate-limit resets are counted on (hyper would
+            // send the host's).
+            headers: vec![(axum::http::header::DATE, http_date(now))],
+            body: String::new(),
+            latency: Duration::ZERO,
+        }
+    }
+
+    /// Send it, after its latency.
+    pub async fn send(self) -> Response {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        let empty = self.status == StatusCode::NO_CONTENT;
+        let mut response = (self.status, self.body).into_response();
+        let out = response.headers_mut();
+        if !empty {
+            out.insert(
+                axum::http::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+        }
+        if let Ok(id) = HeaderValue::from_str(&self.request_id) {
+            out.insert(HeaderName::from_static("x-okta-request-id"), id);
+        }
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                out.append(name, value);
+            }
+        }
+        response
+    }
+
+    /// Refuse a request whose credential is denied or lacks `scope`, as Okta does: 401
+    /// `E0000011`, or 403 `E0000006` (with `WWW-Authenticate: Bearer
+    /// error="insufficient_scope"` for an access token); `Ok` when access is granted.
+    pub fn refuse(
+        self,
+        state: &mut SimState,
+        access: Access,
+        presented: &str,
+        scope: &str,
+    ) -> Result<Prepared, Prepared> {
+        let mut out = self;
+        match access {
+            Access::Granted => Ok(out),
+            Access::Denied => {
+                state.counters.unauthorized += 1;
+                Err(error(
+                    out,
+                    StatusCode::UNAUTHORIZED,
+                    "E0000011",
+                    "Invalid token provided",
+                ))
+            }
+            Access::Forbidden => {
+                state.counters.forbidden += 1;
+                if presented.starts_with("Bearer ") {
+                    out.headers.push((
+                        axum::http::header::WWW_AUTHENTICATE,
+                        format!(
+                            "Bearer error=\"insufficient_scope\", error_description=\"The access token provided does not contain the required scopes.\", scope=\"{scope}\""
+                        ),
+                    ));
+                }
+                Err(error(
+                    out,
+                    StatusCode::FORBIDDEN,
+                    "E0000006",
+                    "You do not have permission to perform the requested action",
+                ))
+            }
+        }
+    }
+
+    /// Count the call against `bucket` and state the bucket's headers; a call past the
+    /// bucket's limit is answered `429`/`E0000047`.
+    pub fn count(
+        self,
+        state: &mut SimState,
+        bucket: RateBucket,
+        now: DateTime<Utc>,
+    ) -> Result<Prepared, Prepared> {
+        let mut out = self;
+        *state.counters.bucket_calls.entry(bucket).or_default() += 1;
+        let window = state.window(bucket);
+        window.roll_at(now);
+        window.used = window.used.saturating_add(1);
+        let over = window.used > window.limit;
+        rate_headers(window, &mut out);
+        if over {
+            state.counters.throttled += 1;
+            return Err(error(
+                out,
+                StatusCode::TOO_MANY_REQUESTS,
+                "E0000047",
+                "API call exceeded rate limit due to too many requests.",
+            ));
+        }
+        Ok(out)
+    }
 }
 
 /// The org's routes. Okta serves the System Log with and without a trailing slash (the
@@ -132,25 +324,9 @@ async fn logs(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let prepared = prepare(&shared, &headers, raw.unwrap_or_default());
-    if !prepared.latency.is_zero() {
-        tokio::time::sleep(prepared.latency).await;
-    }
-    let mut response = (prepared.status, prepared.body).into_response();
-    let out = response.headers_mut();
-    out.insert(
-        axum::http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    if let Ok(id) = HeaderValue::from_str(&prepared.request_id) {
-        out.insert(HeaderName::from_static("x-okta-request-id"), id);
-    }
-    for (name, value) in prepared.headers {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            out.append(name, value);
-        }
-    }
-    response
+    prepare(&shared, &headers, raw.unwrap_or_default())
+        .send()
+        .await
 }
 
 fn prepare(shared: &Shared, headers: &HeaderMap, raw: String) -> Prepared {
@@ -158,88 +334,31 @@ fn prepare(shared: &Shared, headers: &HeaderMap, raw: String) -> Prepared {
     let now = state.now();
     state.log.advance(now);
     state.counters.log_requests += 1;
-    let request_id = request_id();
-    state.counters.last_request_id = Some(request_id.clone());
-    if let Some(agent) = headers
-        .get(axum::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-    {
-        if !state.counters.user_agents.contains(agent) {
-            state.counters.user_agents.insert(agent.to_string());
-        }
-    }
-
-    let presented = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let (scheme, token) = presented.split_once(' ').unwrap_or(("", ""));
+    let out = Prepared::begin(&mut state, headers, now);
+    let presented = authorization(headers);
+    let token = presented.split_once(' ').map_or("", |(_, token)| token);
     *state
         .counters
         .per_token
         .entry(token.to_string())
         .or_default() += 1;
-    let access = match scheme {
-        "SSWS" if state.ssws.contains(token) => Access::Granted,
-        "Bearer" if state.bearer.contains(token) => Access::Granted,
-        "Bearer" => match state.oauth.introspect(token) {
-            Some(issued) if issued.scopes.iter().any(|s| s == LOGS_SCOPE) => Access::Granted,
-            Some(_) => Access::MissingScope,
-            None => Access::Denied,
-        },
-        _ => Access::Denied,
+    let need = Need {
+        scopes: &[LOGS_SCOPE],
+        write: false,
     };
-
+    let access = access(&state, presented, &need);
     state.rate.roll_at(now);
-    let mut out = Prepared {
-        request_id,
-        status: StatusCode::OK,
-        // The org's own time, which its rate-limit resets are counted on (hyper would send
-        // the host's).
-        headers: vec![(axum::http::header::DATE, http_date(now))],
-        body: String::new(),
-        latency: Duration::ZERO,
+    let out = match out.refuse(&mut state, access, presented, LOGS_SCOPE) {
+        Ok(out) => out,
+        Err(mut refused) => {
+            rate_headers(&state.rate, &mut refused);
+            return refused;
+        }
     };
-    match access {
-        Access::Granted => {}
-        Access::Denied => {
-            state.counters.unauthorized += 1;
-            rate_headers(&state, &mut out);
-            return error(
-                out,
-                StatusCode::UNAUTHORIZED,
-                "E0000011",
-                "Invalid token provided",
-            );
-        }
-        Access::MissingScope => {
-            state.counters.forbidden += 1;
-            rate_headers(&state, &mut out);
-            out.headers.push((
-                axum::http::header::WWW_AUTHENTICATE,
-                format!(
-                    "Bearer error=\"insufficient_scope\", error_description=\"The access token provided does not contain the required scopes.\", scope=\"{LOGS_SCOPE}\""
-                ),
-            ));
-            return error(
-                out,
-                StatusCode::FORBIDDEN,
-                "E0000006",
-                "You do not have permission to perform the requested action",
-            );
-        }
-    }
-    state.rate.used += 1;
-    rate_headers(&state, &mut out);
-    if state.rate.used > state.rate.limit {
-        state.counters.throttled += 1;
-        return error(
-            out,
-            StatusCode::TOO_MANY_REQUESTS,
-            "E0000047",
-            "API call exceeded rate limit due to too many requests.",
-        );
-    }
+    let mut out = match out.count(&mut state, RateBucket::Logs, now) {
+        Ok(out) => out,
+        Err(throttled) => return throttled,
+    };
 
     state.authorized_requests += 1;
     let request = state.authorized_requests;
@@ -323,18 +442,19 @@ fn request_id() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 20]>())
 }
 
-fn rate_headers(state: &SimState, out: &mut Prepared) {
+/// The three `X-Rate-Limit-*` headers of `window`.
+pub(crate) fn rate_headers(window: &RateWindow, out: &mut Prepared) {
     out.headers.push((
         HeaderName::from_static("x-rate-limit-limit"),
-        state.rate.limit.to_string(),
+        window.limit.to_string(),
     ));
     out.headers.push((
         HeaderName::from_static("x-rate-limit-remaining"),
-        state.rate.remaining().to_string(),
+        window.remaining().to_string(),
     ));
     out.headers.push((
         HeaderName::from_static("x-rate-limit-reset"),
-        state.rate.reset_secs().to_string(),
+        window.reset_secs().to_string(),
     ));
 }
 
@@ -358,7 +478,7 @@ fn query_error(mut out: Prepared, e: QueryError) -> Prepared {
 }
 
 /// An Okta error body without causes.
-fn error(mut out: Prepared, status: StatusCode, code: &str, summary: &str) -> Prepared {
+pub(crate) fn error(mut out: Prepared, status: StatusCode, code: &str, summary: &str) -> Prepared {
     out.status = status;
     out.body = error_body(code, summary, &[]);
     out

@@ -2,7 +2,7 @@
 //! ([`HUNTING_TABLES`]), collected with `POST /security/runHuntingQuery`.
 //!
 //! Each stream reads its table in consecutive time windows on `Timestamp` (see
-//! [`window`]): `<Table> | where Timestamp >= datetime(from) and Timestamp < datetime(to) |
+//! `window.rs`): `<Table> | where Timestamp >= datetime(from) and Timestamp < datetime(to) |
 //! order by Timestamp asc`, with the same interval as the request's `Timespan`. A window ends
 //! no later than `lag` before now, as rows reach advanced hunting a little after they
 //! happen; queries see only the last 30 days, so a stream never starts further back. An

@@ -16,6 +16,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::json::Json;
+
 /// A predicate over a record's JSON payload.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -123,6 +125,32 @@ impl Filter {
         }
     }
 
+    /// Does the JSON text match? Reads it in place ([`Json::pointer`]) and agrees with
+    /// [`matches`](Self::matches) on the parsed document; a text that is not JSON matches
+    /// no filter (not even a negation), as the fan-out has always treated it.
+    pub fn matches_json(&self, json: &Json<'_>) -> bool {
+        json.is_valid() && self.matches_valid_json(json)
+    }
+
+    fn matches_valid_json(&self, json: &Json<'_>) -> bool {
+        match self {
+            Filter::Equals { path, value } => json
+                .pointer(path)
+                .and_then(|v| v.scalar_text())
+                .is_some_and(|v| v == value.as_str()),
+            Filter::StartsWith { path, prefix } => json
+                .pointer(path)
+                .is_some_and(|v| v.str_starts_with(prefix)),
+            Filter::In { path, values } => json
+                .pointer(path)
+                .and_then(|v| v.scalar_text())
+                .is_some_and(|v| values.iter().any(|candidate| *candidate == v)),
+            Filter::And(all) => all.iter().all(|f| f.matches_valid_json(json)),
+            Filter::Or(any) => any.iter().any(|f| f.matches_valid_json(json)),
+            Filter::Not(inner) => !inner.matches_valid_json(json),
+        }
+    }
+
     /// The filter that selects what any of `filters` selects, or `None` (select everything)
     /// when one of them is `None`. Identical filters appear once. Used for the server-side
     /// filter of a collection job shared by several subscribers.
@@ -173,6 +201,32 @@ mod tests {
         assert!(!Filter::starts_with("/severity", "3").matches(&doc));
         assert!(Filter::is_in("/actor/id", ["u0", "u1"]).matches(&doc));
         assert!(!Filter::equals("/missing", "x").matches(&doc));
+    }
+
+    #[test]
+    fn json_in_place_matches_like_the_parsed_document() {
+        let text = br#"{"eventType":"user.session.start","severity":3,"ok":true,"actor":{"id":"u\u0031"}}"#;
+        let doc: Value = serde_json::from_slice(text).unwrap();
+        let json = Json::new(text);
+        for filter in [
+            Filter::equals("/actor/id", "u1"),
+            Filter::equals("/severity", "3"),
+            Filter::equals("/ok", "true"),
+            Filter::starts_with("/eventType", "user."),
+            Filter::starts_with("/severity", "3"),
+            Filter::starts_with("/actor/id", "u"),
+            Filter::is_in("/actor/id", ["u0", "u1"]),
+            Filter::equals("/missing", "x").not(),
+            Filter::equals("/actor", "x"),
+        ] {
+            assert_eq!(
+                filter.matches_json(&json),
+                filter.matches(&doc),
+                "{filter:?}"
+            );
+        }
+        let broken = Json::new(br#"{"eventType":"user.session.start""#);
+        assert!(!Filter::equals("/missing", "x").not().matches_json(&broken));
     }
 
     #[test]

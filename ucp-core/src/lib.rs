@@ -10,8 +10,9 @@
 //! users need: [`credentials`] (stores and the token provider), [`health`] (the health
 //! service, its tables, volumes and notifiers), [`health_source`] (the platform's health as
 //! a source products subscribe to), [`store`] (checkpoints, dead letters and the durable
-//! store) and [`catalog`] (connector definitions and the factories that build their
-//! sources, for a management plane).
+//! store), [`catalog`] (connector definitions and the factories that build their sources,
+//! for a management plane) and [`json`] (a record's JSON read in place: validity, top-level
+//! fields and pointer lookups over the provider's bytes).
 //!
 //! Inside, data flows one way: a plan of jobs (`plan`) → the account's rate budget
 //! (`budget`) → one collection job per stream (`job`) → fan-out to each subscriber's queue
@@ -40,6 +41,7 @@ pub mod health;
 pub mod health_source;
 pub mod http;
 mod job;
+pub mod json;
 mod plan;
 mod platform;
 pub mod prelude;

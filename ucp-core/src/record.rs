@@ -3,11 +3,13 @@
 //! every subscriber of a stream.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::json::{Json, JsonView};
 
 /// A record's identity as given by the provider (Okta `uuid`, Graph `id`, …).
 ///
@@ -43,7 +45,12 @@ impl fmt::Display for RecordId {
 
 /// One event. The payload is the provider's bytes, untouched, and shared (never copied) by
 /// every product that receives the record.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// Its JSON is read at most once: [`Record::json`] checks and indexes the payload on first
+/// use and keeps the view with the record, so every clone made after that (the fan-out's
+/// per-product selections, a delivery's split) and every product sharing the record reads
+/// the same view. Equality compares id, time and payload.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Record {
     /// The provider's id for the event.
     pub id: RecordId,
@@ -51,6 +58,7 @@ pub struct Record {
     pub time: DateTime<Utc>,
     /// The event as the provider sent it (JSON for every shipped connector).
     pub payload: Bytes,
+    view: ViewCell,
 }
 
 impl Record {
@@ -60,9 +68,43 @@ impl Record {
             id: id.into(),
             time,
             payload: payload.into(),
+            view: ViewCell::default(),
         }
     }
+
+    /// The payload's JSON: checked and indexed on the first call, then shared by this record
+    /// and its clones. A payload replaced after that is read again (and not kept).
+    pub fn json(&self) -> Json<'_> {
+        let view = self
+            .view
+            .0
+            .get_or_init(|| Arc::new(JsonView::of(&self.payload)));
+        Json::with_view(&self.payload, view.clone())
+    }
 }
+
+impl fmt::Debug for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Record")
+            .field("id", &self.id)
+            .field("time", &self.time)
+            .field("payload", &self.payload)
+            .finish()
+    }
+}
+
+/// A record's JSON view once built; derived from the payload, so it takes no part in
+/// equality.
+#[derive(Clone, Default)]
+struct ViewCell(OnceLock<Arc<JsonView>>);
+
+impl PartialEq for ViewCell {
+    fn eq(&self, _other: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for ViewCell {}
 
 /// Names one stream of one source instance, e.g. `okta-contoso/system_log`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

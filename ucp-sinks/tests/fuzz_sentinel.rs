@@ -231,7 +231,8 @@ fn over_limit(value: &Value, max: usize) -> bool {
 
 /// `value` as serde_json reads back its own text. Without serde_json's `float_roundtrip`
 /// feature a float can move by one unit in the last place on each read (see the fuzzing
-/// report), so rows are compared with what the encoder's text reads back as.
+/// report), so rows the tree builds are compared with what its text reads back as (copied
+/// rows keep the provider's digits, read once).
 fn reread(value: &Value) -> Value {
     serde_json::from_str(&value.to_string()).expect("serde_json reads its own text")
 }
@@ -303,7 +304,13 @@ proptest! {
             if let Some(raw) = spec.raw_column() {
                 if small && raw != time_column {
                     let event: Value = serde_json::from_slice(&record.payload).expect("accepted rows are JSON");
-                    prop_assert_eq!(row.get(&raw), Some(&reread(&event)));
+                    // A copied row holds the event's own text (read once); a row the tree
+                    // builds holds what its re-serialized text reads back as.
+                    let held = row.get(&raw);
+                    prop_assert!(
+                        held == Some(&event) || held == Some(&reread(&event)),
+                        "raw column {:?} holds {:?}, not the event {:?}", raw, held, event
+                    );
                 }
             }
         }

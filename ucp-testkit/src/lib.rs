@@ -13,6 +13,8 @@
 //!   malformed bodies, slow drips and auth expiry into any simulator, by schedule or seed.
 //! - [`conformance`]: the source and sink suites every connector passes.
 //! - [`scale`]: one platform against many simulated Okta orgs, three products each.
+//! - [`scale_world`]: the scale lab's orgs and products in a process of their own (the
+//!   `scale_world` binary), so a platform in another process is measured alone.
 //! - [`okta`]: a simulated Okta org (System Log API with polling and bounded paging, SCIM
 //!   filters, rate-limit headers, SSWS and bearer auth, late-persisted events, faults).
 //! - [`graph`]: a simulated tenant's Microsoft Graph security API (incidents, alerts_v2,
@@ -48,6 +50,7 @@ pub mod okta;
 pub mod recording_sink;
 pub mod rest;
 pub mod scale;
+pub mod scale_world;
 pub mod sentinel;
 pub mod token_endpoint;
 

@@ -15,6 +15,9 @@
 //!
 //! The large run is a command:
 //! `cargo run --release -p ucp-testkit --example scale_lab -- --tenants 1000 --seconds 60`.
+//! It measures the simulators with the platform; to measure the platform alone, the orgs and
+//! products run in a process of their own ([`crate::scale_world`], the `scale_world`
+//! binary) and the platform in the root package's `scale_platform` example.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -406,10 +409,33 @@ pub fn cpu_seconds() -> Option<f64> {
 
 /// Peak resident set size of this process in bytes, from `VmHWM` in `/proc/self/status`.
 pub fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
+    status_kib("/proc/self/status", "VmHWM:").map(|kib| kib * 1024)
+}
+
+/// Resident set size of this process now, in bytes (`VmRSS`).
+pub fn rss_bytes() -> Option<u64> {
+    status_kib("/proc/self/status", "VmRSS:").map(|kib| kib * 1024)
+}
+
+/// User plus system CPU seconds of process `pid` so far (Linux only).
+pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / USER_HZ)
+}
+
+/// Peak resident set size of process `pid` in bytes (Linux only).
+pub fn peak_rss_bytes_of(pid: u32) -> Option<u64> {
+    status_kib(&format!("/proc/{pid}/status"), "VmHWM:").map(|kib| kib * 1024)
+}
+
+fn status_kib(path: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(path).ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -423,6 +449,10 @@ mod tests {
             assert!(spin > 0);
             assert!(cpu_seconds().is_some_and(|s| s >= 0.0));
             assert!(peak_rss_bytes().is_some_and(|b| b > 1024 * 1024));
+            assert!(rss_bytes().is_some_and(|b| b > 1024 * 1024 && Some(b) <= peak_rss_bytes()));
+            let me = std::process::id();
+            assert!(cpu_seconds_of(me).is_some_and(|s| s >= 0.0));
+            assert!(peak_rss_bytes_of(me).is_some_and(|b| b > 1024 * 1024));
         }
     }
 }

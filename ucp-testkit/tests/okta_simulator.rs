@@ -325,7 +325,9 @@ async fn auth_rate_limits_faults_and_counters() {
     assert_eq!(sim.unauthorized(), 2);
 }
 
-#[tokio::test]
+// Paused: both orgs' clocks start at the same instant (running, a busy machine let
+// milliseconds pass between the two starts and the backlogs' times differed).
+#[tokio::test(start_paused = true)]
 async fn the_same_seed_gives_the_same_org() {
     let a = sim(OktaSimConfig::default().backlog(50).seed(3)).await;
     let b = sim(OktaSimConfig::default().backlog(50).seed(3)).await;

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{wait_stop, Job, JobConfig, Pending, Room, RoundEnd, State, Subscriber};
@@ -64,12 +63,11 @@ impl Job {
             records: Arc::from(fresh),
             cursor_after: page.next,
         });
-        let docs = parse_if_filtered(&shared.records, &config.subscribers);
         let mut result = RoundEnd::Done;
         let mut durable = Vec::new();
         let mut sent_to_memory = false;
         for subscriber in &config.subscribers {
-            let batch = select(&shared, docs.as_deref(), subscriber.filter.as_ref());
+            let batch = select(&shared, subscriber.filter.as_ref());
             add(
                 &subscriber.counters.filtered_out,
                 (shared.len() - batch.len()) as u64,
@@ -364,32 +362,21 @@ impl Job {
     }
 }
 
-/// Parse each payload once when some subscriber filters; `None` when nobody does.
-fn parse_if_filtered(records: &[Record], subscribers: &[Subscriber]) -> Option<Vec<Option<Value>>> {
-    subscribers.iter().any(|s| s.filter.is_some()).then(|| {
-        records
-            .iter()
-            .map(|r| serde_json::from_slice(&r.payload).ok())
-            .collect()
-    })
-}
-
 /// The subscriber's share of the batch: the shared batch itself when it takes everything,
 /// otherwise a new batch of the matching records (payloads still shared).
-fn select(
-    shared: &Arc<Batch>,
-    docs: Option<&[Option<Value>]>,
-    filter: Option<&Filter>,
-) -> Arc<Batch> {
-    let (Some(filter), Some(docs)) = (filter, docs) else {
+///
+/// Each record's JSON is read in place, once: the first filter builds the record's view
+/// ([`Record::json`]) and every other filter, and every product's sink, reuses it (the
+/// selected records are clones that share it).
+fn select(shared: &Arc<Batch>, filter: Option<&Filter>) -> Arc<Batch> {
+    let Some(filter) = filter else {
         return shared.clone();
     };
     let matching: Vec<Record> = shared
         .records
         .iter()
-        .zip(docs)
-        .filter(|(_, doc)| doc.as_ref().is_some_and(|d| filter.matches(d)))
-        .map(|(r, _)| r.clone())
+        .filter(|r| filter.matches_json(&r.json()))
+        .cloned()
         .collect();
     if matching.len() == shared.len() {
         return shared.clone();

@@ -2,7 +2,7 @@
 //! Defender for Identity alerts component connector). While an instance of it is connected
 //! (active or paused), the tenant's instances of a replaced definition that read the same
 //! provider account are **superseded**: out of the engine (no provider call, nothing
-//! delivered), their cursors kept, shown as "superseded by <instance>". Creating or resuming
+//! delivered), their cursors kept, shown as "superseded by `<instance>`". Creating or resuming
 //! one is refused until the superseding instance is disconnected; then resuming it continues
 //! from its cursor.
 //!

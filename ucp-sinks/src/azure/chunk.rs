@@ -1,26 +1,43 @@
 //! A JSON array body built row by row, that knows where each row is so it can be split in
 //! two when the service answers 413; rows packed into such bodies within a size; and a
 //! batch's bodies posted in order, split on 413.
+//!
+//! A chunk holds its body as it will be sent, less the closing `]`: rows are written once,
+//! framed as they come, into a buffer reused from body to body (`gzip::take_buffer`), and
+//! a gzip body is compressed straight from it.
 
 use std::collections::VecDeque;
-use std::io::Write;
 
 use bytes::Bytes;
-use flate2::write::GzEncoder;
-use flate2::Compression;
 use ucp_core::{RecordId, RejectedRecord};
 
+use super::gzip::{give_buffer, gzip, take_buffer};
 use super::send::Posted;
 
 /// Rows (already-serialized JSON values) destined for one call, with the record each came from.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub(crate) struct Chunk {
+    /// `[` and the rows so far, separated by commas: the body but for its closing `]`.
     bytes: Vec<u8>,
     bounds: Vec<(usize, usize)>,
     ids: Vec<RecordId>,
 }
 
+impl Drop for Chunk {
+    fn drop(&mut self) {
+        give_buffer(std::mem::take(&mut self.bytes));
+    }
+}
+
 impl Chunk {
+    fn new() -> Chunk {
+        Chunk {
+            bytes: take_buffer(),
+            bounds: Vec::new(),
+            ids: Vec::new(),
+        }
+    }
+
     /// Number of rows.
     pub(crate) fn len(&self) -> usize {
         self.bounds.len()
@@ -33,12 +50,16 @@ impl Chunk {
 
     /// Size of the JSON array body: rows, commas and brackets.
     pub(crate) fn body_len(&self) -> usize {
-        self.bytes.len() + self.bounds.len().saturating_sub(1) + 2
+        if self.is_empty() {
+            2
+        } else {
+            self.bytes.len() + 1
+        }
     }
 
     /// Size of the body once `row_len` more bytes are added as a row.
     pub(crate) fn body_len_with(&self, row_len: usize) -> usize {
-        self.bytes.len() + self.bounds.len() + row_len + 2
+        self.body_len() + row_len + usize::from(!self.is_empty())
     }
 
     /// The records of the rows, in order.
@@ -48,6 +69,10 @@ impl Chunk {
 
     /// Append one serialized row.
     pub(crate) fn push(&mut self, id: RecordId, row: &[u8]) {
+        if self.bytes.capacity() == 0 {
+            self.bytes = take_buffer();
+        }
+        self.bytes.push(if self.is_empty() { b'[' } else { b',' });
         let start = self.bytes.len();
         self.bytes.extend_from_slice(row);
         self.bounds.push((start, self.bytes.len()));
@@ -57,33 +82,27 @@ impl Chunk {
     /// The first and second half of the rows (call only with two rows or more).
     pub(crate) fn split(&self) -> (Chunk, Chunk) {
         let middle = self.len() / 2;
-        let mut first = Chunk::default();
-        let mut second = Chunk::default();
+        let mut first = Chunk::new();
+        let mut second = Chunk::new();
         for (i, ((start, end), id)) in self.bounds.iter().zip(&self.ids).enumerate() {
             let target = if i < middle { &mut first } else { &mut second };
-            target.push(id.clone(), &self.bytes[*start..*end]);
+            target.push(id.clone(), self.bytes.get(*start..*end).unwrap_or_default());
         }
         (first, second)
     }
 
-    /// The JSON array body, gzip-compressed when `gzip`.
-    pub(crate) fn body(&self, gzip: bool) -> std::io::Result<Bytes> {
-        let mut plain = Vec::with_capacity(self.body_len());
-        plain.push(b'[');
-        for (i, (start, end)) in self.bounds.iter().enumerate() {
-            if i > 0 {
-                plain.push(b',');
+    /// The JSON array body, gzip-compressed at the given level when `gzip` is set.
+    pub(crate) fn body(&self, gzip_level: Option<u32>) -> std::io::Result<Bytes> {
+        let rows: &[u8] = if self.is_empty() { b"[" } else { &self.bytes };
+        match gzip_level {
+            Some(level) => gzip(&[rows, b"]"], level),
+            None => {
+                let mut plain = Vec::with_capacity(rows.len() + 1);
+                plain.extend_from_slice(rows);
+                plain.push(b']');
+                Ok(Bytes::from(plain))
             }
-            plain.extend_from_slice(&self.bytes[*start..*end]);
         }
-        plain.push(b']');
-        if !gzip {
-            return Ok(Bytes::from(plain));
-        }
-        // Level 1: ingestion bodies compress well already and CPU per record matters more.
-        let mut encoder = GzEncoder::new(Vec::with_capacity(plain.len() / 4), Compression::fast());
-        encoder.write_all(&plain)?;
-        Ok(Bytes::from(encoder.finish()?))
     }
 }
 
@@ -99,7 +118,7 @@ impl Packer {
     pub(crate) fn new(max_body: usize) -> Self {
         Packer {
             max_body,
-            current: Chunk::default(),
+            current: Chunk::new(),
             done: Vec::new(),
         }
     }
@@ -112,16 +131,17 @@ impl Packer {
     /// Add a row that [`fits_alone`](Self::fits_alone).
     pub(crate) fn push(&mut self, id: RecordId, row: &[u8]) {
         if !self.current.is_empty() && self.current.body_len_with(row.len()) > self.max_body {
-            self.done.push(std::mem::take(&mut self.current));
+            self.done
+                .push(std::mem::replace(&mut self.current, Chunk::new()));
         }
         self.current.push(id, row);
     }
 
     pub(crate) fn finish(mut self) -> Vec<Chunk> {
         if !self.current.is_empty() {
-            self.done.push(self.current);
+            self.done.push(std::mem::take(&mut self.current));
         }
-        self.done
+        std::mem::take(&mut self.done)
     }
 }
 
@@ -205,21 +225,29 @@ mod tests {
 
     #[test]
     fn body_is_a_json_array_and_split_keeps_every_row() {
-        let mut chunk = Chunk::default();
+        let mut chunk = Chunk::new();
+        assert_eq!(&chunk.body(None).unwrap()[..], b"[]");
         for i in 0..5 {
             chunk.push(
                 RecordId::from(format!("r{i}")),
                 format!("{{\"n\":{i}}}").as_bytes(),
             );
         }
-        let body = chunk.body(false).unwrap();
+        let body = chunk.body(None).unwrap();
         assert_eq!(body.len(), chunk.body_len());
+        let mut inflated = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&chunk.body(Some(1)).unwrap()[..]),
+            &mut inflated,
+        )
+        .unwrap();
+        assert_eq!(inflated, body);
         let rows: Vec<serde_json::Value> = serde_json::from_slice(&body).unwrap();
         assert_eq!(rows.len(), 5);
         let (a, b) = chunk.split();
         assert_eq!((a.len(), b.len()), (2, 3));
         assert_eq!(b.ids()[0].as_str(), "r2");
-        let rows: Vec<serde_json::Value> = serde_json::from_slice(&b.body(false).unwrap()).unwrap();
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&b.body(None).unwrap()).unwrap();
         assert_eq!(rows[0]["n"], 2);
     }
 

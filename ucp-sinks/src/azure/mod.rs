@@ -9,9 +9,15 @@
 //!   SAS header), its answer understood by the HTTP kit ([`ucp_core::http`]): status →
 //!   [`SinkError`](ucp_core::SinkError), the service's `x-ms-request-id` logged and named in
 //!   every error.
+//! - gzip bodies from reused deflate states and buffers (`gzip`), and record times written
+//!   straight into bodies (`time`).
 
 mod chunk;
+mod gzip;
 mod send;
+mod time;
 
 pub(crate) use chunk::{Chunk, Outbox, Packer};
+pub use gzip::{DEFAULT_GZIP_LEVEL, GZIP_BACKEND};
 pub(crate) use send::{token_error, Answer, Authorization, Endpoint, Posted};
+pub(crate) use time::{write_millis_z, write_rfc3339};

@@ -26,8 +26,8 @@ pub(crate) struct Endpoint {
     pub what: String,
     /// The body's `Content-Type`.
     pub content_type: &'static str,
-    /// Send bodies gzip-compressed (`Content-Encoding: gzip`).
-    pub gzip: bool,
+    /// Send bodies gzip-compressed (`Content-Encoding: gzip`) at this level.
+    pub gzip: Option<u32>,
     /// What to check when the service refuses the credential (401), after its sentence.
     pub unauthorized: String,
     /// What to check when the service refuses the call for want of a permission (403).
@@ -209,7 +209,7 @@ impl Endpoint {
             .header(CONTENT_TYPE, self.content_type)
             .header(http::CLIENT_REQUEST_ID, &client_request_id)
             .body(body);
-        if self.gzip {
+        if self.gzip.is_some() {
             request = request.header(CONTENT_ENCODING, "gzip");
         }
         self.calls.fetch_add(1, Ordering::Relaxed);

@@ -29,6 +29,7 @@
 //!
 //! [`Credential::SharedAccessKey`]: ucp_core::credentials::Credential::SharedAccessKey
 
+mod encode;
 mod sas;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -38,15 +39,12 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use reqwest::StatusCode;
-use serde::Serialize;
-use serde_json::Value;
 use ucp_core::credentials::token::{TokenProvider, TokenRequest};
 use ucp_core::credentials::Credential;
-use ucp_core::{
-    Batch, Delivery, Record, RejectedRecord, Sink, SinkContext, SinkError, SinkInfo, StreamKey,
-};
+use ucp_core::{Batch, Delivery, Sink, SinkContext, SinkError, SinkInfo};
 
-use crate::azure::{Answer, Authorization, Chunk, Endpoint, Outbox, Packer, Posted};
+use crate::azure::{Answer, Authorization, Chunk, Endpoint, Outbox, Posted};
+pub use encode::{EncodedMessages, EventHubsEncoder};
 pub use sas::sas_token;
 use sas::SasCache;
 
@@ -147,34 +145,7 @@ pub struct EventHubsSink {
     resource_uri: Arc<str>,
     tokens: Arc<TokenProvider>,
     sas: Arc<SasCache>,
-}
-
-#[derive(Serialize)]
-struct WireMessage<'a> {
-    #[serde(rename = "Body")]
-    body: &'a str,
-    #[serde(rename = "UserProperties")]
-    user_properties: UserProperties<'a>,
-    #[serde(rename = "BrokerProperties", skip_serializing_if = "Option::is_none")]
-    broker_properties: Option<BrokerProperties>,
-}
-
-#[derive(Serialize)]
-struct UserProperties<'a> {
-    #[serde(rename = "ucp.id")]
-    id: &'a str,
-    #[serde(rename = "ucp.source")]
-    source: &'a str,
-    #[serde(rename = "ucp.stream")]
-    stream: &'a str,
-    #[serde(rename = "ucp.time")]
-    time: String,
-}
-
-#[derive(Serialize)]
-struct BrokerProperties {
-    #[serde(rename = "PartitionKey")]
-    partition_key: String,
+    encoder: EventHubsEncoder,
 }
 
 impl EventHubsSink {
@@ -204,14 +175,16 @@ impl EventHubsSink {
             url: format!("{resource_uri}/messages?timeout=60&api-version={API_VERSION}"),
             what: format!("{product} (event hub {hub})"),
             content_type: BATCH_CONTENT_TYPE,
-            gzip: false,
+            gzip: None,
             unauthorized,
             forbidden,
             calls: AtomicU64::new(0),
             accepted: AtomicU64::new(0),
         };
         let sas = SasCache::new(config.sas_lifetime);
+        let encoder = EventHubsEncoder::new(config.partition_key.clone(), config.max_batch_bytes);
         EventHubsSink {
+            encoder,
             config: Arc::new(config),
             endpoint: Arc::new(endpoint),
             resource_uri: Arc::from(resource_uri),
@@ -226,36 +199,6 @@ impl EventHubsSink {
             calls: self.endpoint.calls.load(Ordering::Relaxed),
             messages_accepted: self.endpoint.accepted.load(Ordering::Relaxed),
         }
-    }
-
-    /// One message's JSON, or why the record cannot be sent.
-    fn message(&self, stream: &StreamKey, record: &Record) -> Result<Vec<u8>, String> {
-        let body = std::str::from_utf8(&record.payload)
-            .map_err(|_| "event is not UTF-8 text".to_string())?;
-        let partition_key = match &self.config.partition_key {
-            Some(pointer) => {
-                let event: Value = serde_json::from_slice(&record.payload)
-                    .map_err(|e| format!("event is not JSON: {e}"))?;
-                match event.pointer(pointer) {
-                    Some(Value::String(s)) => Some(s.clone()),
-                    Some(Value::Null) | None => None,
-                    Some(other) => Some(other.to_string()),
-                }
-            }
-            None => None,
-        };
-        let message = WireMessage {
-            body,
-            user_properties: UserProperties {
-                id: record.id.as_str(),
-                source: &stream.source,
-                stream: &stream.stream,
-                time: record.time.to_rfc3339(),
-            },
-            broker_properties: partition_key
-                .map(|partition_key| BrokerProperties { partition_key }),
-        };
-        serde_json::to_vec(&message).map_err(|e| format!("message could not be serialized: {e}"))
     }
 
     /// How the next request is authorized: a SAS token minted from the policy key (renewed
@@ -313,29 +256,10 @@ impl Sink for EventHubsSink {
     }
 
     async fn deliver(&self, cx: &SinkContext, batch: &Batch) -> Result<Delivery, SinkError> {
-        let mut packer = Packer::new(self.config.max_batch_bytes.min(MAX_BATCH_BYTES));
-        let mut rejected = Vec::new();
-        for record in batch.records.iter() {
-            match self.message(&batch.stream, record) {
-                Ok(message) if packer.fits_alone(message.len()) => {
-                    packer.push(record.id.clone(), &message)
-                }
-                Ok(message) => rejected.push(RejectedRecord {
-                    id: record.id.clone(),
-                    reason: format!(
-                        "message of {} bytes exceeds the event hub batch limit of {} bytes",
-                        message.len(),
-                        self.config.max_batch_bytes
-                    ),
-                }),
-                Err(reason) => rejected.push(RejectedRecord {
-                    id: record.id.clone(),
-                    reason,
-                }),
-            }
-        }
+        let encoded = self.encoder.encode(&batch.stream, &batch.records);
+        let mut rejected = encoded.rejected;
         let mut outbox = Outbox::new(
-            packer.finish(),
+            encoded.chunks,
             "the event hub refused this single message as too large (413)",
         );
         while let Some(chunk) = outbox.next() {

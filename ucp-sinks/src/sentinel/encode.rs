@@ -1,11 +1,16 @@
 //! Records → JSON array bodies for the Logs Ingestion API: one row per record, field values
 //! truncated to the service's 64 KB, bodies packed within 1 MB.
+//!
+//! A row is written by copying the event's bytes (`row.rs`) whenever that gives the row the
+//! tree-building mapping gives; otherwise (not JSON, values to cut, keys that need the
+//! tree's reading) by the tree (`tree.rs`), which also says why a record cannot be sent.
 
-use serde_json::{Map, Value};
 use ucp_core::{Record, RejectedRecord};
 
 use super::mapping::ColumnMapping;
-use crate::azure::{Chunk, Packer};
+use super::row::RowWriter;
+use super::tree;
+use crate::azure::{Chunk, Packer, DEFAULT_GZIP_LEVEL};
 
 /// The Logs Ingestion API's limit on one call's body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -16,6 +21,7 @@ pub const MAX_FIELD_BYTES: usize = 64 * 1024;
 #[derive(Clone, Debug)]
 pub struct SentinelEncoder {
     mapping: ColumnMapping,
+    rows: std::sync::Arc<RowWriter>,
     max_body_bytes: usize,
     max_field_bytes: usize,
 }
@@ -41,9 +47,14 @@ impl Encoded {
         self.chunks.iter().map(|c| c.body_len()).collect()
     }
 
-    /// The bodies as sent (gzip-compressed when `gzip`).
+    /// The bodies as sent (gzip-compressed at the default level when `gzip`).
     pub fn to_bodies(&self, gzip: bool) -> std::io::Result<Vec<bytes::Bytes>> {
-        self.chunks.iter().map(|c| c.body(gzip)).collect()
+        self.to_bodies_at(gzip.then_some(DEFAULT_GZIP_LEVEL))
+    }
+
+    /// The bodies as sent, gzip-compressed at `level` (0–9) when given.
+    pub fn to_bodies_at(&self, gzip_level: Option<u32>) -> std::io::Result<Vec<bytes::Bytes>> {
+        self.chunks.iter().map(|c| c.body(gzip_level)).collect()
     }
 }
 
@@ -51,6 +62,7 @@ impl SentinelEncoder {
     /// An encoder with the service's limits.
     pub fn new(mapping: ColumnMapping) -> Self {
         SentinelEncoder {
+            rows: std::sync::Arc::new(RowWriter::new(&mapping)),
             mapping,
             max_body_bytes: MAX_BODY_BYTES,
             max_field_bytes: MAX_FIELD_BYTES,
@@ -71,22 +83,50 @@ impl SentinelEncoder {
 
     /// Encode `records` in order.
     pub fn encode(&self, records: &[Record]) -> Encoded {
+        self.encode_with(records, |record, row| {
+            // A compact value is never longer than the payload it came from: only larger
+            // events can have values to cut, which the tree does.
+            record.payload.len() <= self.max_field_bytes && self.rows.write(record, row)
+        })
+    }
+
+    /// Encode with the tree for every row: the encoder as it was before rows were copied,
+    /// kept as the reference the byte-copying rows are tested against.
+    #[cfg(test)]
+    pub(crate) fn encode_by_tree(&self, records: &[Record]) -> Encoded {
+        self.encode_with(records, |_, _| false)
+    }
+
+    /// Encode, trying `copy` on each row first and the tree when it says no.
+    fn encode_with(
+        &self,
+        records: &[Record],
+        copy: impl Fn(&Record, &mut Vec<u8>) -> bool,
+    ) -> Encoded {
         let mut packer = Packer::new(self.max_body_bytes);
         let mut rejected = Vec::new();
         let mut truncated_fields = 0;
-        let mut row_bytes = Vec::with_capacity(2048);
+        let mut row_bytes = Vec::with_capacity(4096);
         for record in records {
             row_bytes.clear();
-            let result = self.row(record, &mut truncated_fields).and_then(|row| {
-                serde_json::to_writer(&mut row_bytes, &row)
-                    .map_err(|e| format!("row could not be serialized: {e}"))
-            });
-            if let Err(reason) = result {
-                rejected.push(RejectedRecord {
-                    id: record.id.clone(),
-                    reason,
-                });
-                continue;
+            // A copied row keeps the event's own spacing: one too large for a body is
+            // written by the tree (compact) before it is refused, as it always was.
+            if !copy(record, &mut row_bytes) || !packer.fits_alone(row_bytes.len()) {
+                row_bytes.clear();
+                let written = tree::write_row(
+                    &self.mapping,
+                    record,
+                    self.max_field_bytes,
+                    &mut truncated_fields,
+                    &mut row_bytes,
+                );
+                if let Err(reason) = written {
+                    rejected.push(RejectedRecord {
+                        id: record.id.clone(),
+                        reason,
+                    });
+                    continue;
+                }
             }
             if !packer.fits_alone(row_bytes.len()) {
                 rejected.push(RejectedRecord {
@@ -107,52 +147,13 @@ impl SentinelEncoder {
             truncated_fields,
         }
     }
-
-    fn row(&self, record: &Record, truncated: &mut u64) -> Result<Map<String, Value>, String> {
-        let event: Value = serde_json::from_slice(&record.payload)
-            .map_err(|e| format!("event is not JSON: {e}"))?;
-        let mut columns = self.mapping.columns_of(record.id.as_str(), event)?;
-        // A compact value is never longer than the payload it was parsed from, so small events
-        // need no per-field check.
-        if record.payload.len() > self.max_field_bytes {
-            for value in columns.values_mut() {
-                *truncated += u64::from(truncate(value, self.max_field_bytes));
-            }
-        }
-        let mut row = Map::with_capacity(columns.len() + 1);
-        row.insert(
-            self.mapping.time_column_name().to_string(),
-            Value::String(record.time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()),
-        );
-        row.extend(columns);
-        Ok(row)
-    }
-}
-
-/// Cut `value` to `max` bytes of JSON text; objects and arrays above it become their
-/// (cut) JSON text. True when something was cut.
-fn truncate(value: &mut Value, max: usize) -> bool {
-    let text = match value {
-        Value::String(s) if s.len() > max => std::mem::take(s),
-        Value::Object(_) | Value::Array(_) => match serde_json::to_string(value) {
-            Ok(text) if text.len() > max => text,
-            _ => return false,
-        },
-        _ => return false,
-    };
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    *value = Value::String(text[..end].to_string());
-    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn record(i: usize, payload: Value) -> Record {
         Record::new(

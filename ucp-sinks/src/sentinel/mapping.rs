@@ -16,12 +16,12 @@ use serde_json::{Map, Value};
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ColumnMapping {
-    time_column: String,
-    id_column: Option<String>,
-    copy_top_level: bool,
-    renames: Vec<(String, String)>,
-    columns: Vec<(String, String)>,
-    raw_column: Option<String>,
+    pub(super) time_column: String,
+    pub(super) id_column: Option<String>,
+    pub(super) copy_top_level: bool,
+    pub(super) renames: Vec<(String, String)>,
+    pub(super) columns: Vec<(String, String)>,
+    pub(super) raw_column: Option<String>,
 }
 
 impl ColumnMapping {
@@ -85,7 +85,9 @@ impl ColumnMapping {
         &self.time_column
     }
 
-    /// The event's columns (time column excluded), or why the event cannot be mapped.
+    /// The event's columns (time column excluded), or why the event cannot be mapped: the
+    /// tree-building reading of the mapping, which the byte-copying row writer (`row.rs`)
+    /// reproduces and falls back to.
     pub(crate) fn columns_of(&self, id: &str, event: Value) -> Result<Map<String, Value>, String> {
         let mut row = Map::new();
         if let Some(column) = &self.id_column {

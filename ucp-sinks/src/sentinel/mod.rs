@@ -34,8 +34,12 @@
 //! [`ColumnMapping::with_id`], the record id to deduplicate on).
 
 mod encode;
+#[cfg(test)]
+mod encode_proptests;
 pub mod health;
 mod mapping;
+mod row;
+mod tree;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -45,6 +49,7 @@ use ucp_core::credentials::token::{TokenProvider, TokenRequest};
 use ucp_core::{Batch, Delivery, Sink, SinkContext, SinkError, SinkInfo};
 
 use crate::azure::{token_error, Authorization, Chunk, Endpoint, Outbox, Posted};
+pub use crate::azure::{DEFAULT_GZIP_LEVEL, GZIP_BACKEND};
 pub use encode::{Encoded, SentinelEncoder, MAX_BODY_BYTES, MAX_FIELD_BYTES};
 pub use mapping::ColumnMapping;
 
@@ -71,6 +76,9 @@ pub struct SentinelConfig {
     pub scope: String,
     /// Send bodies with `Content-Encoding: gzip`.
     pub gzip: bool,
+    /// The gzip level, 0 (stored) to 9 (smallest); default [`DEFAULT_GZIP_LEVEL`], chosen
+    /// by measurement (BENCHMARKS.md, "Compression").
+    pub gzip_level: u32,
     /// How events become rows.
     pub mapping: ColumnMapping,
     /// Keep each body within this many uncompressed bytes (at most 1 MB).
@@ -93,6 +101,7 @@ impl SentinelConfig {
             credential: credential.into(),
             scope: MONITOR_SCOPE.into(),
             gzip: false,
+            gzip_level: DEFAULT_GZIP_LEVEL,
             mapping: ColumnMapping::default(),
             max_body_bytes: MAX_BODY_BYTES,
         }
@@ -148,7 +157,7 @@ impl SentinelSink {
             ),
             what: format!("{product} (Logs Ingestion API, DCR {dcr}, stream {stream})"),
             content_type: "application/json",
-            gzip: config.gzip,
+            gzip: config.gzip.then_some(config.gzip_level.min(9)),
             unauthorized: format!(
                 "a freshly minted token of credential '{credential}' was refused too: check that the app's tenant is the DCR's and that the token scope is {scope}"
             ),

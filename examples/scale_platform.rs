@@ -71,6 +71,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         backlog: num(&args, "--backlog", 20.0) as usize,
         rate_limit_per_minute: num(&args, "--rate-limit", 600.0) as u32,
         drain: Duration::from_secs_f64(num(&args, "--drain", 60.0)),
+        ..WorldConfig::default()
     };
     let per_world = num(&args, "--per-world", 4000.0) as usize;
     let mut worlds = Worlds::start(&world_path, &config, per_world)

@@ -34,6 +34,24 @@ pub enum CheckpointError {
         /// What is wrong.
         reason: String,
     },
+    /// A cluster refused the save: this node no longer holds the stream's lease, another
+    /// node took the job over (fencing). The cursor must not be written; the job stops here.
+    #[error("checkpoint of {stream} refused: this node's lease (fencing token {token}) was taken over by another node, which collects the stream now")]
+    Fenced {
+        /// The stream (`source/stream`).
+        stream: String,
+        /// The fencing token this node held.
+        token: u64,
+    },
+    /// A checkpoint store on a server (a cluster's database) could not be reached or
+    /// refused the request.
+    #[error("checkpoint store {store}: {reason}")]
+    Backend {
+        /// The store, e.g. `postgres`.
+        store: String,
+        /// What failed (never a secret).
+        reason: String,
+    },
 }
 
 /// Stores one cursor per stream.

@@ -60,7 +60,9 @@ pub use action::{
     ActOptions, ActionError, ActionInfo, ActionOutcome, ActionPlan, ActionRequest, ActionResult,
     PlannedRequest,
 };
-pub use budget::{BudgetKey, BudgetSpec, BudgetStatus, RateBudget, RateLimitHint};
+pub use budget::{
+    BudgetKey, BudgetSpec, BudgetStatus, RateBudget, RateLimitHint, SharedBudget, SharedBudgetError,
+};
 pub use clock::Clock;
 pub use context::{Context, DEFAULT_TENANT};
 pub use error::{ConfigError, ErrorClass};

@@ -28,6 +28,7 @@ async fn twenty_tenants_in_other_processes_get_everything_once_without_a_429() {
         backlog: 15,
         rate_limit_per_minute: 600,
         drain: Duration::from_secs(15),
+        ..WorldConfig::default()
     };
     let program = Path::new(env!("CARGO_BIN_EXE_scale_world"));
     let mut worlds = Worlds::start(program, &config, TENANTS / 2)

@@ -39,9 +39,11 @@ use crate::clock::Clock;
 use crate::sync::lock;
 
 mod hint;
+mod shared;
 mod window;
 
 pub use hint::RateLimitHint;
+pub use shared::{SharedBudget, SharedBudgetError};
 use window::{same_window_tolerance, OthersLearning};
 
 /// Extra wait after a provider's announced reset: epoch-second resets are coarse and the
@@ -294,6 +296,8 @@ pub struct RateBudget {
     urgent: AtomicUsize,
     /// Told when an urgent call got its permit.
     urgent_served: Notify,
+    /// The cluster's shared slots and pauses, in cluster mode.
+    shared: Option<Arc<dyn SharedBudget>>,
 }
 
 impl fmt::Debug for RateBudget {
@@ -331,6 +335,16 @@ impl RateBudget {
             remaining: Mutex::new(None),
             urgent: AtomicUsize::new(0),
             urgent_served: Notify::new(),
+            shared: None,
+        }
+    }
+
+    /// A budget for `spec` whose collection permits come from `shared`, the slots of a
+    /// cluster's nodes together (see [`SharedBudget`]).
+    pub fn with_shared(spec: BudgetSpec, clock: Clock, shared: Arc<dyn SharedBudget>) -> Self {
+        RateBudget {
+            shared: Some(shared),
+            ..RateBudget::new(spec, clock)
         }
     }
 
@@ -391,23 +405,26 @@ impl RateBudget {
                 .filter(|t| *t > now)
                 .max();
             if let Some(until) = held {
-                Err(until)
+                Err(Some(until))
             } else if urgent && state.reserve.room_at(now).is_none() {
                 // The reserve kept for actions: no wait for the even spacing.
                 state.reserve.record(now);
                 state.windows.iter_mut().for_each(|w| w.record(now));
                 Ok(())
             } else if let Some(until) = state.not_before.filter(|t| *t > now) {
-                Err(until)
+                Err(Some(until))
+            } else if self.shared.is_some() {
+                // The slot comes from the cluster, outside this lock.
+                Err(None)
             } else {
                 match state.limiter.check() {
                     Ok(()) => {
                         state.windows.iter_mut().for_each(|w| w.record(now));
                         Ok(())
                     }
-                    Err(not_until) => Err(self.clock.after(
+                    Err(not_until) => Err(Some(self.clock.after(
                         not_until.wait_time_from(now.saturating_duration_since(self.origin)),
-                    )),
+                    ))),
                 }
             }
         };
@@ -416,7 +433,8 @@ impl RateBudget {
                 self.calls.fetch_add(1, Ordering::Relaxed);
                 true
             }
-            Err(until) => {
+            Err(None) => self.shared_slot().await,
+            Err(Some(until)) => {
                 if urgent {
                     tokio::time::sleep_until(until).await;
                 } else {
@@ -427,6 +445,40 @@ impl RateBudget {
                         _ = served => {}
                     }
                 }
+                false
+            }
+        }
+    }
+
+    /// Take the next slot of the shared budget and wait for it; true once granted.
+    async fn shared_slot(&self) -> bool {
+        let Some(shared) = &self.shared else {
+            return false;
+        };
+        let spacing = {
+            let state = lock(&self.state);
+            let spaced = state
+                .spec
+                .allowed()
+                .saturating_sub(action_reserve(state.spec.allowed()));
+            state.spec.per / spaced.max(1)
+        };
+        match shared.reserve(&self.key, spacing).await {
+            Ok(wait) => {
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait.min(MAX_PROVIDER_WAIT)).await;
+                }
+                let now = self.clock.now();
+                lock(&self.state)
+                    .windows
+                    .iter_mut()
+                    .for_each(|w| w.record(now));
+                self.calls.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "shared budget unreachable; calls wait");
+                tokio::time::sleep(shared::UNREACHABLE_RETRY).await;
                 false
             }
         }
@@ -457,6 +509,8 @@ impl RateBudget {
         }
         let default_reserve = state.spec.limit.saturating_sub(state.spec.allowed());
         let reserve = match (hint.reset, hint.remaining) {
+            // Peers' calls are not other applications' (see shared.rs).
+            _ if self.shared.is_some() => default_reserve,
             (Some(reset), Some(remaining)) => {
                 let (limit, tolerance) = (state.spec.limit, same_window_tolerance(state.spec.per));
                 state
@@ -482,12 +536,34 @@ impl RateBudget {
                 .unwrap_or_else(|| wait_until(state.spec.per));
             state.paused_until = Some(state.paused_until.map_or(until, |p| p.max(until)));
             tracing::debug!(budget = %self.key, wait_ms = until.saturating_duration_since(now).as_millis() as u64, "rate budget paused");
+            self.publish_pause(until.saturating_duration_since(now));
+        } else if self.shared.is_some() {
+            // Spreading the remaining calls is per node; the shared slots already pace the
+            // cluster.
         } else if let (Some(remaining), Some(reset_at)) = (hint.remaining, reset_at) {
             // Spread what is left so the last call lands before the reset, not at it.
             let available = remaining.saturating_sub(reserve).saturating_add(1);
             let spacing = reset_at.saturating_duration_since(now) / available;
             state.not_before = Some(self.clock.after(spacing));
         }
+    }
+
+    /// Tell the cluster's other nodes to pause too, in the background (`adapt` cannot wait).
+    fn publish_pause(&self, wait: Duration) {
+        let Some(shared) = self.shared.clone() else {
+            return;
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let until = self.clock.now_utc()
+            + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero());
+        let key = self.key.clone();
+        runtime.spawn(async move {
+            if let Err(error) = shared.pause(&key, until).await {
+                tracing::warn!(%error, "pause not shared with the cluster");
+            }
+        });
     }
 
     /// Until when every call on this budget waits, if it is paused now.

@@ -23,7 +23,7 @@ mod fan_out;
 
 use crate::acceptance::PendingPage;
 use crate::budget::{RateBudget, RateLimitHint};
-use crate::checkpoint::CheckpointStore;
+use crate::checkpoint::{CheckpointError, CheckpointStore};
 use crate::clock::FAR_FUTURE;
 use crate::dedup::DedupWindow;
 use crate::filter::Filter;
@@ -613,6 +613,12 @@ impl Job {
                         })
                         .await;
                 }
+            }
+            Err(error @ CheckpointError::Fenced { .. }) => {
+                // Another node owns the stream now: retrying can never succeed, and the
+                // cluster stops this job.
+                add(&self.counters.store_failures, 1);
+                tracing::warn!(%error, "checkpoint refused by fencing; not retried");
             }
             Err(error) => {
                 add(&self.counters.store_failures, 1);

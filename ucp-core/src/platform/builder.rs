@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::inventory::PlatformInventory;
 use super::registry::Registry;
 use super::{Platform, Shared};
+use crate::budget::SharedBudget;
 use crate::checkpoint::{CheckpointStore, MemoryCheckpoints};
 use crate::clock::Clock;
 use crate::context::{http_client, token_client, DEFAULT_TENANT};
@@ -51,6 +52,7 @@ pub struct PlatformBuilder {
     dead_letters: Option<Arc<dyn DeadLetterStore>>,
     durable: Option<Arc<DurableStore>>,
     tokens: Option<Arc<TokenProvider>>,
+    shared_budget: Option<Arc<dyn SharedBudget>>,
     clock: Option<Clock>,
     sources: Vec<(String, String, Arc<dyn Source>)>,
     sinks: Vec<(String, String, Arc<dyn Sink>)>,
@@ -105,6 +107,14 @@ impl PlatformBuilder {
     /// reporter): a token is minted once per credential and scope for all of them.
     pub fn tokens(mut self, tokens: Arc<TokenProvider>) -> Self {
         self.tokens = Some(tokens);
+        self
+    }
+
+    /// Cluster mode: every provider account's budget takes its permits' slots and shares
+    /// its pauses through `shared`, so the nodes of a cluster together stay within each
+    /// account's limit (default: each budget on its own).
+    pub fn shared_budget(mut self, shared: Arc<dyn SharedBudget>) -> Self {
+        self.shared_budget = Some(shared);
         self
     }
 
@@ -214,6 +224,7 @@ impl PlatformBuilder {
             clock,
             settings: self.settings,
             actions: Default::default(),
+            shared_budget: self.shared_budget,
         });
         let mut registry = Registry::default();
         for (tenant, name, source) in self.sources {

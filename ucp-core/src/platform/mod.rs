@@ -35,7 +35,7 @@ use std::time::Duration;
 
 use tokio::sync::{watch, Mutex};
 
-use crate::budget::{BudgetKey, RateBudget};
+use crate::budget::{BudgetKey, RateBudget, SharedBudget};
 use crate::checkpoint::{CheckpointError, CheckpointStore};
 use crate::clock::Clock;
 use crate::context::{Context, DEFAULT_TENANT};
@@ -104,6 +104,8 @@ struct Shared {
     settings: Settings,
     /// Idempotency keys and health of response actions.
     actions: act::ActionLedger,
+    /// In cluster mode, where every budget takes its permits' slots.
+    shared_budget: Option<Arc<dyn SharedBudget>>,
 }
 
 /// A checked configuration, ready to start.

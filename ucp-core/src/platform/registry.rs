@@ -99,7 +99,12 @@ impl Registry {
             Some(budget) => !started && spec.calls_per_second() < budget.calls_per_second(),
         };
         if replace {
-            let budget = Arc::new(RateBudget::new(spec.clone(), shared.clock));
+            let budget = Arc::new(match &shared.shared_budget {
+                Some(cluster) => {
+                    RateBudget::with_shared(spec.clone(), shared.clock, cluster.clone())
+                }
+                None => RateBudget::new(spec.clone(), shared.clock),
+            });
             self.budgets.insert(spec.key.clone(), budget);
         }
         let context = self.context(shared, &tenant);

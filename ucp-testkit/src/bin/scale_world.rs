@@ -37,6 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(line) = commands.recv().await {
         match line.trim() {
             "LIVE" => world.live(),
+            "LAST" => println!("{}", world.last_calls_line()),
             "SNAPSHOT" => {
                 let report = world.settle(config.drain).await;
                 println!("{}", report.line());

@@ -117,6 +117,9 @@ pub struct OktaSimConfig {
     /// times, `since` defaults — as a real provider with a skewed clock, or a host with one,
     /// would (default none).
     pub clock_offset: chrono::Duration,
+    /// How long each `/api/v1/logs` answer takes (default none): a collection is then
+    /// in flight long enough for a second, concurrent one to be seen.
+    pub log_latency: Duration,
 }
 
 impl Default for OktaSimConfig {
@@ -136,6 +139,7 @@ impl Default for OktaSimConfig {
             other_rate_limit_per_minute: 1200,
             speed: 1.0,
             clock_offset: chrono::Duration::zero(),
+            log_latency: Duration::ZERO,
         }
     }
 }
@@ -187,6 +191,12 @@ impl OktaSimConfig {
     pub fn late(mut self, every: u64, by: Duration) -> Self {
         self.late_every = Some(every);
         self.late_by = by;
+        self
+    }
+
+    /// Every `/api/v1/logs` answer takes `latency`.
+    pub fn log_latency(mut self, latency: Duration) -> Self {
+        self.log_latency = latency;
         self
     }
 
@@ -314,6 +324,7 @@ impl OktaSimulator {
             other_rate: window(config.other_rate_limit_per_minute),
             faults: Default::default(),
             counters: Counters::default(),
+            log_latency: config.log_latency,
             authorized_requests: 0,
             base_url: base_url.clone(),
             oauth: oauth.clone(),
@@ -547,6 +558,17 @@ impl OktaSimulator {
     /// All requests to `/api/v1/logs`.
     pub fn requests(&self) -> u64 {
         lock(&self.shared).counters.log_requests
+    }
+
+    /// The most `/api/v1/logs` requests the org was answering at once: above one, two
+    /// collectors read its log concurrently.
+    pub fn max_concurrent_log_requests(&self) -> u64 {
+        lock(&self.shared).counters.max_log_in_flight
+    }
+
+    /// When the latest `/api/v1/logs` request arrived (host time), if any did.
+    pub fn last_log_request(&self) -> Option<DateTime<Utc>> {
+        lock(&self.shared).counters.last_log_request
     }
 
     /// `429` responses sent, all buckets.

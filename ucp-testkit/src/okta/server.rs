@@ -76,6 +76,12 @@ pub(crate) struct Counters {
     pub throttled: u64,
     pub unauthorized: u64,
     pub forbidden: u64,
+    /// `/api/v1/logs` requests being answered now, and the most ever at once: two at once
+    /// means two collectors read the org's log concurrently.
+    pub log_in_flight: u64,
+    pub max_log_in_flight: u64,
+    /// When the latest `/api/v1/logs` request arrived (host time).
+    pub last_log_request: Option<DateTime<Utc>>,
 }
 
 /// Everything the simulator knows, behind one lock.
@@ -94,6 +100,8 @@ pub(crate) struct SimState {
     pub other_rate: RateWindow,
     pub faults: FaultPlan,
     pub counters: Counters,
+    /// Added to every `/api/v1/logs` answer.
+    pub log_latency: Duration,
     pub authorized_requests: u64,
     pub base_url: String,
     /// The org authorization server whose access tokens are accepted as bearer tokens.
@@ -324,9 +332,32 @@ async fn logs(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    let _flight = InFlight::enter(&shared);
     prepare(&shared, &headers, raw.unwrap_or_default())
         .send()
         .await
+}
+
+/// One `/api/v1/logs` request being answered: counted from its arrival until its answer is
+/// sent (or the client went away).
+struct InFlight(Shared);
+
+impl InFlight {
+    fn enter(shared: &Shared) -> InFlight {
+        let mut state = lock(shared);
+        let counters = &mut state.counters;
+        counters.log_in_flight = counters.log_in_flight.saturating_add(1);
+        counters.max_log_in_flight = counters.max_log_in_flight.max(counters.log_in_flight);
+        counters.last_log_request = Some(Utc::now());
+        InFlight(shared.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let mut state = lock(&self.0);
+        state.counters.log_in_flight = state.counters.log_in_flight.saturating_sub(1);
+    }
 }
 
 fn prepare(shared: &Shared, headers: &HeaderMap, raw: String) -> Prepared {
@@ -334,7 +365,8 @@ fn prepare(shared: &Shared, headers: &HeaderMap, raw: String) -> Prepared {
     let now = state.now();
     state.log.advance(now);
     state.counters.log_requests += 1;
-    let out = Prepared::begin(&mut state, headers, now);
+    let mut out = Prepared::begin(&mut state, headers, now);
+    out.latency = state.log_latency;
     let presented = authorization(headers);
     let token = presented.split_once(' ').map_or("", |(_, token)| token);
     *state

@@ -72,6 +72,10 @@ pub struct WorldConfig {
     pub rate_limit_per_minute: u32,
     /// After `SNAPSHOT`, how long to wait for every product to complete.
     pub drain: Duration,
+    /// How long each org takes to answer a System Log request (default none).
+    pub log_latency: Duration,
+    /// Time compression of the orgs' rate-limit windows (see [`OktaSimConfig::speed`]).
+    pub speed: f64,
 }
 
 impl Default for WorldConfig {
@@ -83,6 +87,8 @@ impl Default for WorldConfig {
             backlog: 20,
             rate_limit_per_minute: 600,
             drain: Duration::from_secs(60),
+            log_latency: Duration::ZERO,
+            speed: 1.0,
         }
     }
 }
@@ -103,6 +109,10 @@ impl WorldConfig {
             self.rate_limit_per_minute.to_string(),
             "--drain".into(),
             self.drain.as_secs_f64().to_string(),
+            "--latency-ms".into(),
+            self.log_latency.as_millis().to_string(),
+            "--speed".into(),
+            self.speed.to_string(),
         ]
     }
 
@@ -129,6 +139,12 @@ impl WorldConfig {
                 .map_or(defaults.rate_limit_per_minute, |v| v as u32),
             drain: value("--drain")?
                 .map_or(defaults.drain, |v| Duration::from_secs_f64(v.min(1e9))),
+            log_latency: value("--latency-ms")?.map_or(defaults.log_latency, |v| {
+                Duration::from_secs_f64((v / 1000.0).min(1e9))
+            }),
+            speed: value("--speed")?
+                .filter(|v| *v > 0.0)
+                .unwrap_or(defaults.speed),
         })
     }
 }
@@ -288,6 +304,9 @@ pub struct WorldReport {
     pub lag_ms: [u64; 4],
     /// Seconds from the snapshot until complete (or the deadline).
     pub drained_in: f64,
+    /// The most System Log requests one org answered at once (above one: two collectors
+    /// read the same org concurrently).
+    pub max_concurrent: u64,
 }
 
 impl World {
@@ -306,6 +325,8 @@ impl World {
                         .backlog(config.backlog)
                         .backlog_span(Duration::from_secs(600))
                         .live(config.events_per_second * spread)
+                        .log_latency(config.log_latency)
+                        .speed(config.speed)
                         .rate_limit(
                             config.rate_limit_per_minute
                                 + (i % 3) as u32 * config.rate_limit_per_minute / 4,
@@ -413,7 +434,28 @@ impl World {
         ];
         report.throttled = self.orgs.iter().map(|o| o.throttled()).sum();
         report.org_calls = self.orgs.iter().map(|o| o.requests()).sum();
+        report.max_concurrent = self
+            .orgs
+            .iter()
+            .map(|o| o.max_concurrent_log_requests())
+            .max()
+            .unwrap_or(0);
         report
+    }
+
+    /// The `LAST` line: when each org's latest System Log request arrived, milliseconds since
+    /// the epoch (0: none yet), in tenant order.
+    pub fn last_calls_line(&self) -> String {
+        let times: Vec<String> = self
+            .orgs
+            .iter()
+            .map(|o| {
+                o.last_log_request()
+                    .map_or(0, |t| t.timestamp_millis())
+                    .to_string()
+            })
+            .collect();
+        format!("LAST {}", times.join(" "))
     }
 }
 
@@ -431,7 +473,7 @@ impl WorldReport {
     /// The `REPORT` line.
     pub fn line(&self) -> String {
         format!(
-            "REPORT events={} expected={} missing={} duplicates={} misrouted={} throttled={} org_calls={} product_calls={} product_refused={} lag_p50={} lag_p95={} lag_p99={} lag_max={} drained_in={:.1}",
+            "REPORT events={} expected={} missing={} duplicates={} misrouted={} throttled={} org_calls={} product_calls={} product_refused={} lag_p50={} lag_p95={} lag_p99={} lag_max={} drained_in={:.1} max_concurrent={}",
             self.events,
             self.expected,
             self.missing,
@@ -445,7 +487,8 @@ impl WorldReport {
             self.lag_ms[1],
             self.lag_ms[2],
             self.lag_ms[3],
-            self.drained_in
+            self.drained_in,
+            self.max_concurrent
         )
     }
 
@@ -468,6 +511,7 @@ impl WorldReport {
                 *t = (*t).max(l);
             }
             total.drained_in = total.drained_in.max(r.drained_in);
+            total.max_concurrent = total.max_concurrent.max(r.max_concurrent);
         }
         total
     }
@@ -498,6 +542,7 @@ impl WorldReport {
                 count("lag_max")?,
             ],
             drained_in: field("drained_in")?.parse().ok()?,
+            max_concurrent: count("max_concurrent")?,
         })
     }
 }
@@ -531,8 +576,10 @@ mod tests {
             product_refused: 9,
             lag_ms: [10, 20, 30, 40],
             drained_in: 1.5,
+            max_concurrent: 2,
         };
         let back = WorldReport::parse(&report.line()).expect("a report");
+        assert_eq!(back.max_concurrent, 2);
         assert_eq!(back.line(), report.line());
         assert_eq!(back.lag_ms, [10, 20, 30, 40]);
         assert_eq!(back.missing, 3);
@@ -578,6 +625,8 @@ mod tests {
             backlog: 7,
             rate_limit_per_minute: 900,
             drain: Duration::from_millis(1500),
+            log_latency: Duration::from_millis(40),
+            speed: 6.0,
         };
         let back = WorldConfig::from_args(&config.args()).expect("a config");
         assert_eq!(back.args(), config.args());

@@ -9,6 +9,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use tokio::sync::mpsc;
 use ucp_core::credentials::{Credential, CredentialRef, CredentialStore, MemoryCredentials};
@@ -143,6 +144,26 @@ impl WorldProcess {
             if line.starts_with("REPORT ") {
                 return WorldReport::parse(&line)
                     .ok_or_else(|| broken(format!("unreadable report: {line}")));
+            }
+        }
+    }
+
+    /// When each org's latest System Log request arrived (host time), in tenant order;
+    /// `None` where none did yet.
+    pub async fn last_calls(&mut self) -> io::Result<Vec<Option<DateTime<Utc>>>> {
+        self.to_world.write_all(b"LAST\n")?;
+        self.to_world.flush()?;
+        loop {
+            let line = self.next_line().await?;
+            if let Some(times) = line.strip_prefix("LAST") {
+                return times
+                    .split_whitespace()
+                    .map(|t| match t.parse::<i64>() {
+                        Ok(0) => Ok(None),
+                        Ok(ms) => Ok(DateTime::from_timestamp_millis(ms)),
+                        Err(_) => Err(broken(format!("unreadable line: {line}"))),
+                    })
+                    .collect();
             }
         }
     }

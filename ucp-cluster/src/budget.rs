@@ -92,7 +92,15 @@ impl SharedBudget for PgBudget {
             .await
             .map_err(|e| Self::error(key, e))?;
         let wait_us: i64 = row.try_get(0).map_err(|e| Self::error(key, e))?;
-        Ok(Duration::from_micros(u64::try_from(wait_us).unwrap_or(0)))
+        let wait = Duration::from_micros(u64::try_from(wait_us).unwrap_or(0));
+        let Some(holdings) = &self.holdings else {
+            return Ok(wait);
+        };
+        // Waited here, then the gate checked again: a node paused while it waited for its
+        // slot must not call before it has learnt which jobs it lost.
+        tokio::time::sleep(wait).await;
+        holdings.wait_fresh().await;
+        Ok(Duration::ZERO)
     }
 
     async fn pause(&self, key: &BudgetKey, until: DateTime<Utc>) -> Result<(), SharedBudgetError> {

@@ -89,30 +89,41 @@ impl Node {
         let mut report = TickReport::default();
         self.leases.heartbeat().await?;
         let renewed: HashMap<StreamKey, u64> = self.leases.renew().await?.into_iter().collect();
-        for (job, token) in self.holdings.held() {
-            if renewed.get(&job) != Some(&token) {
-                tracing::warn!(job = %job, token, "lease lost (taken over); stopping the job");
-                self.runner.stop(&job).await;
-                self.holdings.forget(&job);
-                report.lost += 1;
-            }
+        let lost: Vec<StreamKey> = self
+            .holdings
+            .held()
+            .into_iter()
+            .filter(|(job, token)| renewed.get(job) != Some(token))
+            .map(|(job, _)| job)
+            .collect();
+        for job in &lost {
+            tracing::warn!(job = %job, "lease lost (taken over); stopping the job");
+            // No commit of it can count any more: forgotten first, its drain is refused.
+            self.holdings.forget(job);
         }
+        futures::future::join_all(lost.iter().map(|job| self.runner.stop(job))).await;
+        report.lost = lost.len();
         for (job, token) in &renewed {
             if self.holdings.token(job).is_none() {
                 // Owned in the table but not running here (a claim whose start failed).
                 self.leases.release(job, *token).await?;
             }
         }
-        self.holdings.renewed(started, self.leases.ttl());
+        // Calls stop a quarter of the TTL before the leases could expire, so a call still
+        // in flight ends before another node can claim the job.
+        let ttl = self.leases.ttl();
+        self.holdings.renewed(started, ttl.saturating_sub(ttl / 4));
 
         let live = self.leases.live_nodes().await?;
         let jobs = self.leases.jobs().await?;
         report.share = fair_share(jobs, live);
         let held = self.holdings.held();
         if held.len() > report.share {
-            // Extras: the last ones in order, so what each node keeps is stable.
-            for (job, token) in held.iter().skip(report.share).rev() {
-                self.runner.stop(job).await;
+            // Extras: the last ones in order, so what each node keeps is stable. All stop
+            // together (each waits for its own drain), then each is released.
+            let extras = &held[report.share..];
+            futures::future::join_all(extras.iter().map(|(job, _)| self.runner.stop(job))).await;
+            for (job, token) in extras {
                 self.holdings.forget(job);
                 self.leases.release(job, *token).await?;
                 report.released += 1;
@@ -158,8 +169,9 @@ impl Node {
     /// Leave the cluster: stop every job, release it, remove this node.
     pub async fn leave(&self) -> Result<(), ClusterError> {
         self.leases.leaving().await?;
-        for (job, token) in self.holdings.held() {
-            self.runner.stop(&job).await;
+        let held = self.holdings.held();
+        futures::future::join_all(held.iter().map(|(job, _)| self.runner.stop(job))).await;
+        for (job, token) in held {
             self.holdings.forget(&job);
             self.leases.release(&job, token).await?;
         }

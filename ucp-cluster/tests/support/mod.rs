@@ -33,12 +33,17 @@ pub fn fresh_schema(test: &str) -> String {
 
 /// The database config of a fresh schema for `test`, or `None` when skipping.
 pub fn config(test: &str) -> Option<DbConfig> {
-    let url = database_url(test)?;
+    let (url, schema) = url_and_schema(test)?;
     Some(
         DbConfig::new(url)
-            .schema(fresh_schema(test))
+            .schema(schema)
             .expect("a valid schema name"),
     )
+}
+
+/// The database URL and a fresh schema name for `test`, or `None` when skipping.
+pub fn url_and_schema(test: &str) -> Option<(SecretString, String)> {
+    Some((database_url(test)?, fresh_schema(test)))
 }
 
 /// A fresh, migrated database for `test`, or `None` when skipping.

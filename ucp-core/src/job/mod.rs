@@ -11,7 +11,7 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::VecDeque;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,6 +93,8 @@ pub(crate) struct Job {
     pub component: Component,
     pub dedup_cell: std::sync::Mutex<DedupWindow>,
     pub max_jitter: Duration,
+    /// A stop lets the provider call in flight finish (cluster handover).
+    pub finish_call_on_stop: bool,
     pub config: watch::Receiver<JobConfig>,
     pub stop: watch::Receiver<bool>,
     /// The checkpoint store is the durable store: a page's durable appends and its cursor
@@ -373,9 +375,14 @@ impl Job {
         let config = self.config.borrow().clone();
         let mut attempts = 0;
         let mut throttles = 0;
+        let mut stopping = false;
         loop {
+            if stopping {
+                return RoundEnd::Stopped;
+            }
             let cursor = state.cursor.clone();
-            let collect = self.collect_page(&cursor, &config);
+            let calling = AtomicBool::new(false);
+            let collect = self.collect_page(&cursor, &config, &calling);
             tokio::pin!(collect);
             // The call may wait long for the budget: staleness is still reported meanwhile.
             let (page, skew) = loop {
@@ -383,7 +390,14 @@ impl Job {
                 let stale_at = self.stale_at(state);
                 tokio::select! {
                     biased;
-                    _ = stop => return RoundEnd::Stopped,
+                    _ = stop => {
+                        if !(self.finish_call_on_stop && calling.load(Ordering::Acquire)) {
+                            return RoundEnd::Stopped;
+                        }
+                        // The provider serves the call anyway: take its page, then stop.
+                        stopping = true;
+                        break (&mut collect).await;
+                    }
                     page = &mut collect => break page,
                     _ = tokio::time::sleep_until(stale_at), if !state.stale_reported => {
                         self.report_stale(state).await;
@@ -441,8 +455,10 @@ impl Job {
         &self,
         cursor: &Cursor,
         config: &JobConfig,
+        calling: &AtomicBool,
     ) -> (Result<Page, SourceError>, Option<ClockSkew>) {
         self.budget.acquire().await;
+        calling.store(true, Ordering::Release);
         add(&self.counters.source_calls, 1);
         // What the subscribers would have called on their own, less this one call.
         let separate: u64 = config.subscribers.iter().map(|s| s.share_millis).sum();

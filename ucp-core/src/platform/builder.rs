@@ -30,6 +30,7 @@ pub(super) struct Settings {
     pub(super) dedup_ttl: Duration,
     pub(super) dedup_capacity: usize,
     pub(super) shutdown_timeout: Duration,
+    pub(super) finish_call_on_stop: bool,
 }
 
 impl Default for Settings {
@@ -39,6 +40,7 @@ impl Default for Settings {
             dedup_ttl: Duration::from_secs(3600),
             dedup_capacity: 100_000,
             shutdown_timeout: Duration::from_secs(30),
+            finish_call_on_stop: false,
         }
     }
 }
@@ -107,6 +109,15 @@ impl PlatformBuilder {
     /// reporter): a token is minted once per credential and scope for all of them.
     pub fn tokens(mut self, tokens: Arc<TokenProvider>) -> Self {
         self.tokens = Some(tokens);
+        self
+    }
+
+    /// A job told to stop lets the provider call it has in flight finish (and fans its page
+    /// out) instead of abandoning it (default: abandoned). A provider keeps serving a call
+    /// its client gave up, so a process handing the stream to another one (cluster mode)
+    /// finishes it: the next owner's first call never overlaps it.
+    pub fn finish_call_on_stop(mut self, finish: bool) -> Self {
+        self.settings.finish_call_on_stop = finish;
         self
     }
 

@@ -106,6 +106,33 @@ impl RunningPlatform {
         Ok(())
     }
 
+    /// Pause a source instance and wait until its jobs are done: no call in flight, every
+    /// page they collected accepted by the subscribers and its cursor saved (or the
+    /// platform's shutdown timeout passed). For handing the source's streams to another
+    /// process, which continues from the saved cursors (cluster mode).
+    pub async fn pause_source_and_drain(&self, name: &str) -> Result<(), ConfigError> {
+        let phases = {
+            let mut state = self.state.lock().await;
+            let entry = state
+                .registry
+                .sources
+                .get_mut(name)
+                .ok_or_else(|| unknown("source", name))?;
+            entry.paused = true;
+            state.apply_plan(&self.shared, &self.stop);
+            state.stopping_phases(name)
+        };
+        let deadline = tokio::time::Instant::now() + self.shared.settings.shutdown_timeout;
+        for mut phase in phases {
+            let done = phase.wait_for(|p| *p >= JobPhase::Done);
+            if tokio::time::timeout_at(deadline, done).await.is_err() {
+                tracing::warn!(source = name, "paused source still draining at the timeout");
+                break;
+            }
+        }
+        Ok(())
+    }
+
     /// Resume a paused source instance: its jobs start again from their saved cursors, once
     /// the paused jobs have finished saving them (no gap, no duplicate).
     pub async fn resume_source(&self, name: &str) -> Result<(), ConfigError> {

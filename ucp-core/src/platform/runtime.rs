@@ -308,6 +308,7 @@ impl RunState {
                 shared.settings.dedup_capacity,
             )),
             max_jitter: shared.settings.max_jitter,
+            finish_call_on_stop: shared.settings.finish_call_on_stop,
             config: config_rx,
             stop: stop_rx,
             checkpoints_are_durable: shared.checkpoints_are_durable,

@@ -566,6 +566,11 @@ impl OktaSimulator {
         lock(&self.shared).counters.max_log_in_flight
     }
 
+    /// `/api/v1/logs` requests being answered now.
+    pub fn log_requests_in_flight(&self) -> u64 {
+        lock(&self.shared).counters.log_in_flight
+    }
+
     /// When the latest `/api/v1/logs` request arrived (host time), if any did.
     pub fn last_log_request(&self) -> Option<DateTime<Utc>> {
         lock(&self.shared).counters.last_log_request

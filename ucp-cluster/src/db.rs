@@ -63,6 +63,50 @@ const MIGRATIONS: &[&str] = &[
         reason text NOT NULL,
         at timestamptz NOT NULL
     );",
+    // 3: the health table: rows numbered from the table's creation (microseconds since the
+    // epoch, like the other tables), times in nanoseconds, the latest status of every part,
+    // and how far retention reached into each tenant's rows.
+    "CREATE TABLE IF NOT EXISTS ucp_health_meta (
+        id integer PRIMARY KEY CHECK (id = 1),
+        last_seq bigint NOT NULL
+    );
+    INSERT INTO ucp_health_meta (id, last_seq)
+        VALUES (1, (extract(epoch FROM clock_timestamp()) * 1000000)::bigint)
+        ON CONFLICT DO NOTHING;
+    CREATE TABLE IF NOT EXISTS ucp_health_rows (
+        seq bigint PRIMARY KEY,
+        time_ns bigint NOT NULL,
+        tenant text NOT NULL,
+        connector text NOT NULL,
+        product text,
+        workspace text,
+        stream text,
+        status text NOT NULL,
+        previous text,
+        kind text NOT NULL,
+        message text NOT NULL,
+        details text
+    );
+    CREATE INDEX IF NOT EXISTS ucp_health_rows_time ON ucp_health_rows (time_ns, seq);
+    CREATE INDEX IF NOT EXISTS ucp_health_rows_tenant ON ucp_health_rows (tenant, seq);
+    CREATE TABLE IF NOT EXISTS ucp_health_parts (
+        tenant text NOT NULL,
+        connector text NOT NULL,
+        product text NOT NULL,
+        stream text NOT NULL,
+        has_product boolean NOT NULL,
+        has_stream boolean NOT NULL,
+        workspace text,
+        status text NOT NULL,
+        kind text NOT NULL,
+        time_ns bigint NOT NULL,
+        message text NOT NULL,
+        PRIMARY KEY (tenant, connector, product, stream, has_product, has_stream)
+    );
+    CREATE TABLE IF NOT EXISTS ucp_health_pruned (
+        tenant text PRIMARY KEY,
+        through bigint NOT NULL
+    );",
 ];
 
 /// An arbitrary, fixed key of the advisory lock that serializes migrations.

@@ -8,7 +8,8 @@
 //!   cursor is saved only under the job's current token.
 //! - **One budget per provider account** ([`PgBudget`]): the platform's
 //!   [`ucp_core::SharedBudget`], GCRA state and pauses in one row per account.
-//! - **Dead letters** ([`PgDeadLetters`]) in the same database.
+//! - **Dead letters** ([`PgDeadLetters`]) and **the health table** ([`PgHealthTable`]) in
+//!   the same database.
 //!
 //! Migrations are applied when a node opens the database ([`Db::open`]).
 
@@ -17,6 +18,7 @@ pub mod cursor;
 pub mod db;
 pub mod dead_letter;
 pub mod error;
+pub mod health;
 pub mod holdings;
 pub mod leases;
 pub mod node;
@@ -26,6 +28,7 @@ pub use cursor::{refused_commits, FencedCheckpoints};
 pub use db::{Db, DbConfig};
 pub use dead_letter::PgDeadLetters;
 pub use error::ClusterError;
+pub use health::PgHealthTable;
 pub use holdings::Holdings;
 pub use leases::{fair_share, JobOwner, Lease, Leases};
 pub use node::{JobRunner, Node, TickReport};

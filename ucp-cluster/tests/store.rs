@@ -320,3 +320,23 @@ async fn dead_letters_are_kept_with_their_reason() {
     assert_eq!(kept[1].1, "e2");
     assert_eq!(kept[0].2, "400: column too long");
 }
+
+#[tokio::test]
+async fn the_health_table_on_postgres_passes_the_suite() {
+    let Some(url) = support::database_url("health_table_suite") else {
+        return;
+    };
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    ucp_testkit::conformance::health_table_suite(|retention| {
+        // A fresh schema for every table the suite asks for.
+        let n = made.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let schema = support::fresh_schema(&format!("health_{n}"));
+        let url = url.clone();
+        async move {
+            let config = ucp_cluster::DbConfig::new(url).schema(schema).expect("a schema");
+            let db = Db::open(config).await.expect("the test database opens");
+            ucp_cluster::PgHealthTable::new(db, retention)
+        }
+    })
+    .await;
+}

@@ -37,8 +37,8 @@ pub use service::{HealthService, HealthServiceBuilder};
 pub use sqlite_table::SqliteHealthTable;
 pub use svg::{render_volume_svg, RenderError};
 pub use table::{
-    ConnectorStatus, HealthQuery, HealthRow, HealthTable, HealthTableError, PartStatus, Retention,
-    RowsAfter,
+    roll_up, ConnectorStatus, HealthQuery, HealthRow, HealthTable, HealthTableError, PartStatus,
+    Retention, RowsAfter,
 };
 pub use volume::{
     BinSize, VolumeError, VolumeKey, VolumePoint, VolumeQuery, VolumeRetention, VolumeSeries,

@@ -240,8 +240,9 @@ pub struct ConnectorStatus {
     pub parts: Vec<PartStatus>,
 }
 
-/// Groups parts by connector and rolls each group up to its worst status.
-pub(crate) fn roll_up(
+/// Groups parts by connector (tenant, connector) and rolls each group up to its worst
+/// status: how a table answers [`HealthTable::current_status`] from its parts.
+pub fn roll_up(
     parts: impl IntoIterator<Item = ((String, String), PartStatus)>,
 ) -> Vec<ConnectorStatus> {
     let mut groups: BTreeMap<(String, String), Vec<PartStatus>> = BTreeMap::new();
@@ -315,6 +316,16 @@ pub enum HealthTableError {
     TimeOutOfRange {
         /// The time.
         time: DateTime<Utc>,
+    },
+    /// A health table on a database server (a cluster's PostgreSQL) failed.
+    #[error("health table {store} failed while {action}: {reason}")]
+    Backend {
+        /// The store, e.g. `postgres`.
+        store: String,
+        /// What the table was doing.
+        action: &'static str,
+        /// What failed (never a secret).
+        reason: String,
     },
     /// The background task running the database call stopped.
     #[error("health table task for {path} stopped before finishing ({detail}); the runtime may be shutting down")]

@@ -7,6 +7,9 @@
 //!   emulator (accepting or refusing credentials, with its limits) and says what it stored;
 //!   the factory builds the partner's [`Sink`](ucp_core::Sink) pointed at it.
 //!
+//! - [`health_table_suite`]`(make)`: what every health table must do (the in-memory one,
+//!   SQLite, PostgreSQL in `ucp-cluster`).
+//!
 //! The suites speak loopback HTTP and time real requests: run them from a plain
 //! `#[tokio::test]`, not under a paused clock. Both return a [`SuiteReport`] naming every check with its outcome; tests call
 //! [`SuiteReport::assert_all_passed`], which panics with the whole list. Faults come from
@@ -85,6 +88,7 @@
 //! `no_secret_in_output`.
 
 mod demo;
+mod health_table;
 mod leak;
 mod okta;
 mod recording;
@@ -95,6 +99,7 @@ mod source;
 use std::time::Duration;
 
 pub use demo::DemoApiFixture;
+pub use health_table::health_table_suite;
 pub use okta::OktaFixture;
 pub use recording::RecordingSinkFixture;
 pub use report::{CheckResult, Outcome, SuiteReport};

@@ -204,6 +204,10 @@ async fn three_nodes_share_300_tenants_survive_kills_and_pauses_and_lose_nothing
         "duplicates (pages collected again after a kill or a pause, before their commit): {}",
         report.duplicates
     );
+    // Every node reported to the one health table in the cluster database.
+    let health = lab::health_rows(&db).await;
+    println!("health rows in the cluster's table: {health}");
+    assert!(health > 0, "no node wrote to the cluster's health table");
 
     // Graceful shutdown hands everything back.
     for node in &mut nodes {

@@ -333,7 +333,9 @@ async fn the_health_table_on_postgres_passes_the_suite() {
         let schema = support::fresh_schema(&format!("health_{n}"));
         let url = url.clone();
         async move {
-            let config = ucp_cluster::DbConfig::new(url).schema(schema).expect("a schema");
+            let config = ucp_cluster::DbConfig::new(url)
+                .schema(schema)
+                .expect("a schema");
             let db = Db::open(config).await.expect("the test database opens");
             ucp_cluster::PgHealthTable::new(db, retention)
         }

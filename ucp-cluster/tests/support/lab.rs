@@ -177,3 +177,13 @@ pub async fn refused(db: &Db, node: &str) -> u64 {
         .expect("refused commits");
     u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)
 }
+
+/// Rows the nodes wrote to the cluster's one health table.
+pub async fn health_rows(db: &Db) -> u64 {
+    let client = db.client().await.expect("a client");
+    let row = client
+        .query_one("SELECT count(*) FROM ucp_health_rows", &[])
+        .await
+        .expect("health rows");
+    u64::try_from(row.get::<_, i64>(0)).unwrap_or(0)
+}

@@ -25,9 +25,11 @@ use secrecy::SecretString;
 use tokio::sync::Mutex;
 use ucp_cluster::{
     Db, DbConfig, FencedCheckpoints, Holdings, JobRunner, Leases, Node, PgBudget, PgDeadLetters,
+    PgHealthTable,
 };
 use ucp_core::credentials::token::{HttpTokenFetcher, TokenProvider};
 use ucp_core::credentials::{Credential, CredentialRef, CredentialStore, MemoryCredentials};
+use ucp_core::health::{HealthService, Retention};
 use ucp_core::{Filter, Platform, RunningPlatform, Sink, Source, StreamKey, Subscription};
 use ucp_sinks::sentinel::{SentinelConfig, SentinelSink};
 use ucp_sources::okta::{OktaConfig, OktaSource};
@@ -262,6 +264,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             holdings.clone(),
         )))
         .dead_letters(Arc::new(PgDeadLetters::new(db.clone())))
+        .health(Arc::new(
+            HealthService::builder()
+                .table(Arc::new(PgHealthTable::new(
+                    db.clone(),
+                    Retention::default(),
+                )))
+                .build(),
+        ))
         .shared_budget(Arc::new(
             PgBudget::new(db.clone()).gated_by(holdings.clone()),
         ))

@@ -342,3 +342,48 @@ async fn the_health_table_on_postgres_passes_the_suite() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_node_connects_again_after_the_server_dropped_its_connection() {
+    let Some(db) = support::db("reconnect").await else {
+        return;
+    };
+    let leases = Leases::new(db.clone(), "a", TTL);
+    leases.heartbeat().await.expect("a heartbeat");
+    // The server ends this node's session (a restart, a failover, an administrator).
+    let client = db.client().await.expect("a client");
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("its pid")
+        .get(0);
+    let other = support::db("reconnect_admin")
+        .await
+        .expect("a second connection");
+    other
+        .client()
+        .await
+        .expect("a client")
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .expect("terminated");
+    // The next use may fail once; the one after connects again.
+    let mut healed = false;
+    for _ in 0..20 {
+        if leases.heartbeat().await.is_ok() {
+            healed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(healed, "the node never connected again");
+    let new_pid: i32 = db
+        .client()
+        .await
+        .expect("a client")
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("its pid")
+        .get(0);
+    assert_ne!(new_pid, pid);
+}

@@ -54,3 +54,31 @@ impl World {
         Ok(world)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    #[test]
+    fn the_worlds_lines_give_tenants_and_products_and_other_lines_are_skipped() {
+        let text = "TENANT 0 http://127.0.0.1:4000 t0\nTENANT 12 http://127.0.0.1:4001 t12\n\
+                    PRODUCTS http://127.0.0.1:5000 http://127.0.0.1:5001/token\nREADY\n";
+        let world = World::parse(text).expect("a world");
+        assert_eq!(world.tenants.len(), 2);
+        assert_eq!(world.tenants[1].index, 12);
+        assert_eq!(world.tenants[1].token.expose_secret(), "t12");
+        assert_eq!(world.products_url, "http://127.0.0.1:5000");
+    }
+
+    #[test]
+    fn a_bad_index_or_no_products_is_an_error_without_the_token() {
+        let error = World::parse("TENANT x http://a secret-token\nPRODUCTS u t\n")
+            .err()
+            .expect("an error");
+        assert!(error.contains("line 1"), "{error}");
+        assert!(!error.contains("secret-token"), "{error}");
+        assert!(World::parse("TENANT 1 http://a t\n").is_err());
+    }
+}

@@ -197,15 +197,18 @@ async fn budget_slots_are_spaced_across_nodes_and_pauses_are_shared() {
     let (one, two) = (PgBudget::new(db.clone()), PgBudget::new(db.clone()));
     let spacing = Duration::from_millis(200);
     // Slots alternate between the nodes and never come closer than the spacing.
-    let mut waits = Vec::new();
+    let start = std::time::Instant::now();
+    let mut slots = Vec::new();
     for i in 0..6 {
         let budget = if i % 2 == 0 { &one } else { &two };
-        waits.push(budget.reserve(&key, spacing).await.expect("a slot"));
+        let asked = start.elapsed();
+        slots.push(asked + budget.reserve(&key, spacing).await.expect("a slot"));
     }
-    assert!(waits[0] < Duration::from_millis(50), "{waits:?}");
-    for pair in waits.windows(2) {
+    assert!(slots[0] < Duration::from_millis(100), "{slots:?}");
+    for pair in slots.windows(2) {
+        // Each slot is known to within its round trip to the database.
         let gap = pair[1].saturating_sub(pair[0]);
-        assert!(gap > Duration::from_millis(150), "slots {waits:?}");
+        assert!(gap > Duration::from_millis(150), "slots {slots:?}");
     }
     assert_eq!(one.grants(&key).await.expect("grants"), 6);
 

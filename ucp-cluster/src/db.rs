@@ -107,6 +107,56 @@ const MIGRATIONS: &[&str] = &[
         tenant text PRIMARY KEY,
         through bigint NOT NULL
     );",
+    // 4: the management store: instances, workspaces, roles, API keys, definitions, and an
+    // audit log that refuses updates and deletes.
+    "CREATE TABLE IF NOT EXISTS ucp_manage_instances (
+        tenant text NOT NULL,
+        name text NOT NULL,
+        definition text NOT NULL,
+        revision bigint NOT NULL,
+        body text NOT NULL,
+        PRIMARY KEY (tenant, name)
+    );
+    CREATE INDEX IF NOT EXISTS ucp_manage_instances_by_definition
+        ON ucp_manage_instances (tenant, definition);
+    CREATE TABLE IF NOT EXISTS ucp_manage_workspaces (
+        tenant text PRIMARY KEY,
+        body text NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS ucp_manage_roles (
+        tenant text NOT NULL,
+        principal text NOT NULL,
+        role text NOT NULL,
+        PRIMARY KEY (tenant, principal)
+    );
+    CREATE TABLE IF NOT EXISTS ucp_manage_api_keys (
+        id text PRIMARY KEY,
+        principal text NOT NULL,
+        hash bytea NOT NULL,
+        created_ms bigint NOT NULL,
+        revoked boolean NOT NULL DEFAULT false
+    );
+    CREATE TABLE IF NOT EXISTS ucp_manage_definitions (
+        id text NOT NULL,
+        version text NOT NULL,
+        registered_ms bigint NOT NULL,
+        PRIMARY KEY (id, version)
+    );
+    CREATE TABLE IF NOT EXISTS ucp_manage_audit (
+        id bigserial PRIMARY KEY,
+        time_ms bigint NOT NULL,
+        tenant text NOT NULL,
+        connector text,
+        body text NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS ucp_manage_audit_by_tenant ON ucp_manage_audit (tenant, id);
+    CREATE INDEX IF NOT EXISTS ucp_manage_audit_by_connector
+        ON ucp_manage_audit (tenant, connector, id);
+    CREATE OR REPLACE FUNCTION ucp_manage_audit_append_only() RETURNS trigger AS $f$
+        BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $f$ LANGUAGE plpgsql;
+    DROP TRIGGER IF EXISTS ucp_manage_audit_append_only ON ucp_manage_audit;
+    CREATE TRIGGER ucp_manage_audit_append_only BEFORE UPDATE OR DELETE ON ucp_manage_audit
+        FOR EACH ROW EXECUTE FUNCTION ucp_manage_audit_append_only();",
 ];
 
 /// An arbitrary, fixed key of the advisory lock that serializes migrations.
@@ -191,6 +241,12 @@ impl Db {
         }
         migrate(&*db.client().await?).await?;
         Ok(db)
+    }
+
+    /// A connection of its own, for transactions (the shared one multiplexes statements of
+    /// many callers, so a `BEGIN` on it would take theirs in).
+    pub async fn dedicated(&self) -> Result<Client, ClusterError> {
+        connect(&self.config.url, self.config.schema.as_deref()).await
     }
 
     /// The live connection, connecting again if the last one broke.

@@ -9,7 +9,7 @@
 //! - **One budget per provider account** ([`PgBudget`]): the platform's
 //!   [`ucp_core::SharedBudget`], GCRA state and pauses in one row per account.
 //! - **Dead letters** ([`PgDeadLetters`]) and **the health table** ([`PgHealthTable`]) in
-//!   the same database.
+//!   the same database, and **the management store** ([`PgStore`], `ucp-manage`'s `Store`).
 //!
 //! Migrations are applied when a node opens the database ([`Db::open`]).
 
@@ -21,6 +21,7 @@ pub mod error;
 pub mod health;
 pub mod holdings;
 pub mod leases;
+pub mod manage;
 pub mod node;
 
 pub use budget::PgBudget;
@@ -31,4 +32,5 @@ pub use error::ClusterError;
 pub use health::PgHealthTable;
 pub use holdings::Holdings;
 pub use leases::{fair_share, JobOwner, Lease, Leases};
+pub use manage::PgStore;
 pub use node::{JobRunner, Node, TickReport};

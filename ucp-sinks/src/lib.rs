@@ -15,13 +15,27 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(any(feature = "sentinel", feature = "eventhubs"))]
 mod azure;
+#[cfg(feature = "datalake")]
+#[cfg_attr(docsrs, doc(cfg(feature = "datalake")))]
 pub mod datalake;
+#[cfg(feature = "eventhubs")]
+#[cfg_attr(docsrs, doc(cfg(feature = "eventhubs")))]
 pub mod eventhubs;
+#[cfg(feature = "file")]
+#[cfg_attr(docsrs, doc(cfg(feature = "file")))]
 pub mod file;
+#[cfg(feature = "sentinel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sentinel")))]
 pub mod sentinel;
+#[cfg(feature = "stdout")]
+#[cfg_attr(docsrs, doc(cfg(feature = "stdout")))]
 pub mod stdout;
 
+#[cfg(feature = "file")]
 pub use file::{FileSink, FileSinkConfig, FileSinkError, FileSinkStats};
+#[cfg(feature = "stdout")]
 pub use stdout::{ConsoleMode, ConsoleSink};

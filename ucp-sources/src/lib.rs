@@ -9,9 +9,17 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "defender")]
+#[cfg_attr(docsrs, doc(cfg(feature = "defender")))]
 pub mod defender;
+#[cfg(feature = "okta")]
+#[cfg_attr(docsrs, doc(cfg(feature = "okta")))]
 pub mod okta;
+#[cfg(feature = "rest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rest")))]
 pub mod rest;
 
+#[cfg(feature = "okta")]
 pub use okta::{OktaConfig, OktaSource};

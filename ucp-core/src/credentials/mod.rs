@@ -93,13 +93,14 @@
 //! ```
 
 mod env;
+#[cfg(feature = "credentials-file")]
 mod file;
 mod memory;
 pub mod token;
+#[cfg(feature = "credentials-file")]
 mod wire;
 
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -107,6 +108,8 @@ use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 pub use env::EnvCredentials;
+#[cfg(feature = "credentials-file")]
+#[cfg_attr(docsrs, doc(cfg(feature = "credentials-file")))]
 pub use file::{FileCredentials, FileError, FileKey, KdfParams};
 pub use memory::MemoryCredentials;
 
@@ -258,10 +261,11 @@ pub enum CredentialError {
         hint: &'static str,
     },
     /// The encrypted credential file could not be read or written.
+    #[cfg(feature = "credentials-file")]
     #[error("credential file {}: {error}", .path.display())]
     File {
         /// The file.
-        path: PathBuf,
+        path: std::path::PathBuf,
         /// What went wrong.
         error: FileError,
     },

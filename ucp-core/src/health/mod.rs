@@ -16,6 +16,7 @@ mod notify;
 mod rows;
 mod service;
 mod sqlite_table;
+#[cfg(feature = "svg")]
 mod svg;
 mod table;
 mod volume;
@@ -35,6 +36,8 @@ pub use notify::{CallbackNotifier, Notifier, NotifyError, Suppressor};
 pub use rows::HEALTH_TABLE_PART;
 pub use service::{HealthService, HealthServiceBuilder};
 pub use sqlite_table::SqliteHealthTable;
+#[cfg(feature = "svg")]
+#[cfg_attr(docsrs, doc(cfg(feature = "svg")))]
 pub use svg::{render_volume_svg, RenderError};
 pub use table::{
     roll_up, ConnectorStatus, HealthQuery, HealthRow, HealthTable, HealthTableError, PartStatus,

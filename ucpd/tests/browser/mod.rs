@@ -15,6 +15,18 @@ use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
+/// How often an element replaced by the page's refresh between finding and reading it is
+/// looked up again.
+const STALE_RETRIES: usize = 5;
+
+fn is_stale(error: &fantoccini::error::CmdError) -> bool {
+    matches!(
+        error,
+        fantoccini::error::CmdError::Standard(e)
+            if e.error == fantoccini::error::ErrorStatus::StaleElementReference
+    )
+}
+
 /// The accessibility check run in each page (returns a list of problems).
 const A11Y_CHECK: &str = include_str!("a11y.js");
 
@@ -194,21 +206,36 @@ impl Browser {
     }
 
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
-            .text()
-            .await
-            .unwrap()
+        // The pages refresh parts of themselves (a small script swaps in fresh HTML), so an
+        // element found a moment ago can be replaced before its text is read: find it again.
+        for _ in 0..STALE_RETRIES {
+            let element = self
+                .client
+                .find(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("no {css}: {e}"));
+            match element.text().await {
+                Ok(text) => return text,
+                Err(e) if is_stale(&e) => continue,
+                Err(e) => panic!("text of {css}: {e}"),
+            }
+        }
+        panic!("{css} was replaced {STALE_RETRIES} times in a row while being read")
     }
 
     pub async fn texts(&self, css: &str) -> Vec<String> {
-        let mut out = Vec::new();
-        for e in self.client.find_all(Locator::Css(css)).await.unwrap() {
-            out.push(e.text().await.unwrap());
+        'again: for _ in 0..STALE_RETRIES {
+            let mut out = Vec::new();
+            for e in self.client.find_all(Locator::Css(css)).await.unwrap() {
+                match e.text().await {
+                    Ok(text) => out.push(text),
+                    Err(e) if is_stale(&e) => continue 'again,
+                    Err(e) => panic!("text of {css}: {e}"),
+                }
+            }
+            return out;
         }
-        out
+        panic!("{css} was replaced {STALE_RETRIES} times in a row while being read")
     }
 
     pub async fn count(&self, css: &str) -> usize {

@@ -72,6 +72,28 @@ impl Record {
         }
     }
 
+    /// A record whose payload's [`JsonView`] the source already built (it read the record's
+    /// id and time through it), so the payload is not checked again. A view of other bytes
+    /// than `payload` is dropped, and the view is built on first use as for [`Record::new`].
+    pub fn with_view(
+        id: impl Into<RecordId>,
+        time: DateTime<Utc>,
+        payload: Bytes,
+        view: Arc<JsonView>,
+    ) -> Self {
+        let cell = ViewCell::default();
+        if view.describes(&payload) {
+            // A fresh cell: `set` cannot find it full.
+            let _ = cell.0.set(view);
+        }
+        Record {
+            id: id.into(),
+            time,
+            payload,
+            view: cell,
+        }
+    }
+
     /// The payload's JSON: checked and indexed on the first call, then shared by this record
     /// and its clones. A payload replaced after that is read again (and not kept).
     pub fn json(&self) -> Json<'_> {
@@ -194,5 +216,34 @@ impl Batch {
     /// Total payload bytes.
     pub fn payload_bytes(&self) -> usize {
         self.records.iter().map(|r| r.payload.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_view_of_the_payload_is_kept_and_a_view_of_other_bytes_is_not() {
+        let time = DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default();
+        let payload = Bytes::from_static(br#"{"a":"x"}"#);
+        let view = Arc::new(JsonView::of(&payload));
+        let record = Record::with_view("1", time, payload.clone(), view.clone());
+        let kept = record.view.0.get().expect("the source's view is kept");
+        assert!(Arc::ptr_eq(kept, &view), "not built again");
+        assert_eq!(
+            record.json().pointer("/a").map(|v| v.raw()),
+            Some(&br#""x""#[..])
+        );
+
+        // Equal bytes elsewhere in memory are other bytes: the view is built on first use.
+        let elsewhere = Bytes::from(payload.to_vec());
+        let record = Record::with_view("2", time, elsewhere, view);
+        assert!(record.view.0.get().is_none());
+        assert_eq!(
+            record.json().pointer("/a").map(|v| v.raw()),
+            Some(&br#""x""#[..])
+        );
+        assert!(record.view.0.get().is_some());
     }
 }

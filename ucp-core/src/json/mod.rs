@@ -99,6 +99,49 @@ impl JsonView {
     }
 }
 
+/// A JSON array checked in one pass, item by item: where each item lies in `text` and its
+/// [`JsonView`], the view [`JsonView::of`] builds for those bytes. A source reading a page of
+/// events uses it to read each event once and hands the view on with
+/// [`Record::with_view`](crate::Record::with_view). `None` when `text` is not a JSON array
+/// (whitespace around it allowed), or when only `serde_json` could say (nesting near its
+/// limit); an item only `serde_json` can judge (a `\u` escape, a number's range) gets the
+/// view `serde_json`'s answer gives, valid or not.
+///
+/// ```
+/// use ucp_core::json::{array_views, Json};
+/// use std::sync::Arc;
+/// let text = br#" [ {"a":[1,"]"]} , 2 ] "#;
+/// let items = array_views(text).unwrap();
+/// assert_eq!(&text[items[0].0.clone()], br#"{"a":[1,"]"]}"#);
+/// let first = Json::with_view(&text[items[0].0.clone()], Arc::new(items[0].1.clone()));
+/// assert_eq!(first.pointer("/a/1").unwrap().raw(), br#""]""#);
+/// assert!(array_views(b"[1,]").is_none() && array_views(b"[1 2]").is_none());
+/// ```
+pub fn array_views(text: &[u8]) -> Option<Vec<(std::ops::Range<usize>, JsonView)>> {
+    let mut spans = Vec::new();
+    let items = scan::check_items(text, &mut spans)?;
+    let views = items
+        .into_iter()
+        .map(|item| {
+            let bytes = text.get(item.range.clone()).unwrap_or_default();
+            let view = if item.unsure {
+                JsonView::of(bytes)
+            } else {
+                JsonView {
+                    valid: true,
+                    object: item.object,
+                    plain_keys: item.plain_keys,
+                    spans: spans.get(item.spans).unwrap_or_default().into(),
+                    address: bytes.as_ptr() as usize,
+                    len: bytes.len(),
+                }
+            };
+            (item.range, view)
+        })
+        .collect();
+    Some(views)
+}
+
 /// The spans of a checked object's members; false when they do not fit in 32 bits.
 fn reindex(text: &[u8], spans: &mut Vec<Span>) -> bool {
     let start = scan::skip_ws(text, 0);
@@ -218,11 +261,17 @@ impl<'a> Json<'a> {
         let mut tokens = pointer.strip_prefix('/')?.split('/').map(unescape_token);
         let first = tokens.next()?;
         let (mut start, mut end) = if self.view.object {
-            // The index: the last field of that name.
-            let span =
-                self.view.spans.iter().rev().find(|s| {
-                    key_is(self.text, s.key_start as usize..s.key_end as usize, &first)
-                })?;
+            // The index: the last field of that name. Plain keys are their names: compare
+            // bytes, without looking for escapes in every key passed.
+            let plain = self.view.plain_keys;
+            let span = self.view.spans.iter().rev().find(|s| {
+                let key = s.key_start as usize..s.key_end as usize;
+                if plain {
+                    self.text.get(key) == Some(first.as_bytes())
+                } else {
+                    key_is(self.text, key, &first)
+                }
+            })?;
             (span.value_start as usize, span.value_end as usize)
         } else {
             let end = scan::skip_value(self.text, root)?;
@@ -420,6 +469,19 @@ mod tests {
         assert!(!Json::new(deep.as_bytes()).is_valid());
         let fine = format!("{}{}", "[".repeat(110), "]".repeat(110));
         assert!(Json::new(fine.as_bytes()).is_valid());
+    }
+
+    #[test]
+    fn array_views_leave_deep_pages_to_serde_and_ask_it_about_escapes() {
+        let deep = format!("[{}{}]", "[".repeat(110), "]".repeat(110));
+        assert!(array_views(deep.as_bytes()).is_none());
+        let text = br#"[{"a":"\ud800"},{"b":"\u0041"},{"c":1}]"#;
+        let items = array_views(text).unwrap();
+        assert!(!items[0].1.valid, "a lone surrogate, as serde_json says");
+        assert!(items[1].1.valid && items[1].1.object && items[2].1.object);
+        for (range, view) in items {
+            assert!(view.describes(&text[range]));
+        }
     }
 
     #[test]

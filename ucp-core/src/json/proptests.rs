@@ -5,13 +5,17 @@
 //! Inputs covered: arbitrary JSON values (escaped and non-ASCII strings, integers, floats,
 //! nesting, keys that repeat across levels) written compact, pretty and with escaped keys,
 //! duplicate keys and `\u` escapes spliced in; those texts with bytes inserted, removed or
-//! replaced; arbitrary bytes.
+//! replaced; arbitrary bytes. Arrays of such texts with any whitespace, edited the same way,
+//! for [`array_views`]: a page is read as `serde_json` reads it, and each item's view is the
+//! one its bytes alone give.
 
 use proptest::collection::{btree_map, vec};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 
-use super::Json;
+use serde_json::value::RawValue;
+
+use super::{array_views, Json, JsonView};
 
 fn key() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -195,6 +199,54 @@ proptest! {
             }
         }
         agrees_with_serde(&text)?;
+    }
+
+    #[test]
+    fn array_views_read_pages_as_serde_does_and_each_item_as_alone(
+        items in vec(text(), 0..5),
+        gaps in vec(prop::sample::select(vec!["", " ", "\n  ", "\t", "\r\n"]), 8),
+        edits in vec((any::<prop::sample::Index>(), 0..4u8, prop::sample::select(
+            b"[],\" 1{}".to_vec())), 0..3),
+    ) {
+        let gap = |n: usize| gaps[n % gaps.len()];
+        let mut text = format!("{}[{}", gap(0), gap(1)).into_bytes();
+        for (n, (item, _)) in items.iter().enumerate() {
+            if n > 0 {
+                text.extend_from_slice(format!("{},{}", gap(n + 2), gap(n + 3)).as_bytes());
+            }
+            text.extend_from_slice(item);
+        }
+        text.extend_from_slice(format!("{}]{}", gap(7), gap(6)).as_bytes());
+        for (at, kind, byte) in edits {
+            let i = at.index(text.len() + 1);
+            match kind {
+                0 => text.insert(i, byte),
+                1 if i < text.len() => { text.remove(i); }
+                2 if i < text.len() => text[i] = byte,
+                _ => {}
+            }
+        }
+        let ours = array_views(&text);
+        for (range, view) in ours.iter().flatten() {
+            let item = text.get(range.clone()).unwrap_or_default();
+            prop_assert_eq!(view, &JsonView::of(item));
+        }
+        let ours = ours.filter(|items| items.iter().all(|(_, view)| view.valid));
+        // The page as `serde_json` reads it into values (a raw value does not check a
+        // number's range), and where its items lie.
+        let serde: Option<Vec<&RawValue>> = serde_json::from_slice::<Vec<Value>>(&text)
+            .ok()
+            .and_then(|_| serde_json::from_slice(&text).ok());
+        match (ours, serde) {
+            (Some(items), Some(raw)) => {
+                let ours: Vec<&[u8]> = items.into_iter().filter_map(|(r, _)| text.get(r)).collect();
+                let serde: Vec<&[u8]> = raw.iter().map(|r| r.get().as_bytes()).collect();
+                prop_assert_eq!(ours, serde);
+            }
+            (None, None) => {}
+            (ours, serde) => prop_assert!(false, "ours {:?}, serde {:?} for {:?}",
+                ours.map(|i| i.len()), serde.map(|r| r.len()), String::from_utf8_lossy(&text)),
+        }
     }
 
     #[test]

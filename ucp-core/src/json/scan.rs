@@ -83,6 +83,30 @@ pub(crate) fn check(b: &[u8], spans: &mut Vec<Span>) -> Verdict {
     }
 }
 
+/// One item of a checked array: where it lies, where its fields are in the list of spans,
+/// and what [`Verdict::Valid`] says of it (`unsure`: only `serde_json` can decide).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Item {
+    pub range: std::ops::Range<usize>,
+    pub spans: std::ops::Range<usize>,
+    pub object: bool,
+    pub plain_keys: bool,
+    pub unsure: bool,
+}
+
+/// The checking pass over an array `b`, item by item, appending each item's fields to
+/// `spans` at offsets from the item's start. `None` when `b` is not an array of JSON
+/// values, or when only `serde_json` can say whether it is (nesting near its limit).
+pub(crate) fn check_items(b: &[u8], spans: &mut Vec<Span>) -> Option<Vec<Item>> {
+    std::str::from_utf8(b).ok()?;
+    let mut scan = Checker {
+        b,
+        i: 0,
+        unsure: false,
+    };
+    scan.items(spans).ok()
+}
+
 struct Checker<'a> {
     b: &'a [u8],
     i: usize,
@@ -113,51 +137,115 @@ impl Checker<'_> {
     /// is an object and whether its keys are plain (no escape, none twice).
     fn document(&mut self, spans: &mut Vec<Span>) -> Result<(bool, bool), Stop> {
         self.ws();
-        let object = self.peek() == Some(b'{');
+        let (object, plain_keys) = self.indexed_value(0, 0, spans)?;
+        self.ws();
+        if self.i == self.b.len() {
+            Ok((object, plain_keys))
+        } else {
+            Err(Stop::Invalid)
+        }
+    }
+
+    /// A value nested `outer` deep whose fields are noted in `spans` if it is an object,
+    /// at offsets from `base` (where the text its view describes starts). Returns whether it
+    /// is an object and whether its keys are plain.
+    fn indexed_value(
+        &mut self,
+        outer: u32,
+        base: usize,
+        spans: &mut Vec<Span>,
+    ) -> Result<(bool, bool), Stop> {
+        if self.peek() != Some(b'{') {
+            self.value(outer)?;
+            return Ok((false, false));
+        }
+        let offset = |at: usize| {
+            at.checked_sub(base)
+                .and_then(|from_base| u32::try_from(from_base).ok())
+                .ok_or(Stop::Unsure)
+        };
+        let first = spans.len();
         let mut plain_keys = true;
-        if object {
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b'}') {
             self.i += 1;
+            return Ok((true, true));
+        }
+        loop {
+            self.expect(b'"')?;
+            let key_start = self.i;
+            plain_keys &= !self.string()?;
+            let key_end = self.i - 1;
             self.ws();
-            if self.peek() == Some(b'}') {
-                self.i += 1;
-            } else {
-                loop {
-                    self.expect(b'"')?;
-                    let key_start = self.i;
-                    plain_keys &= !self.string()?;
-                    let key_end = self.i - 1;
+            self.expect(b':')?;
+            self.ws();
+            let value_start = self.i;
+            self.value(outer + 1)?;
+            spans.push(Span {
+                key_start: offset(key_start)?,
+                key_end: offset(key_end)?,
+                value_start: offset(value_start)?,
+                value_end: offset(self.i)?,
+            });
+            self.ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.i += 1;
                     self.ws();
-                    self.expect(b':')?;
-                    self.ws();
-                    let value_start = self.i;
-                    self.value(1)?;
-                    spans.push(Span {
-                        key_start: key_start as u32,
-                        key_end: key_end as u32,
-                        value_start: value_start as u32,
-                        value_end: self.i as u32,
-                    });
-                    self.ws();
-                    match self.peek() {
-                        Some(b',') => {
-                            self.i += 1;
-                            self.ws();
-                        }
-                        Some(b'}') => {
-                            self.i += 1;
-                            break;
-                        }
-                        _ => return Err(Stop::Invalid),
+                }
+                Some(b'}') => {
+                    self.i += 1;
+                    break;
+                }
+                _ => return Err(Stop::Invalid),
+            }
+        }
+        let own = spans.get(first..).unwrap_or_default();
+        let plain_keys =
+            plain_keys && !has_repeated_key(self.b.get(base..).unwrap_or_default(), own);
+        Ok((true, plain_keys))
+    }
+
+    /// The whole text: an array and nothing but whitespace after it; each item's fields go
+    /// to a list of their own, at offsets from the item's start.
+    fn items(&mut self, spans: &mut Vec<Span>) -> Result<Vec<Item>, Stop> {
+        self.ws();
+        self.expect(b'[')?;
+        self.ws();
+        let mut items = Vec::new();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+        } else {
+            loop {
+                let start = self.i;
+                let first = spans.len();
+                self.unsure = false;
+                let (object, plain_keys) = self.indexed_value(1, start, spans)?;
+                items.push(Item {
+                    range: start..self.i,
+                    spans: first..spans.len(),
+                    object,
+                    plain_keys,
+                    unsure: self.unsure,
+                });
+                self.ws();
+                match self.peek() {
+                    Some(b',') => {
+                        self.i += 1;
+                        self.ws();
                     }
+                    Some(b']') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(Stop::Invalid),
                 }
             }
-            plain_keys = plain_keys && !has_repeated_key(self.b, spans);
-        } else {
-            self.value(0)?;
         }
         self.ws();
         if self.i == self.b.len() {
-            Ok((object, object && plain_keys))
+            Ok(items)
         } else {
             Err(Stop::Invalid)
         }

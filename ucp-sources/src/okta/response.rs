@@ -2,15 +2,58 @@
 //! The headers (rate limit, `Link`, request id) are read by the HTTP kit
 //! ([`ucp_core::http`]); the tests below pin what it reads of Okta's.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use ucp_core::json::{array_views, Json};
 use ucp_core::Record;
 
 /// The records of a page: id = `uuid`, time = `published`, payload = the event's exact bytes
 /// (a slice of `body`, not a copy). Errors say what is wrong, for the caller to name the page.
+///
+/// Each event is read once: the JSON view that checks it and finds its `uuid` and `published`
+/// goes with the record, for every product filter, column mapping and partition key to reuse.
+/// A page that pass cannot take as it is (a bad event, an escaped or repeated key) is read
+/// again by `serde_json`, which says what is wrong or takes what is unusual.
 pub fn records(body: &Bytes) -> Result<Vec<Record>, String> {
+    match indexed(body) {
+        Some(records) => Ok(records),
+        None => parsed(body),
+    }
+}
+
+/// The one-pass read of a page of plain events; `None` at anything else.
+pub(super) fn indexed(body: &Bytes) -> Option<Vec<Record>> {
+    let items = array_views(body)?;
+    let mut records = Vec::with_capacity(items.len());
+    for (range, view) in items {
+        let payload = body.slice(range);
+        let view = Arc::new(view);
+        let (id, time) = {
+            let json = Json::with_view(&payload, view.clone());
+            // An object whose keys are its fields (no escape, none twice), as `Head` reads it.
+            if !json.is_object() || !json.has_plain_keys() {
+                return None;
+            }
+            let id = json.pointer("/uuid")?.as_str()?.into_owned();
+            let time = json
+                .pointer("/published")?
+                .as_str()?
+                .parse::<DateTime<FixedOffset>>()
+                .ok()?
+                .with_timezone(&Utc);
+            (id, time)
+        };
+        records.push(Record::with_view(id, time, payload, view));
+    }
+    Some(records)
+}
+
+/// The page as `serde_json` reads it: every event's `uuid` and `published`, or what is wrong.
+pub(super) fn parsed(body: &Bytes) -> Result<Vec<Record>, String> {
     #[derive(Deserialize)]
     struct Head {
         uuid: String,
@@ -145,6 +188,23 @@ mod tests {
             br#"{"uuid":"a","published":"2024-01-01T00:00:00.000Z", "x" : [1, 2]}"#
         );
         assert_eq!(records[1].time.timestamp(), 1_704_067_201);
+    }
+
+    #[test]
+    fn a_page_of_plain_events_is_read_in_one_pass_and_unusual_ones_by_serde() {
+        let plain = Bytes::from_static(
+            br#"[{"uuid":"a","published":"2024-01-01T00:00:00.000Z","x":"\"q\""},
+                 {"published":"2024-01-01T00:00:01+02:00","uuid":"b\u0041"}]"#,
+        );
+        let fast = indexed(&plain).expect("plain events take the one pass");
+        assert_eq!(fast[1].id.as_str(), "bA");
+        assert_eq!(fast[1].time.timestamp(), 1_704_060_001);
+        assert_eq!(Ok(fast), parsed(&plain));
+        // An escaped key is left to serde_json, which reads it as `uuid`.
+        let escaped =
+            Bytes::from_static(br#"[{"\u0075uid":"a","published":"2024-01-01T00:00:00Z"}]"#);
+        assert!(indexed(&escaped).is_none());
+        assert_eq!(records(&escaped).unwrap()[0].id.as_str(), "a");
     }
 
     #[test]

@@ -5,15 +5,23 @@
 //! A JSON event at a plain path keeps the provider's exact bytes (a slice of the body). An
 //! event found by a general JSONPath, or a CSV row, is written as JSON by ucp. Without an id
 //! path a record's id is a SHA-256 of its payload, so a re-read gives the same id.
+//!
+//! A body that is an array of plain events (`eventsJsonPaths` `$`, ids and times at
+//! `$.name`, no added attributes) is read in one pass, as the Okta source reads its pages:
+//! each event checked and indexed once, its id and time read through that view, and the view
+//! handed on with the record for the products' filters and sinks. Anything else — or a page
+//! that pass does not take as it is — goes the general way, which names what is wrong.
 
 use std::borrow::Cow;
 use std::io::Read;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use ucp_core::json::{array_views, Json, JsonSlice};
 use ucp_core::Record;
 
 use super::definition::{Compression, CsvFormat, Format, RecordPaths, Response};
@@ -173,6 +181,21 @@ fn raw_events(
     rules: &RecordRules,
     out: &mut Vec<Record>,
 ) -> Result<(), String> {
+    let page = path.is_root() && body.text().trim_start().starts_with('[');
+    if let Some(records) = page.then(|| viewed_events(body, rules)).flatten() {
+        out.extend(records);
+        return Ok(());
+    }
+    parsed_events(body, path, rules, out)
+}
+
+/// Events at a plain path the general way: `serde_json` finds them, and their ids and times.
+pub(super) fn parsed_events(
+    body: &Body,
+    path: &Path,
+    rules: &RecordRules,
+    out: &mut Vec<Record>,
+) -> Result<(), String> {
     let items: Vec<&RawValue> = if path.is_root() && body.text().trim_start().starts_with('[') {
         serde_json::from_str(body.text())
             .map_err(|e| format!("the body is not a JSON array of events ({e})"))?
@@ -196,6 +219,59 @@ fn raw_events(
     Ok(())
 }
 
+/// The one-pass read of a body that is an array of plain events (see the module's text);
+/// `None` at anything it does not take as it is.
+pub(super) fn viewed_events(body: &Body, rules: &RecordRules) -> Option<Vec<Record>> {
+    let (id_name, time_name) = (
+        single_member(&rules.paths.id)?,
+        single_member(&rules.paths.time)?,
+    );
+    if !rules.add_on.is_empty() {
+        return None;
+    }
+    let items = array_views(&body.text)?;
+    let mut out = Vec::with_capacity(items.len());
+    for (range, view) in items {
+        let payload = body.text.slice(range);
+        let view = Arc::new(view);
+        let (id, time) = {
+            let json = Json::with_view(&payload, view.clone());
+            // Plain keys are the fields' names, as the general way's `pick` reads them.
+            if !json.is_object() || !json.has_plain_keys() {
+                return None;
+            }
+            let text = |name: Option<&str>| {
+                let name = name?;
+                json.fields()
+                    .find(|field| field.key == name.as_bytes())
+                    .and_then(|field| slice_text(field.value))
+            };
+            id_and_time(text(id_name), text(time_name), &payload, rules).ok()?
+        };
+        out.push(Record::with_view(id, time, payload, view));
+    }
+    Some(out)
+}
+
+/// `Some(None)` without a path, `Some(Some(name))` for `$.name`, `None` for other paths.
+fn single_member(path: &Option<Path>) -> Option<Option<&str>> {
+    match path {
+        None => Some(None),
+        Some(path) => path.single_member().map(Some),
+    }
+}
+
+/// A value's text as [`leaf_text`] reads it: a string's text, `null` none, others as written.
+fn slice_text(value: JsonSlice<'_>) -> Option<Cow<'_, str>> {
+    if value.is_string() {
+        value.as_str()
+    } else if value.is_null() {
+        None
+    } else {
+        std::str::from_utf8(value.raw()).ok().map(Cow::Borrowed)
+    }
+}
+
 fn raw_record(body: &Bytes, raw: &RawValue, rules: &RecordRules) -> Result<Record, String> {
     let (id, time) = raw_fields(raw, rules.paths)?;
     let payload = if rules.add_on.is_empty() {
@@ -211,13 +287,7 @@ type IdAndTime<'a> = (Option<Cow<'a, str>>, Option<Cow<'a, str>>);
 
 /// The id and time texts of a raw event, in one pass when both are members of the event.
 fn raw_fields<'a>(raw: &'a RawValue, paths: &RecordPaths) -> Result<IdAndTime<'a>, String> {
-    fn simple(p: &Option<Path>) -> Option<Option<&str>> {
-        match p {
-            None => Some(None),
-            Some(path) => path.single_member().map(Some),
-        }
-    }
-    if let (Some(id), Some(time)) = (simple(&paths.id), simple(&paths.time)) {
+    if let (Some(id), Some(time)) = (single_member(&paths.id), single_member(&paths.time)) {
         if id.is_none() && time.is_none() {
             return Ok((None, None));
         }
@@ -266,10 +336,22 @@ fn finish(
     payload: Bytes,
     rules: &RecordRules,
 ) -> Result<Record, String> {
+    let (id, time) = id_and_time(id, time, &payload, rules)?;
+    Ok(Record::new(id, time, payload))
+}
+
+/// A record's id and time from the texts found at the definition's paths (or the payload's
+/// content id, or the time of collection, where the definition names no path).
+fn id_and_time(
+    id: Option<Cow<str>>,
+    time: Option<Cow<str>>,
+    payload: &[u8],
+    rules: &RecordRules,
+) -> Result<(String, DateTime<Utc>), String> {
     let id = match (id, &rules.paths.id) {
         (Some(id), _) if !id.is_empty() => id.into_owned(),
         (_, Some(path)) => return Err(format!("has no id at {}", path.text())),
-        (_, None) => content_id(&payload),
+        (_, None) => content_id(payload),
     };
     let time = match (time, &rules.paths.time) {
         (Some(text), Some(path)) => {
@@ -288,7 +370,7 @@ fn finish(
         (None, Some(path)) => return Err(format!("has no time at {}", path.text())),
         (_, None) => rules.now,
     };
-    Ok(Record::new(id, time, payload))
+    Ok((id, time))
 }
 
 /// A record id from the payload: the first 16 bytes of its SHA-256, in hex.
@@ -426,6 +508,30 @@ mod tests {
         );
         assert_eq!(records[1].id.as_str(), "7");
         assert_eq!(records[1].time.timestamp(), 1_772_442_000);
+    }
+
+    #[test]
+    fn a_root_array_of_plain_events_is_read_in_one_pass_as_the_general_way_reads_it() {
+        let text = r#"[ {"uuid":"a","published":"2026-03-02T09:00:00Z","x": [1, 2]} ,{"published":1772442000,"uuid":7}]"#;
+        let body = Body::decode(Bytes::from(text), None).unwrap();
+        let paths = id_time("$.uuid", "$.published");
+        let viewed = viewed_events(&body, &rules(&paths, &[])).expect("plain events, one pass");
+        let mut general = Vec::new();
+        parsed_events(
+            &body,
+            &Path::parse("$").unwrap(),
+            &rules(&paths, &[]),
+            &mut general,
+        )
+        .unwrap();
+        assert_eq!(viewed, general);
+        assert_eq!(viewed[1].id.as_str(), "7");
+        // Added attributes change the bytes: the general way writes them.
+        let add = [("k".to_string(), "v".to_string())];
+        assert!(viewed_events(&body, &rules(&paths, &add)).is_none());
+        // A path deeper than one member is the general way's.
+        let deep = id_time("$.actor.id", "$.published");
+        assert!(viewed_events(&body, &rules(&deep, &[])).is_none());
     }
 
     #[test]

@@ -472,6 +472,35 @@ mod tests {
     }
 
     #[test]
+    fn utf8_is_checked_where_it_may_appear_in_strings() {
+        // Text between quotes, keys included: UTF-8 in every width, as std reads it.
+        for good in [
+            "{\"é\":\"aé\"}",
+            "[\"€ and 𝄞\"]",
+            "\"ß\"",
+            "{\"a\":\"longer than eight bytes ✓ then more\"}",
+        ] {
+            assert!(Json::new(good.as_bytes()).is_valid(), "{good}");
+        }
+        for bad in [
+            &b"\"\xc0\xaf\""[..],            // overlong `/`
+            b"\"\xed\xa0\x80\"",             // a surrogate
+            b"\"\xf4\x90\x80\x80\"",         // past U+10FFFF
+            b"\"\xe2\x82\"",                 // cut short by the quote
+            b"\"\xe2\x82",                   // cut short by the end
+            b"\"\x80\"",                     // a lone continuation byte
+            b"{\"k\xff\":1}",                // in a key
+            b"\"abcdefgh\xc3\x28abcdefgh\"", // after a whole word
+            b"[1,\xc3\xa9]",                 // UTF-8, but outside a string
+        ] {
+            assert!(!Json::new(bad).is_valid(), "{:?}", bad);
+            assert!(serde_json::from_slice::<Value>(bad).is_err());
+            let page = [b"[".as_slice(), bad, b"]"].concat();
+            assert!(array_views(&page).is_none_or(|items| !items[0].1.valid));
+        }
+    }
+
+    #[test]
     fn array_views_leave_deep_pages_to_serde_and_ask_it_about_escapes() {
         let deep = format!("[{}{}]", "[".repeat(110), "]".repeat(110));
         assert!(array_views(deep.as_bytes()).is_none());

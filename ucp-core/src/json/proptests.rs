@@ -5,7 +5,7 @@
 //! Inputs covered: arbitrary JSON values (escaped and non-ASCII strings, integers, floats,
 //! nesting, keys that repeat across levels) written compact, pretty and with escaped keys,
 //! duplicate keys and `\u` escapes spliced in; those texts with bytes inserted, removed or
-//! replaced; arbitrary bytes. Arrays of such texts with any whitespace, edited the same way,
+//! replaced (UTF-8's edge cases among them); arbitrary bytes. Arrays of such texts with any whitespace, edited the same way,
 //! for [`array_views`]: a page is read as `serde_json` reads it, and each item's view is the
 //! one its bytes alone give.
 
@@ -173,6 +173,13 @@ fn agrees_with_serde(text: &[u8]) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// Bytes spliced into valid texts: the grammar's, and UTF-8's edges — a two-byte `é`, a
+/// lone continuation byte, bytes that start only overlong forms (`\xc0`) or code points past
+/// U+10FFFF (`\xf4\x90`), a surrogate's lead (`\xed\xa0`), a four-byte lead, a byte never
+/// in UTF-8.
+const EDIT_BYTES: &[u8] =
+    b"{}[]\",:\\ 0123456789eE.+-tfnu\x01\xc3\xa9\x80\xc0\xed\xa0\xf0\xf4\x90\xff";
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -186,7 +193,7 @@ proptest! {
     fn edited_texts_are_valid_exactly_when_serde_says_so(
         (text, _) in text(),
         edits in vec((any::<prop::sample::Index>(), 0..3u8, prop::sample::select(
-            b"{}[]\",:\\ 0123456789eE.+-tfnu\x01\xc3\xa9\xff".to_vec())), 1..4),
+            EDIT_BYTES.to_vec())), 1..4),
     ) {
         let mut text = text;
         for (at, kind, byte) in edits {
@@ -206,7 +213,7 @@ proptest! {
         items in vec(text(), 0..5),
         gaps in vec(prop::sample::select(vec!["", " ", "\n  ", "\t", "\r\n"]), 8),
         edits in vec((any::<prop::sample::Index>(), 0..4u8, prop::sample::select(
-            b"[],\" 1{}".to_vec())), 0..3),
+            b"[],\" 1{}\xc3\xa9\xed\xa0\x80\xf0\xf4\x90\xc0".to_vec())), 0..3),
     ) {
         let gap = |n: usize| gaps[n % gaps.len()];
         let mut text = format!("{}[{}", gap(0), gap(1)).into_bytes();

@@ -2,9 +2,11 @@
 //! (or says which detail only `serde_json` can decide) and notes where the root object's
 //! fields are; and the cheaper skipping used to walk a text already checked.
 //!
-//! Strings are skipped eight bytes at a time while no byte is a quote, a backslash or a
-//! control character (a word-at-a-time test, no `unsafe`): most of an event's bytes are in
-//! strings.
+//! Strings are skipped eight bytes at a time while no byte is a quote, a backslash, a
+//! control character or outside ASCII (a word-at-a-time test, no `unsafe`): most of an
+//! event's bytes are in strings. UTF-8 is checked there too, one sequence at a time, where a
+//! byte outside ASCII stops the run: outside strings the grammar admits ASCII only, so a
+//! text that passes is UTF-8 without a separate pass over it.
 
 /// One field of the root object: byte ranges of the key (inside its quotes) and the value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,13 +44,25 @@ fn zero_byte(word: u64) -> u64 {
     word.wrapping_sub(ONES) & !word & HIGHS
 }
 
-/// A byte of `word` ends or interrupts a string's plain run: a quote, a backslash or a
-/// control character.
+/// A byte of `word` ends or interrupts a string's plain run: a quote, a backslash, a
+/// control character or a byte outside ASCII (the start or part of a UTF-8 sequence).
 fn string_stop(word: u64) -> bool {
     let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
     let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-    quote | backslash | control != 0
+    quote | backslash | control | (word & HIGHS) != 0
+}
+
+/// The length of the UTF-8 sequence whose first byte is `lead`, or `None` for a byte that
+/// cannot start one (a continuation byte, or one only overlong or out-of-range sequences
+/// start with).
+fn utf8_width(lead: u8) -> Option<usize> {
+    match lead {
+        0xc2..=0xdf => Some(2),
+        0xe0..=0xef => Some(3),
+        0xf0..=0xf4 => Some(4),
+        _ => None,
+    }
 }
 
 /// A byte of `word` is a quote or a backslash (for skipping checked strings).
@@ -64,9 +78,6 @@ enum Stop {
 
 /// The checking pass over `b`, appending the root object's fields to `spans`.
 pub(crate) fn check(b: &[u8], spans: &mut Vec<Span>) -> Verdict {
-    if std::str::from_utf8(b).is_err() {
-        return Verdict::Invalid;
-    }
     if u32::try_from(b.len()).is_err() {
         // Over 4 GiB the spans do not fit: serde_json decides, and nothing is indexed.
         return Verdict::Unsure;
@@ -98,7 +109,6 @@ pub(crate) struct Item {
 /// `spans` at offsets from the item's start. `None` when `b` is not an array of JSON
 /// values, or when only `serde_json` can say whether it is (nesting near its limit).
 pub(crate) fn check_items(b: &[u8], spans: &mut Vec<Span>) -> Option<Vec<Item>> {
-    std::str::from_utf8(b).ok()?;
     let mut scan = Checker {
         b,
         i: 0,
@@ -188,17 +198,8 @@ impl Checker<'_> {
                 value_start: offset(value_start)?,
                 value_end: offset(self.i)?,
             });
-            self.ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    self.ws();
-                }
-                Some(b'}') => {
-                    self.i += 1;
-                    break;
-                }
-                _ => return Err(Stop::Invalid),
+            if !self.comma_or_close(b'}')? {
+                break;
             }
         }
         let own = spans.get(first..).unwrap_or_default();
@@ -229,17 +230,8 @@ impl Checker<'_> {
                     plain_keys,
                     unsure: self.unsure,
                 });
-                self.ws();
-                match self.peek() {
-                    Some(b',') => {
-                        self.i += 1;
-                        self.ws();
-                    }
-                    Some(b']') => {
-                        self.i += 1;
-                        break;
-                    }
-                    _ => return Err(Stop::Invalid),
+                if !self.comma_or_close(b']')? {
+                    break;
                 }
             }
         }
@@ -294,28 +286,33 @@ impl Checker<'_> {
                 if depth == 0 {
                     return Ok(());
                 }
-                self.ws();
                 let object = objects & (1 << depth) != 0;
-                match self.peek() {
-                    Some(b',') => {
-                        self.i += 1;
-                        self.ws();
-                        if object {
-                            self.member_key()?;
-                        }
-                        break;
+                if self.comma_or_close(if object { b'}' } else { b']' })? {
+                    if object {
+                        self.member_key()?;
                     }
-                    Some(b'}') if object => {
-                        self.i += 1;
-                        depth -= 1;
-                    }
-                    Some(b']') if !object => {
-                        self.i += 1;
-                        depth -= 1;
-                    }
-                    _ => return Err(Stop::Invalid),
+                    break;
                 }
+                depth -= 1;
             }
+        }
+    }
+
+    /// After a member or an element (whitespace first): `,` and whitespace, when more
+    /// follows (true), or the container's `close` (false).
+    fn comma_or_close(&mut self, close: u8) -> Result<bool, Stop> {
+        self.ws();
+        match self.peek() {
+            Some(b',') => {
+                self.i += 1;
+                self.ws();
+                Ok(true)
+            }
+            Some(byte) if byte == close => {
+                self.i += 1;
+                Ok(false)
+            }
+            _ => Err(Stop::Invalid),
         }
     }
 
@@ -365,6 +362,15 @@ impl Checker<'_> {
                     }
                 }
                 0..=0x1f => return Err(Stop::Invalid),
+                0x80..=0xff => {
+                    // The whole sequence, checked as std checks UTF-8 (no overlong forms,
+                    // surrogates or code points past U+10FFFF).
+                    let start = self.i - 1;
+                    let end = start + utf8_width(byte).ok_or(Stop::Invalid)?;
+                    let sequence = self.b.get(start..end).ok_or(Stop::Invalid)?;
+                    std::str::from_utf8(sequence).map_err(|_| Stop::Invalid)?;
+                    self.i = end;
+                }
                 _ => {}
             }
         }

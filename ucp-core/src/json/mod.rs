@@ -472,6 +472,30 @@ mod tests {
     }
 
     #[test]
+    fn repeated_root_keys_are_found_in_objects_of_any_size() {
+        let object = |keys: &[String]| {
+            let members: Vec<String> = keys.iter().map(|k| format!("\"{k}\":1")).collect();
+            format!("{{{}}}", members.join(","))
+        };
+        for size in [2, 40] {
+            // Keys of one length, alike in their first eight bytes, different after them.
+            let mut keys: Vec<String> = (0..size).map(|n| format!("samehead{n:03}")).collect();
+            let json = object(&keys);
+            assert!(
+                Json::new(json.as_bytes()).has_plain_keys(),
+                "{size} distinct"
+            );
+            keys.push(keys[size / 2].clone());
+            let json = object(&keys);
+            let view = Json::new(json.as_bytes());
+            assert!(
+                view.is_valid() && !view.has_plain_keys(),
+                "{size} with a repeat"
+            );
+        }
+    }
+
+    #[test]
     fn utf8_is_checked_where_it_may_appear_in_strings() {
         // Text between quotes, keys included: UTF-8 in every width, as std reads it.
         for good in [

@@ -39,18 +39,26 @@ const SURE_DIGITS: usize = 18;
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
 
-/// A byte of `word` is zero (no false negatives).
+/// The high bit of each zero byte of `word` (read little-endian, so the first byte is the
+/// lowest). A borrow can also flag a byte after a zero byte, never one before it: the
+/// lowest flag is exact, which is all [`first_flagged`] reads.
 fn zero_byte(word: u64) -> u64 {
     word.wrapping_sub(ONES) & !word & HIGHS
 }
 
-/// A byte of `word` ends or interrupts a string's plain run: a quote, a backslash, a
-/// control character or a byte outside ASCII (the start or part of a UTF-8 sequence).
-fn string_stop(word: u64) -> bool {
+/// The index of the first byte whose high bit is set in `flags` (8 when none is).
+fn first_flagged(flags: u64) -> usize {
+    (flags.trailing_zeros() / 8) as usize
+}
+
+/// Flags for the bytes of `word` that end or interrupt a string's plain run: a quote, a
+/// backslash, a control character or a byte outside ASCII (the start or part of a UTF-8
+/// sequence). The lowest flag is exact.
+fn string_stops(word: u64) -> u64 {
     let quote = zero_byte(word ^ (ONES * u64::from(b'"')));
     let backslash = zero_byte(word ^ (ONES * u64::from(b'\\')));
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
-    quote | backslash | control | (word & HIGHS) != 0
+    quote | backslash | control | (word & HIGHS)
 }
 
 /// The length of the UTF-8 sequence whose first byte is `lead`, or `None` for a byte that
@@ -65,9 +73,10 @@ fn utf8_width(lead: u8) -> Option<usize> {
     }
 }
 
-/// A byte of `word` is a quote or a backslash (for skipping checked strings).
-fn quote_or_backslash(word: u64) -> bool {
-    zero_byte(word ^ (ONES * u64::from(b'"'))) | zero_byte(word ^ (ONES * u64::from(b'\\'))) != 0
+/// Flags for the quotes and backslashes of `word` (for skipping checked strings); the
+/// lowest flag is exact.
+fn quotes_or_backslashes(word: u64) -> u64 {
+    zero_byte(word ^ (ONES * u64::from(b'"'))) | zero_byte(word ^ (ONES * u64::from(b'\\')))
 }
 
 /// Why the checking pass stopped.
@@ -331,10 +340,13 @@ impl Checker<'_> {
     fn string(&mut self) -> Result<bool, Stop> {
         let mut escaped = false;
         loop {
+            // Plain bytes a word at a time, then straight to the first that is not.
             while let Some(word) = self.b.get(self.i..self.i + 8) {
                 let word =
                     u64::from_le_bytes(<[u8; 8]>::try_from(word).map_err(|_| Stop::Invalid)?);
-                if string_stop(word) {
+                let stops = string_stops(word);
+                if stops != 0 {
+                    self.i += first_flagged(stops);
                     break;
                 }
                 self.i += 8;
@@ -487,7 +499,9 @@ pub(crate) fn skip_string(b: &[u8], mut i: usize) -> Option<usize> {
     loop {
         while let Some(word) = b.get(i..i + 8) {
             let word = u64::from_le_bytes(<[u8; 8]>::try_from(word).ok()?);
-            if quote_or_backslash(word) {
+            let stops = quotes_or_backslashes(word);
+            if stops != 0 {
+                i += first_flagged(stops);
                 break;
             }
             i += 8;
@@ -573,4 +587,27 @@ pub(crate) fn elements(b: &[u8], i: usize) -> impl Iterator<Item = (usize, usize
         }
         Some((start, end))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The word-at-a-time tests find the first byte a byte-by-byte look finds, whatever
+        /// follows it.
+        #[test]
+        fn the_first_flagged_byte_is_the_first_stop(
+            // Mostly printable ASCII, so stops fall anywhere in the word or nowhere.
+            bytes in proptest::array::uniform8(prop_oneof![6 => 0x20u8..0x7f, 1 => any::<u8>()]),
+        ) {
+            let word = u64::from_le_bytes(bytes);
+            let stop = |b: &u8| matches!(b, b'"' | b'\\' | 0..=0x1f | 0x80..=0xff);
+            let naive = bytes.iter().position(stop).unwrap_or(8);
+            prop_assert_eq!(first_flagged(string_stops(word)), naive);
+            let naive = bytes.iter().position(|b| matches!(b, b'"' | b'\\')).unwrap_or(8);
+            prop_assert_eq!(first_flagged(quotes_or_backslashes(word)), naive);
+        }
+    }
 }
